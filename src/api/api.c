@@ -1,0 +1,48 @@
+/*
+ * api/api.c - the route table: every endpoint, its auth mode, CORS and body
+ * limit (spec/api.md section 6). Handlers live in one file per API area.
+ */
+#include "api/api.h"
+
+#define S ROUTE_SECRET
+#define J ROUTE_JWT
+#define CORS ROUTE_CORS
+#define EXEMPT ROUTE_RL_EXEMPT
+
+const http_route api_routes[] = {
+    {"GET", "/healthz", api_healthz, ROUTE_NOAUTH, 0},
+    /* 6.1 trigger */
+    {"POST", "/api/v1/tasks/:taskId/trigger", api_trigger, S | J | CORS, API_PAYLOAD_MAX},
+    /* 6.2 batches */
+    {"POST", "/api/v3/batches", api_batch_create, S | J | CORS, API_CREATE_BATCH_MAX},
+    {"POST", "/api/v3/batches/:batchId/items", api_batch_items, S | J | ROUTE_CHUNKED, 0},
+    {"POST", "/api/v2/tasks/batch", api_batch_v2, S | J | CORS, API_BATCH_BODY_MAX},
+    {"POST", "/api/v1/tasks/batch", api_batch_v1, S | J | CORS, API_BATCH_BODY_MAX},
+    {"POST", "/api/v1/tasks/:taskId/batch", api_batch_task_v1, S, API_BATCH_BODY_MAX},
+    {"GET", "/api/v2/batches/:batchId", api_batch_retrieve_v2, S | J | CORS, 0},
+    {"GET", "/api/v1/batches/:batchId", api_batch_retrieve_v1, S | J | CORS, 0},
+    /* 6.3 packets and the object store behind their signed URLs */
+    {"PUT", "/api/v2/packets/*", api_packets_put, S | EXEMPT, 0},
+    {"GET", "/api/v1/packets/*", api_packets_get, S | J | CORS | EXEMPT, 0},
+    {"PUT", "/objects/*", api_objects_put, ROUTE_NOAUTH | ROUTE_CHUNKED | CORS, API_PACKET_MAX},
+    {"GET", "/objects/*", api_objects_get, ROUTE_NOAUTH | CORS, 0},
+    /* 6.4 runs */
+    {"GET", "/api/v3/runs/:runId", api_runs_retrieve, S | J | CORS, 0},
+    {"GET", "/api/v1/runs", api_runs_list, S | J | CORS, 0},
+    {"GET", "/api/v1/projects/:projectRef/runs", api_project_runs_list, ROUTE_PAT | CORS, 0},
+    {"POST", "/api/v2/runs/:runId/cancel", api_runs_cancel, S | J, 0},
+    {"POST", "/api/v1/runs/:runId/replay", api_runs_replay, S, 0},
+    {"POST", "/api/v1/runs/:runId/reschedule", api_runs_reschedule, S | ROUTE_LEGACY, 0},
+    {"POST", "/api/v1/runs/:runId/tags", api_runs_tags, S | ROUTE_LEGACY, 0},
+    {"PUT", "/api/v1/runs/:runId/metadata", api_runs_metadata_put, S, API_METADATA_BODY_MAX},
+    {"GET", "/api/v1/runs/:runId/metadata", api_runs_metadata_get, S | ROUTE_LEGACY, 0},
+    {"GET", "/api/v1/runs/:runId/result", api_runs_result, S | ROUTE_LEGACY, 0},
+    /* 6.9 idempotency keys */
+    {"POST", "/api/v1/idempotencyKeys/:key/reset", api_idempotency_reset, S | J | CORS, 0},
+    /* 6.11 auth */
+    {"POST", "/api/v1/auth/jwt/claims", api_auth_claims, S | EXEMPT | ROUTE_LEGACY, 0},
+    {"POST", "/api/v1/auth/jwt", api_auth_jwt, S | ROUTE_LEGACY, 0},
+    {"GET", "/api/v2/whoami", api_whoami, ROUTE_PAT | S, 0},
+};
+
+const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

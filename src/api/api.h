@@ -1,0 +1,73 @@
+/*
+ * api/api.h - the route table and what the API files share: parsing
+ * trigger options, presenting runs, minting response tokens.
+ */
+#ifndef TD_API_H
+#define TD_API_H
+
+#include "engine/engine.h"
+#include "http/http.h"
+
+extern const http_route api_routes[];
+extern const size_t api_routes_count;
+
+/* Limits from spec/api.md and docs/limits.mdx. */
+#define API_PAYLOAD_MAX (3 * 1024 * 1024)
+#define API_BATCH_BODY_MAX (1000 * 1000)
+#define API_BATCH_MAX_ITEMS 1000
+#define API_V2_BATCH_MAX_ITEMS 500
+#define API_CREATE_BATCH_MAX 131072
+#define API_METADATA_BODY_MAX (2 * 1024 * 1024)
+#define API_PACKET_MAX (10 * 1024 * 1024 + 1024 * 1024)
+
+/* Fills o from a TriggerTaskRequestBody-shaped object {payload, options}
+ * (borrowed; strings point into it or into the request pool). On invalid
+ * input replies 400 and returns false. */
+bool api_trigger_opts(http_ctx *c, json_t *body, const char *task, trigger_opts *o);
+
+/* Adds x-trigger-jwt / x-trigger-jwt-claims with scopes (borrowed). */
+void api_jwt_headers(http_ctx *c, json_t *scopes, bool full_claims);
+
+/* The RetrieveRunResponse-shaped JSON of a run (new reference). `full`
+ * adds payload, output, error and relatedRuns. */
+json_t *api_present_run(http_ctx *c, const store_run *r, bool full);
+
+/* A ListRunResponseItem (common fields plus env). */
+json_t *api_present_list_item(http_ctx *c, const store_run *r, const store_env *env);
+
+/* A signed URL to the object store for key, valid for ttl_ms. */
+char *api_object_url(http_ctx *c, const char *method, const char *key, int64_t ttl_ms);
+
+/* The object key of an offloaded packet of env. */
+char *api_packet_key(http_ctx *c, const store_env *env, const char *filename);
+
+/* Handlers, one per route. */
+void api_healthz(http_ctx *c);
+void api_trigger(http_ctx *c);
+void api_runs_retrieve(http_ctx *c);
+void api_runs_list(http_ctx *c);
+void api_project_runs_list(http_ctx *c);
+void api_runs_cancel(http_ctx *c);
+void api_runs_replay(http_ctx *c);
+void api_runs_reschedule(http_ctx *c);
+void api_runs_tags(http_ctx *c);
+void api_runs_metadata_put(http_ctx *c);
+void api_runs_metadata_get(http_ctx *c);
+void api_runs_result(http_ctx *c);
+void api_idempotency_reset(http_ctx *c);
+void api_batch_create(http_ctx *c);
+void api_batch_items(http_ctx *c);
+void api_batch_v2(http_ctx *c);
+void api_batch_v1(http_ctx *c);
+void api_batch_task_v1(http_ctx *c);
+void api_batch_retrieve_v2(http_ctx *c);
+void api_batch_retrieve_v1(http_ctx *c);
+void api_packets_put(http_ctx *c);
+void api_packets_get(http_ctx *c);
+void api_objects_put(http_ctx *c);
+void api_objects_get(http_ctx *c);
+void api_auth_claims(http_ctx *c);
+void api_auth_jwt(http_ctx *c);
+void api_whoami(http_ctx *c);
+
+#endif

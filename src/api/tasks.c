@@ -1,0 +1,88 @@
+/*
+ * api/tasks.c - POST /api/v1/tasks/{taskId}/trigger (spec/api.md [1]).
+ *
+ * Retries of one logical call carry the same x-trigger-request-idempotency-key
+ * (section 1.5); the first response's run is remembered for 24 h and replayed
+ * (isCached:false, fresh token) instead of triggering twice.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "util/crypto.h"
+
+#define REQUEST_KEY_TTL_MS (24LL * 3600 * 1000)
+
+/* hex(sha256(JSON.stringify([requestKey, envId, taskId]))) or NULL. */
+static char *request_hash(http_ctx *c, const char *task)
+{
+    const char *rk = http_header(c, "x-trigger-request-idempotency-key");
+    if (!rk || !*rk)
+        return NULL;
+    json_t *arr = json_pack("[s,s,s]", rk, c->auth.env->id, task);
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    if (!text)
+        return NULL;
+    char *hex = h2o_mem_alloc_pool(&c->req->pool, 65);
+    crypto_sha256_hex(text, strlen(text), hex);
+    free(text);
+    return hex;
+}
+
+static void reply_run(http_ctx *c, const char *run_id, bool cached)
+{
+    json_t *scopes = json_pack("[s,s]", http_sprintf(c, "read:runs:%s", run_id),
+                               http_sprintf(c, "write:inputStreams:%s", run_id));
+    api_jwt_headers(c, scopes, true);
+    json_decref(scopes);
+    http_reply_json(c, 200, json_pack("{s:s,s:b}", "id", run_id, "isCached", cached));
+}
+
+void api_trigger(http_ctx *c)
+{
+    const char *task = http_param(c, 0);
+    scope_res res = {"tasks", task};
+    if (!http_authorize(c, "trigger", &res, 1))
+        return;
+    json_t *body = http_json(c);
+    if (!body)
+        return;
+    trigger_opts o;
+    if (!api_trigger_opts(c, body, task, &o))
+        return;
+    if (o.parent_run_id && c->auth.kind == AUTH_JWT) {
+        scope_res pr[2] = {{"runs", NULL}, {"runs", o.parent_run_id}};
+        if (!scopes_grant_any(c->auth.scopes, "write", pr, 2)) {
+            http_reply_error(c, 403, "Unauthorized");
+            return;
+        }
+    }
+    if (c->auth.kind == AUTH_JWT && c->auth.one_time)
+        o.one_time_token = c->auth.token_hash;
+    o.trigger_function = o.resume_parent ? "triggerAndWait" : "trigger";
+
+    char *hash = request_hash(c, task);
+    if (hash) {
+        char *entity = NULL;
+        store_request_get(c->app->st, hash, c->now, &entity);
+        if (entity) {
+            char *id = http_sprintf(c, "%s", entity);
+            free(entity);
+            reply_run(c, id, false);
+            return;
+        }
+    }
+    trigger_result tr;
+    err_t e = {0};
+    if (engine_trigger(c->app->en, c->auth.env, &o, c->now, &tr, &e) != 0) {
+        http_reply_err(c, &e);
+        return;
+    }
+    if (hash && !tr.is_cached &&
+        store_request_put(c->app->st, hash, tr.run_id, c->now + REQUEST_KEY_TTL_MS) != 0) {
+        http_reply_error(c, 500, "Something went wrong");
+        return;
+    }
+    reply_run(c, tr.run_id, tr.is_cached);
+}

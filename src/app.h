@@ -1,0 +1,41 @@
+/*
+ * app.h - the one server context: configuration and the long-lived modules,
+ * created by main.c and passed to whoever needs it (no other global state).
+ */
+#ifndef TD_APP_H
+#define TD_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "auth/auth.h"
+#include "engine/engine.h"
+#include "store/objstore.h"
+#include "store/store.h"
+
+typedef struct http_server http_server;
+typedef struct ratelimit ratelimit;
+
+typedef struct app_config {
+    char listen_host[128];
+    int listen_port;
+    char data_dir[1024];
+    char public_url[512]; /* origin used in URLs we hand out */
+    bool sync_full;       /* synchronous=FULL */
+    int64_t rate_limit;   /* requests per rate window per environment; 0 = off */
+    int64_t rate_window_ms;
+} app_config;
+
+typedef struct app {
+    app_config cfg;
+    uv_loop_t *loop;
+    store *st;
+    objstore *os;
+    engine *en;
+    auth *au;
+    ratelimit *rl;
+    http_server *http;
+} app;
+
+#endif

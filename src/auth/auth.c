@@ -1,0 +1,203 @@
+/*
+ * auth/auth.c - credential resolution against an in-memory keyring that
+ * mirrors the envs table (a handful of rows), so the hot path does no SQL.
+ * Rotated keys are looked up in the store, where their grace windows live.
+ */
+#include "auth/auth.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/jwt.h"
+#include "util/crypto.h"
+#include "util/id.h"
+
+struct auth {
+    store *st;
+    store_env *envs;
+    size_t n_envs;
+    char (*pats)[64];
+    size_t n_pats;
+    int64_t reloaded_at;
+};
+
+void auth_result_clear(auth_result *r)
+{
+    json_decref(r->claims);
+    memset(r, 0, sizeof *r);
+}
+
+static int reload(auth *a)
+{
+    free(a->envs);
+    free(a->pats);
+    a->envs = NULL;
+    a->pats = NULL;
+    if (store_env_list(a->st, &a->envs, &a->n_envs))
+        return ERR_STORE;
+    if (store_pat_list(a->st, &a->pats, &a->n_pats))
+        return ERR_STORE;
+    return 0;
+}
+
+auth *auth_new(store *st)
+{
+    auth *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->st = st;
+    if (reload(a)) {
+        auth_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void auth_free(auth *a)
+{
+    if (!a)
+        return;
+    free(a->envs);
+    free(a->pats);
+    free(a);
+}
+
+const store_env *auth_env_by_slug(auth *a, const char *slug)
+{
+    if (strcmp(slug, "staging") == 0)
+        slug = "stg";
+    for (size_t i = 0; i < a->n_envs; i++)
+        if (strcmp(a->envs[i].slug, slug) == 0)
+            return &a->envs[i];
+    return NULL;
+}
+
+const store_env *auth_env_by_id(auth *a, const char *id)
+{
+    for (size_t i = 0; i < a->n_envs; i++)
+        if (strcmp(a->envs[i].id, id) == 0)
+            return &a->envs[i];
+    return NULL;
+}
+
+const char *auth_env_key(const store_env *env)
+{
+    return env->api_key;
+}
+
+static int resolve_jwt(auth *a, const char *token, json_t *peek, int64_t now_ms, auth_result *out,
+                       err_t *e)
+{
+    const char *sub = json_string_value(json_object_get(peek, "sub"));
+    const store_env *env = sub ? auth_env_by_id(a, sub) : NULL;
+    if (!env)
+        return err_set(e, ERR_UNAUTHORIZED, "Invalid Public Access Token");
+    json_t *claims = NULL;
+    int rc = jwt_verify(token, env->api_key, now_ms / 1000, &claims);
+    if (rc == ERR_UNAUTHORIZED) {
+        /* tokens signed with a rotated key verify during its grace window */
+        char(*old)[64] = NULL;
+        size_t n = 0;
+        if (store_revoked_keys_of(a->st, env->id, now_ms, &old, &n) == 0)
+            for (size_t i = 0; i < n && rc == ERR_UNAUTHORIZED; i++)
+                rc = jwt_verify(token, old[i], now_ms / 1000, &claims);
+        free(old);
+    }
+    if (rc == ERR_EXPIRED)
+        return err_set(e, ERR_UNAUTHORIZED, "Public Access Token has expired");
+    if (rc)
+        return err_set(e, ERR_UNAUTHORIZED, "Public Access Token is invalid");
+    out->kind = AUTH_JWT;
+    out->env = env;
+    out->claims = claims;
+    out->scopes = json_object_get(claims, "scopes");
+    out->one_time = json_is_true(json_object_get(claims, "otu"));
+    crypto_sha256_hex(token, strlen(token), out->token_hash);
+    return 0;
+}
+
+static bool find_key(auth *a, const char *token, auth_result *out)
+{
+    for (size_t i = 0; i < a->n_envs; i++)
+        if (strcmp(a->envs[i].api_key, token) == 0) {
+            out->kind = AUTH_SECRET;
+            out->env = &a->envs[i];
+            return true;
+        }
+    return false;
+}
+
+int auth_resolve(auth *a, const char *token, bool allow_jwt, int64_t now_ms, auth_result *out,
+                 err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    if (!token || !token[0])
+        return err_set(e, ERR_UNAUTHORIZED, "Invalid or Missing API Key");
+    json_t *peek = jwt_peek_payload(token);
+    if (peek && json_is_true(json_object_get(peek, "pub"))) {
+        int rc = allow_jwt ? resolve_jwt(a, token, peek, now_ms, out, e)
+                           : err_set(e, ERR_UNAUTHORIZED, "Invalid or Missing API Key");
+        json_decref(peek);
+        return rc;
+    }
+    json_decref(peek);
+    if (find_key(a, token, out))
+        return 0;
+    /* a key rotated by another process (`triggerd rotate-key`) since we
+     * loaded the keyring: reload once and look again */
+    if (strncmp(token, "tr_", 3) == 0 && now_ms - a->reloaded_at > 1000) {
+        a->reloaded_at = now_ms;
+        if (reload(a) == 0 && find_key(a, token, out))
+            return 0;
+    }
+    char env_id[32];
+    if (strncmp(token, "tr_", 3) == 0 && store_revoked_key_env(a->st, token, now_ms, env_id) == 0) {
+        out->env = auth_env_by_id(a, env_id);
+        if (out->env) {
+            out->kind = AUTH_SECRET;
+            return 0;
+        }
+    }
+    return err_set(e, ERR_UNAUTHORIZED, "Invalid or Missing API Key");
+}
+
+int auth_resolve_pat(auth *a, const char *token, err_t *e)
+{
+    if (token && strncmp(token, "tr_pat_", 7) == 0)
+        for (size_t i = 0; i < a->n_pats; i++)
+            if (strcmp(a->pats[i], token) == 0)
+                return 0;
+    return err_set(e, ERR_UNAUTHORIZED, "Invalid or Missing Access Token");
+}
+
+int auth_rotate(auth *a, const char *env_id, int64_t now_ms, char new_key[64])
+{
+    const store_env *env = auth_env_by_id(a, env_id);
+    if (!env)
+        return ERR_NOT_FOUND;
+    char body[21];
+    id_alnum(body, 20);
+    snprintf(new_key, 64, "tr_%s_%s", env->slug, body);
+    int rc = store_env_set_key(a->st, env_id, new_key, env->api_key, now_ms + AUTH_KEY_GRACE_MS);
+    if (rc)
+        return rc;
+    rc = store_commit(a->st);
+    if (rc)
+        return rc;
+    return reload(a);
+}
+
+char *auth_mint(const store_env *env, json_t *scopes, json_t *extra, int64_t now_ms, int64_t ttl_s)
+{
+    json_t *claims =
+        json_pack("{s:s,s:b,s:O,s:I,s:I,s:s,s:s}", "sub", env->id, "pub", 1, "scopes", scopes,
+                  "iat", (json_int_t)(now_ms / 1000), "exp", (json_int_t)(now_ms / 1000 + ttl_s),
+                  "iss", JWT_ISSUER, "aud", JWT_AUDIENCE);
+    if (!claims)
+        return NULL;
+    if (extra)
+        json_object_update(claims, extra);
+    char *tok = jwt_sign(claims, env->api_key);
+    json_decref(claims);
+    return tok;
+}

@@ -1,0 +1,181 @@
+/*
+ * engine/batches.c - batches: the two-phase streaming batch (create with a
+ * run count, then items that are deduplicated by index until the batch is
+ * sealed) and the one-shot batch built on it.
+ */
+#include "engine/internal.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/id.h"
+
+int engine_batch_create(engine *en, const store_env *env, const batch_create_opts *o, int64_t now,
+                        batch_create_result *res, err_t *e)
+{
+    memset(res, 0, sizeof *res);
+    if (o->one_time_token && store_batch_otu_used(en->st, o->one_time_token))
+        return err_set(e, ERR_UNPROCESSABLE,
+                       "Cannot create batch with a one-time use token as it has already been "
+                       "used.");
+    store_batch b = {0};
+    if (o->idempotency_key) {
+        int rc = store_batch_by_idempotency(en->st, env->id, o->idempotency_key, &b);
+        if (rc == 0) {
+            snprintf(res->batch_id, sizeof res->batch_id, "%s", b.friendly_id);
+            res->is_cached = true;
+            res->run_count = b.run_count;
+            store_batch_clear(&b);
+            return 0;
+        }
+        if (rc != ERR_NOT_FOUND)
+            return err_set(e, rc, "Something went wrong");
+    }
+    if (o->parent_run_id) {
+        store_run parent = {0};
+        int rc = store_run_get(en->st, env->id, o->parent_run_id, &parent);
+        store_run_clear(&parent);
+        if (rc)
+            return err_set(e, ERR_NOT_FOUND, "Parent run %s not found", o->parent_run_id);
+    }
+    char cuid[ID_CUID_LEN + 1], fid[64];
+    id_cuid(cuid);
+    id_friendly(fid, sizeof fid, "batch_", cuid);
+    b.id = engine_strdup(cuid);
+    b.friendly_id = engine_strdup(fid);
+    b.env_id = engine_strdup(env->id);
+    b.status = engine_strdup("PENDING");
+    b.run_count = o->run_count;
+    b.idempotency_key = engine_strdup(o->idempotency_key);
+    b.created_at = now;
+    b.updated_at = now;
+    b.parent_run_id = engine_strdup(o->parent_run_id);
+    b.resume_parent = o->resume_parent;
+    b.one_time_token = engine_strdup(o->one_time_token);
+    b.errors = engine_strdup("[]");
+    b.version = engine_strdup(o->version ? o->version : "v3");
+    int rc = store_batch_insert(en->st, &b);
+    if (rc)
+        err_set(e, rc, "Something went wrong");
+    else {
+        snprintf(res->batch_id, sizeof res->batch_id, "%s", b.friendly_id);
+        res->run_count = b.run_count;
+    }
+    store_batch_clear(&b);
+    return rc;
+}
+
+int engine_batch_get(engine *en, const store_env *env, const char *batch_id, store_batch *b,
+                     err_t *e)
+{
+    int rc = store_batch_get(en->st, env->id, batch_id, b);
+    if (rc == ERR_NOT_FOUND)
+        return err_set(e, rc, "Batch not found");
+    if (rc)
+        return err_set(e, rc, "Something went wrong");
+    return 0;
+}
+
+/* Appends {index, taskIdentifier, error} to the batch's errors. */
+static void record_error(store_batch *b, int64_t idx, const char *task, const char *msg)
+{
+    json_t *errs = json_loads(b->errors ? b->errors : "[]", 0, NULL);
+    if (!json_is_array(errs)) {
+        json_decref(errs);
+        errs = json_array();
+    }
+    json_array_append_new(errs, json_pack("{s:I,s:s,s:s}", "index", (json_int_t)idx,
+                                          "taskIdentifier", task ? task : "", "error", msg));
+    free(b->errors);
+    b->errors = json_dumps(errs, JSON_COMPACT);
+    json_decref(errs);
+}
+
+int engine_batch_item(engine *en, const store_env *env, const char *batch_id, int64_t idx,
+                      trigger_opts *item, int64_t now, bool *dup, err_t *e)
+{
+    store_batch b = {0};
+    *dup = false;
+    int rc = engine_batch_get(en, env, batch_id, &b, e);
+    if (rc)
+        return rc == ERR_NOT_FOUND ? err_set(e, ERR_UNPROCESSABLE, "Batch %s not found", batch_id)
+                                   : rc;
+    if (idx < 0 || idx >= b.run_count) {
+        rc = err_set(e, ERR_UNPROCESSABLE, "Item index %lld is out of range for a batch of %lld",
+                     (long long)idx, (long long)b.run_count);
+        goto out;
+    }
+    if (b.sealed) {
+        *dup = true;
+        goto out;
+    }
+    /* claim the index first so a retried stream cannot create twice */
+    rc = store_batch_item_add(en->st, b.id, idx, NULL, dup);
+    if (rc || *dup) {
+        if (rc)
+            err_set(e, rc, "Something went wrong");
+        goto out;
+    }
+    item->batch_id = b.friendly_id;
+    if (b.parent_run_id && !item->parent_run_id)
+        item->parent_run_id = b.parent_run_id;
+    if (!item->trigger_function)
+        item->trigger_function = b.resume_parent ? "batchTriggerAndWait" : "batchTrigger";
+    item->resume_parent = b.resume_parent;
+    trigger_result tr;
+    err_t ie = {0};
+    int trc = engine_trigger(en, env, item, now, &tr, &ie);
+    if (trc == ERR_STORE) {
+        rc = err_set(e, trc, "Something went wrong");
+        goto out;
+    }
+    if (trc) {
+        record_error(&b, idx, item->task, ie.msg);
+    } else {
+        rc = store_batch_item_set_run(en->st, b.id, idx, tr.run_id);
+        if (rc) {
+            err_set(e, rc, "Something went wrong");
+            goto out;
+        }
+    }
+    b.items_accepted++;
+    b.updated_at = now;
+    rc = store_batch_update(en->st, &b);
+    if (rc)
+        err_set(e, rc, "Something went wrong");
+out:
+    store_batch_clear(&b);
+    return rc;
+}
+
+int engine_batch_seal(engine *en, const store_env *env, const char *batch_id, int64_t now,
+                      bool *sealed, int64_t *accepted, int64_t *expected, err_t *e)
+{
+    store_batch b = {0};
+    int rc = engine_batch_get(en, env, batch_id, &b, e);
+    if (rc)
+        return rc;
+    *expected = b.run_count;
+    *accepted = b.items_accepted;
+    if (!b.sealed && b.items_accepted >= b.run_count) {
+        b.sealed = 1;
+        json_t *errs = json_loads(b.errors ? b.errors : "[]", 0, NULL);
+        size_t nerr = json_array_size(errs);
+        json_decref(errs);
+        free(b.status);
+        /* runs are queued as items arrive, so a sealed batch is processed */
+        b.status = engine_strdup(nerr == 0                     ? "COMPLETED"
+                                 : nerr >= (size_t)b.run_count ? "ABORTED"
+                                                               : "PARTIAL_FAILED");
+        b.completed_at = now;
+        b.updated_at = now;
+        rc = store_batch_update(en->st, &b);
+        if (rc)
+            err_set(e, rc, "Something went wrong");
+    }
+    *sealed = b.sealed;
+    store_batch_clear(&b);
+    return rc;
+}

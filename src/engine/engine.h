@@ -1,0 +1,140 @@
+/*
+ * engine/engine.h - the run engine: the C API that HTTP routes (and, next,
+ * the worker protocol) call. It owns run state transitions: trigger,
+ * delays, TTLs, idempotency, cancel, replay, reschedule, tags, metadata,
+ * batches. It never sees HTTP; all durable state goes through the store.
+ */
+#ifndef TD_ENGINE_H
+#define TD_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "store/store.h"
+#include "util/err.h"
+
+typedef struct engine engine;
+
+#define ENGINE_MAX_TAGS 10
+#define ENGINE_TAG_MAX_LEN 128
+#define ENGINE_DEFAULT_IDEMPOTENCY_TTL_MS (30LL * 24 * 3600 * 1000)
+#define ENGINE_DEV_DEFAULT_TTL_MS (10LL * 60 * 1000)
+
+/* Everything a trigger may carry; strings are borrowed for the call. */
+typedef struct trigger_opts {
+    const char *task;
+    const char *payload;
+    const char *payload_type;
+    const char *queue;
+    const char *concurrency_key;
+    const char *delay; /* duration or ISO date, NULL = none */
+    const char *ttl;   /* "10m" or seconds as text; NULL = default */
+    int64_t ttl_ms;    /* parsed ttl (0 = explicitly none) */
+    const char *idempotency_key;
+    const char *idempotency_key_user; /* idempotencyKeyOptions.key */
+    int64_t idempotency_ttl_ms;       /* 0 = default */
+    const char **tags;
+    size_t n_tags;
+    const char *metadata;
+    const char *metadata_type;
+    int64_t priority_ms;
+    const char *machine;
+    int64_t max_attempts; /* 0 = task default */
+    int64_t max_duration_s;
+    bool test;
+    const char *parent_run_id;
+    bool resume_parent;
+    const char *lock_to_version;
+    const char *one_time_token;   /* sha256 of a one-time-use JWT */
+    const char *batch_id;         /* friendly id of the batch the run belongs to */
+    const char *trigger_function; /* trigger, triggerAndWait, batchTrigger... */
+    const char *trace_id;
+    const char *span_id;
+} trigger_opts;
+
+typedef struct trigger_result {
+    char run_id[64]; /* friendly id */
+    bool is_cached;
+} trigger_result;
+
+/* Creates an engine over st; timers run on loop. Caller frees with engine_free. */
+engine *engine_new(store *st, uv_loop_t *loop);
+void engine_free(engine *en);
+
+/* Starts the timer that fires delayed runs and expires TTLs (also catches
+ * up on timers that came due while triggerd was down). */
+int engine_start(engine *en);
+
+/* Processes every due timer at `now` and re-arms the timer. */
+int engine_tick(engine *en, int64_t now);
+
+/* ---- runs ------------------------------------------------------------- */
+
+int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int64_t now,
+                   trigger_result *res, err_t *e);
+
+/* Loads a run of env by friendly id. Caller clears *r. */
+int engine_run_get(engine *en, const store_env *env, const char *run_id, store_run *r, err_t *e);
+
+/* Cancels a non-final run (a final run is left as it is). */
+int engine_run_cancel(engine *en, const store_env *env, const char *run_id, int64_t now, err_t *e);
+
+/* Triggers a new run with the same task, payload and options. */
+int engine_run_replay(engine *en, const store_env *env, const char *run_id, int64_t now,
+                      trigger_result *res, err_t *e);
+
+/* Moves a DELAYED run to fire at `at`. */
+int engine_run_reschedule(engine *en, const store_env *env, const char *run_id, int64_t at,
+                          int64_t now, err_t *e);
+
+/* Adds tags (dedup, blanks dropped); *added is the count of new ones. */
+int engine_run_add_tags(engine *en, const store_env *env, const char *run_id, const char **tags,
+                        size_t n, int64_t now, size_t *added, err_t *e);
+
+/* Replaces the metadata (when `replace` is non-NULL, a JSON object text) then
+ * applies the operations; parent/root operations go to those runs.
+ * *out is the run's new metadata as JSON text (malloc'd). */
+int engine_run_update_metadata(engine *en, const store_env *env, const char *run_id,
+                               const char *replace, const char *ops, const char *parent_ops,
+                               const char *root_ops, int64_t now, char **out, err_t *e);
+
+/* Clears an idempotency key for task so the next trigger makes a new run. */
+int engine_idempotency_reset(engine *en, const store_env *env, const char *key, const char *task,
+                             err_t *e);
+
+/* ---- batches ---------------------------------------------------------- */
+
+typedef struct batch_create_opts {
+    int64_t run_count;
+    const char *idempotency_key;
+    const char *parent_run_id;
+    bool resume_parent;
+    const char *one_time_token;
+    const char *version; /* "v3" (two-phase) or "v2" (one-shot) */
+} batch_create_opts;
+
+typedef struct batch_create_result {
+    char batch_id[64];
+    bool is_cached;
+    int64_t run_count;
+} batch_create_result;
+
+int engine_batch_create(engine *en, const store_env *env, const batch_create_opts *o, int64_t now,
+                        batch_create_result *res, err_t *e);
+
+/* Triggers item idx of batch_id unless that index was already taken.
+ * *dup is set for a duplicate. An item whose trigger fails is recorded in
+ * the batch's errors (and counts as accepted). */
+int engine_batch_item(engine *en, const store_env *env, const char *batch_id, int64_t idx,
+                      trigger_opts *item, int64_t now, bool *dup, err_t *e);
+
+/* Seals the batch when every item has arrived; *sealed tells, and the
+ * counts are filled in. */
+int engine_batch_seal(engine *en, const store_env *env, const char *batch_id, int64_t now,
+                      bool *sealed, int64_t *accepted, int64_t *expected, err_t *e);
+
+int engine_batch_get(engine *en, const store_env *env, const char *batch_id, store_batch *b,
+                     err_t *e);
+
+#endif

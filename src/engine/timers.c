@@ -1,0 +1,101 @@
+/*
+ * engine/timers.c - durable timers: delayed runs become queued at their
+ * time, queued runs past their TTL expire. The deadlines live in the run
+ * rows, so a restart loses nothing: engine_start() catches up at once and
+ * one libuv timer is re-armed for the earliest deadline left.
+ */
+#include "engine/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "engine/status.h"
+#include "util/timefmt.h"
+
+#define TICK_BATCH 512
+
+static void on_timer(uv_timer_t *t)
+{
+    engine *en = t->data;
+    en->armed_at = 0;
+    engine_tick(en, time_now_ms());
+}
+
+void engine_arm(engine *en, int64_t at)
+{
+    if (!en->timer_started || at <= 0)
+        return;
+    if (en->armed_at && en->armed_at <= at)
+        return;
+    int64_t now = time_now_ms();
+    uint64_t wait = at > now ? (uint64_t)(at - now) : 0;
+    en->armed_at = at;
+    uv_timer_start(&en->timer, on_timer, wait, 0);
+}
+
+int engine_start(engine *en)
+{
+    uv_timer_init(en->loop, &en->timer);
+    en->timer.data = en;
+    en->timer_started = true;
+    return engine_tick(en, time_now_ms());
+}
+
+static void expire(store_run *r, int64_t now)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "{\"type\":\"STRING_ERROR\",\"raw\":\"Run expired because the TTL (%s) was reached\"}",
+             r->ttl ? r->ttl : "");
+    r->status = RUN_EXPIRED;
+    r->expired_at = now;
+    r->completed_at = now;
+    r->updated_at = now;
+    r->expire_at = 0;
+    free(r->error);
+    r->error = engine_strdup(msg);
+}
+
+int engine_tick(engine *en, int64_t now)
+{
+    for (;;) {
+        store_run *runs = NULL;
+        size_t n = 0;
+        int rc = store_run_due(en->st, now, TICK_BATCH, &runs, &n);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            store_run *r = &runs[i];
+            if (r->status == RUN_DELAYED && r->delay_until <= now) {
+                engine_enqueue(en, NULL, r, now);
+                r->updated_at = now;
+                if (r->expire_at && r->expire_at <= now)
+                    expire(r, now);
+            } else if (r->expire_at && r->expire_at <= now) {
+                if (r->status == RUN_PENDING || r->status == RUN_PENDING_VERSION ||
+                    r->status == RUN_WAITING_FOR_DEPLOY)
+                    expire(r, now);
+                else
+                    r->expire_at = 0; /* started in time: the TTL no longer applies */
+            }
+            if (rc == 0)
+                rc = store_run_update(en->st, r);
+            store_run_clear(r);
+        }
+        free(runs);
+        if (rc)
+            return rc;
+        if (n < TICK_BATCH)
+            break;
+    }
+    int64_t next = 0;
+    int rc = store_run_next_due(en->st, &next);
+    if (rc)
+        return rc;
+    en->armed_at = 0;
+    if (en->timer_started) {
+        uv_timer_stop(&en->timer);
+        engine_arm(en, next);
+    }
+    return 0;
+}

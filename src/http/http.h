@@ -1,0 +1,110 @@
+/*
+ * http/http.h - what API handlers see of a request: path params, query,
+ * headers, the parsed body, the authenticated caller, and the reply
+ * functions. Replies are queued until the turn's store commit is durable
+ * (see server.c), so a handler never answers before its writes are safe.
+ */
+#ifndef TD_HTTP_H
+#define TD_HTTP_H
+
+#include <h2o.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "app.h"
+#include "auth/auth.h"
+#include "auth/scopes.h"
+#include "util/err.h"
+
+typedef struct http_ctx http_ctx;
+typedef void (*http_handler)(http_ctx *c);
+
+enum {
+    ROUTE_CORS = 1 << 0,      /* answers OPTIONS and sends CORS headers */
+    ROUTE_SECRET = 1 << 1,    /* a secret key authenticates */
+    ROUTE_JWT = 1 << 2,       /* a public access token authenticates */
+    ROUTE_PAT = 1 << 3,       /* a personal access token authenticates */
+    ROUTE_NOAUTH = 1 << 4,    /* no credentials */
+    ROUTE_RL_EXEMPT = 1 << 5, /* not behind the rate limiter */
+    ROUTE_CHUNKED = 1 << 6,   /* body may come without Content-Length */
+    ROUTE_LEGACY = 1 << 7,    /* legacy auth messages ("Invalid or Missing API Key") */
+};
+
+typedef struct http_route {
+    const char *method;  /* "GET", "POST", ... */
+    const char *pattern; /* "/api/v3/runs/:runId"; a final "*" matches the rest */
+    http_handler fn;
+    unsigned flags;
+    size_t max_body; /* 0: no per-route limit beyond the server's */
+} http_route;
+
+#define HTTP_MAX_PARAMS 6
+
+struct http_ctx {
+    h2o_req_t *req;
+    app *app;
+    const http_route *route;
+    const char *params[HTTP_MAX_PARAMS]; /* percent-decoded, pool memory */
+    size_t n_params;
+    auth_result auth;
+    json_t *body;     /* parsed JSON body when the handler asked for it */
+    bool current_api; /* x-trigger-api-version: 2025-07-16 */
+    int64_t now;      /* request time, ms epoch */
+    bool replied;
+};
+
+/* ---- request ---------------------------------------------------------- */
+
+/* Path param i (in pattern order). */
+const char *http_param(http_ctx *c, size_t i);
+
+/* Request header value (pool memory, NUL-terminated) or NULL. */
+const char *http_header(http_ctx *c, const char *name);
+
+/* Decoded query parameter (pool memory) or NULL. */
+const char *http_query(http_ctx *c, const char *name);
+
+/* Calls fn for every query parameter (decoded names and values). */
+void http_query_each(http_ctx *c, void (*fn)(void *ud, const char *k, const char *v), void *ud);
+
+/* Parses the body as JSON. On failure replies 400 ("Request body is empty",
+ * "Invalid JSON") and returns NULL. The value is owned by c. */
+json_t *http_json(http_ctx *c);
+
+/* The raw body (may be empty). */
+h2o_iovec_t http_body(http_ctx *c);
+
+/* The origin ("http://host:port") clients should use for URLs we hand out. */
+const char *http_origin(http_ctx *c);
+
+/* pool-allocated printf. */
+char *http_sprintf(http_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- authorization ---------------------------------------------------- */
+
+/* True when the caller may do action on any of res[0..n). Secret keys may do
+ * anything; JWTs need a granting scope. On refusal replies 403. */
+bool http_authorize(http_ctx *c, const char *action, const scope_res *res, size_t n);
+
+/* ---- reply ------------------------------------------------------------ */
+
+void http_add_header(http_ctx *c, const char *name, const char *value);
+
+/* Replies with a JSON body (stolen: the reference is consumed). */
+void http_reply_json(http_ctx *c, int status, json_t *body);
+
+/* Replies {"error": msg}. */
+void http_reply_error(http_ctx *c, int status, const char *msg);
+
+/* Replies from an engine error: ERR_* mapped to its status, {"error": msg}. */
+void http_reply_err(http_ctx *c, const err_t *e);
+
+/* Status for an ERR_* code. */
+int http_status_of(int code);
+
+/* Replies with raw bytes and a content type. */
+void http_reply_raw(http_ctx *c, int status, const char *content_type, const char *body,
+                    size_t len);
+
+#endif

@@ -1,0 +1,427 @@
+/*
+ * http/server.c - libh2o glue, dispatch and group commit.
+ *
+ * Group commit: handlers run inside the poll phase of a loop turn and their
+ * writes join one open store transaction. A uv_check handle, which runs
+ * right after the poll phase, commits that transaction (one fsync for the
+ * whole turn) and only then sends the queued responses. A failed commit
+ * turns every queued response of the turn into a 500, so no client is told
+ * a write succeeded that is not on disk.
+ */
+#include "http/server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/internal.h"
+#include "http/ratelimit.h"
+#include "http/router.h"
+#include "util/timefmt.h"
+
+/* A request's context plus its place in the pending queue. */
+typedef struct reqctx {
+    http_ctx c;
+    struct reqctx *next, **pprev; /* pending queue links; pprev NULL if not queued */
+    const char *body;
+    size_t len;
+    http_server *hs;
+} reqctx;
+
+struct http_server {
+    app *app;
+    const http_route *routes;
+    size_t n_routes;
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    uv_tcp_t listener;
+    bool listening;
+    uv_check_t check;
+    reqctx *pending;
+    int64_t active; /* requests not yet disposed */
+    uv_timer_t stop_timer;
+    int64_t stop_deadline;
+    void (*stop_done)(void *);
+    void *stop_ud;
+    char origin[256];
+};
+
+/* ---- pending queue and commit ----------------------------------------- */
+
+static void unlink_pending(reqctx *rc)
+{
+    if (!rc->pprev)
+        return;
+    *rc->pprev = rc->next;
+    if (rc->next)
+        rc->next->pprev = rc->pprev;
+    rc->next = NULL;
+    rc->pprev = NULL;
+}
+
+void http__enqueue(http_ctx *c, const char *body, size_t len)
+{
+    reqctx *rc = (reqctx *)c;
+    rc->body = body;
+    rc->len = len;
+    http_server *hs = rc->hs;
+    rc->next = hs->pending;
+    if (hs->pending)
+        hs->pending->pprev = &rc->next;
+    rc->pprev = &hs->pending;
+    hs->pending = rc;
+}
+
+static void on_check(uv_check_t *h)
+{
+    http_server *hs = h->data;
+    if (!hs->pending && !store_dirty(hs->app->st))
+        return;
+    int rc = store_commit(hs->app->st);
+    /* take the queue, oldest first */
+    reqctx *list = NULL;
+    while (hs->pending) {
+        reqctx *r = hs->pending;
+        unlink_pending(r);
+        r->next = list;
+        list = r;
+    }
+    while (list) {
+        reqctx *r = list;
+        list = r->next;
+        r->next = NULL;
+        h2o_req_t *req = r->c.req;
+        if (rc != 0) {
+            static const char msg[] = "{\"error\":\"Internal Server Error\"}";
+            req->res.status = 500;
+            req->res.headers = (h2o_headers_t){NULL, 0, 0};
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                           H2O_STRLIT("application/json"));
+            r->body = msg;
+            r->len = sizeof msg - 1;
+        }
+        req->res.content_length = r->len;
+        h2o_send_inline(req, r->body, r->len);
+    }
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static void on_dispose(void *p)
+{
+    reqctx *rc = p;
+    unlink_pending(rc);
+    json_decref(rc->c.body);
+    auth_result_clear(&rc->c.auth);
+    rc->hs->active--;
+}
+
+void http__cors_headers(http_ctx *c)
+{
+    if (!c->route || !(c->route->flags & ROUTE_CORS))
+        return;
+    http_add_header(c, "access-control-allow-origin", "*");
+    http_add_header(c, "access-control-expose-headers", "x-trigger-jwt, x-trigger-jwt-claims");
+}
+
+static void problem(http_ctx *c, int status, json_t *body)
+{
+    h2o_req_t *r = c->req;
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    c->replied = true;
+    r->res.status = status;
+    r->res.reason = "";
+    h2o_add_header(&r->pool, &r->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/problem+json"));
+    h2o_iovec_t b = h2o_strdup(&r->pool, text, strlen(text));
+    free(text);
+    http__enqueue(c, b.base, b.len);
+}
+
+static void preflight(http_ctx *c)
+{
+    c->replied = true;
+    h2o_req_t *r = c->req;
+    r->res.status = 204;
+    r->res.reason = "No Content";
+    http_add_header(c, "access-control-allow-origin", "*");
+    http_add_header(c, "access-control-allow-methods", "GET, HEAD, PUT, PATCH, POST, DELETE");
+    const char *want = http_header(c, "access-control-request-headers");
+    http_add_header(c, "access-control-allow-headers", want ? want : "*");
+    http_add_header(c, "access-control-max-age", "300");
+    http_add_header(c, "access-control-expose-headers", "x-trigger-jwt, x-trigger-jwt-claims");
+    http__enqueue(c, "", 0);
+}
+
+static bool is_api_path(h2o_req_t *r)
+{
+    return r->path.len >= 5 && memcmp(r->path.base, "/api/", 5) == 0;
+}
+
+/* Checks the body against the route's limit; 413 as spec/api.md section 5.
+ * libh2o hides the request framing (it strips Content-Length and
+ * Transfer-Encoding after decoding), so a chunked body is measured like any
+ * other instead of being refused for its missing Content-Length. */
+static bool body_ok(http_ctx *c)
+{
+    const http_route *rt = c->route;
+    if (rt->max_body && http_body(c).len > rt->max_body) {
+        http_reply_error(c, 413, "Request body too large");
+        return false;
+    }
+    return true;
+}
+
+static const char *bearer(http_ctx *c)
+{
+    const char *h = http_header(c, "authorization");
+    if (!h)
+        return NULL;
+    if (strncasecmp(h, "Bearer ", 7) == 0)
+        h += 7;
+    while (*h == ' ')
+        h++;
+    return h;
+}
+
+static bool authenticate(http_ctx *c)
+{
+    unsigned f = c->route->flags;
+    if (f & ROUTE_NOAUTH)
+        return true;
+    const char *tok = bearer(c);
+    if (!tok || !*tok) {
+        if (is_api_path(c->req) && !(f & ROUTE_RL_EXEMPT)) {
+            const char *msg = "No authorization header provided";
+            problem(c, 401,
+                    json_pack("{s:s,s:i,s:s,s:s,s:s}", "title", "Unauthorized", "status", 401,
+                              "type", "https://httpstatuses.com/401", "detail", msg, "error", msg));
+        } else {
+            http_reply_error(c, 401, "Invalid or Missing API Key");
+        }
+        return false;
+    }
+    err_t e = {0};
+    if ((f & ROUTE_PAT) && strncmp(tok, "tr_pat_", 7) == 0) {
+        if (auth_resolve_pat(c->app->au, tok, &e) != 0) {
+            http_reply_error(c, 401, e.msg);
+            return false;
+        }
+        c->auth.kind = AUTH_PAT;
+        return true;
+    }
+    if (!(f & (ROUTE_SECRET | ROUTE_JWT))) {
+        http_reply_error(c, 401, "Invalid or Missing Access Token");
+        return false;
+    }
+    if (auth_resolve(c->app->au, tok, (f & ROUTE_JWT) != 0, c->now, &c->auth, &e) != 0) {
+        http_reply_error(c, 401, e.msg);
+        return false;
+    }
+    if (c->auth.kind == AUTH_SECRET && !(f & ROUTE_SECRET)) {
+        http_reply_error(c, 401, "Invalid or Missing API Key");
+        return false;
+    }
+    return true;
+}
+
+static bool rate_limited(http_ctx *c)
+{
+    http_server *hs = ((reqctx *)c)->hs;
+    if (!hs->app->rl || !is_api_path(c->req) || (c->route->flags & ROUTE_RL_EXEMPT))
+        return false;
+    const char *key = c->auth.env ? c->auth.env->id : "pat";
+    ratelimit_state st;
+    bool ok = ratelimit_take(hs->app->rl, key, c->now, &st);
+    char v[32];
+    snprintf(v, sizeof v, "%lld", (long long)st.limit);
+    http_add_header(c, "x-ratelimit-limit", v);
+    snprintf(v, sizeof v, "%lld", (long long)st.remaining);
+    http_add_header(c, "x-ratelimit-remaining", v);
+    snprintf(v, sizeof v, "%lld", (long long)st.reset_ms);
+    http_add_header(c, "x-ratelimit-reset", v);
+    if (ok)
+        return false;
+    int64_t secs = (st.reset_ms - c->now + 999) / 1000;
+    problem(c, 429,
+            json_pack("{s:s,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:s}", "title", "Rate Limit Exceeded",
+                      "status", 429, "type", "https://httpstatuses.com/429", "detail",
+                      "Rate limit exceeded. Retry after the reset time.", "reset",
+                      (json_int_t)st.reset_ms, "limit", (json_int_t)st.limit, "remaining",
+                      (json_int_t)st.remaining, "secondsUntilReset", (json_int_t)secs, "error",
+                      "Rate limit exceeded"));
+    return true;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    http_server *hs = *(http_server **)(self + 1);
+    reqctx *rc = h2o_mem_alloc_shared(&req->pool, sizeof *rc, on_dispose);
+    memset(rc, 0, sizeof *rc);
+    rc->hs = hs;
+    hs->active++;
+    http_ctx *c = &rc->c;
+    c->req = req;
+    c->app = hs->app;
+    c->now = time_now_ms();
+
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    char allow[128];
+    router_result m =
+        router_match(hs->routes, hs->n_routes, &req->pool, req->method.base, req->method.len,
+                     req->path.base, plen, &c->route, c->params, &c->n_params, allow, sizeof allow);
+    if (m != ROUTER_MATCH && h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"))) {
+        /* a preflight for any CORS route on this path */
+        for (size_t i = 0; i < hs->n_routes; i++) {
+            const http_route *cand = NULL;
+            const char *tmp[HTTP_MAX_PARAMS];
+            size_t nt;
+            if ((hs->routes[i].flags & ROUTE_CORS) &&
+                router_match(&hs->routes[i], 1, &req->pool, hs->routes[i].method,
+                             strlen(hs->routes[i].method), req->path.base, plen, &cand, tmp, &nt,
+                             NULL, 0) == ROUTER_MATCH) {
+                c->route = cand;
+                preflight(c);
+                return 0;
+            }
+        }
+    }
+    if (m == ROUTER_NO_PATH) {
+        http_reply_error(c, 404, "Not found");
+        return 0;
+    }
+    if (m == ROUTER_NO_METHOD) {
+        http_add_header(c, "allow", allow);
+        http_reply_error(c, 405, "Method not allowed");
+        return 0;
+    }
+    const char *ver = http_header(c, "x-trigger-api-version");
+    c->current_api = ver && strcmp(ver, "2025-07-16") == 0;
+    if (!body_ok(c) || !authenticate(c) || rate_limited(c))
+        return 0;
+    c->route->fn(c);
+    if (!c->replied)
+        http_reply_error(c, 500, "Internal Server Error");
+    return 0;
+}
+
+/* ---- listener --------------------------------------------------------- */
+
+static void on_accept(uv_stream_t *listener, int status)
+{
+    http_server *hs = listener->data;
+    if (status != 0)
+        return;
+    uv_tcp_t *conn = malloc(sizeof *conn);
+    if (!conn)
+        return;
+    uv_tcp_init(listener->loop, conn);
+    if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
+        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+        return;
+    }
+    uv_tcp_nodelay(conn, 1);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    h2o_accept(&hs->accept_ctx, sock);
+}
+
+http_server *http_server_start(app *a, const http_route *routes, size_t n)
+{
+    http_server *hs = calloc(1, sizeof *hs);
+    if (!hs)
+        return NULL;
+    hs->app = a;
+    hs->routes = routes;
+    hs->n_routes = n;
+    h2o_config_init(&hs->config);
+    hs->config.max_request_entity_size = 128 * 1024 * 1024;
+    hs->config.server_name = h2o_iovec_init(H2O_STRLIT("triggerd"));
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&hs->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *h = h2o_create_handler(path, sizeof *h + sizeof(http_server *));
+    h->on_req = on_req;
+    *(http_server **)(h + 1) = hs;
+    h2o_context_init(&hs->ctx, a->loop, &hs->config);
+    hs->accept_ctx.ctx = &hs->ctx;
+    hs->accept_ctx.hosts = hs->config.hosts;
+
+    struct sockaddr_storage addr;
+    if (uv_ip4_addr(a->cfg.listen_host, a->cfg.listen_port, (struct sockaddr_in *)&addr) != 0 &&
+        uv_ip6_addr(a->cfg.listen_host, a->cfg.listen_port, (struct sockaddr_in6 *)&addr) != 0) {
+        fprintf(stderr, "triggerd: bad listen address %s\n", a->cfg.listen_host);
+        goto fail;
+    }
+    uv_tcp_init(a->loop, &hs->listener);
+    hs->listener.data = hs;
+    int rc = uv_tcp_bind(&hs->listener, (struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&hs->listener, 1024, on_accept);
+    if (rc != 0) {
+        fprintf(stderr, "triggerd: cannot listen on %s:%d: %s\n", a->cfg.listen_host,
+                a->cfg.listen_port, uv_strerror(rc));
+        uv_close((uv_handle_t *)&hs->listener, NULL);
+        goto fail;
+    }
+    hs->listening = true;
+    uv_check_init(a->loop, &hs->check);
+    hs->check.data = hs;
+    uv_check_start(&hs->check, on_check);
+    snprintf(hs->origin, sizeof hs->origin, "http://%s:%d", a->cfg.listen_host, a->cfg.listen_port);
+    return hs;
+fail:
+    h2o_context_dispose(&hs->ctx);
+    h2o_config_dispose(&hs->config);
+    free(hs);
+    return NULL;
+}
+
+const char *http_origin(http_ctx *c)
+{
+    if (c->app->cfg.public_url[0])
+        return c->app->cfg.public_url;
+    if (c->req->authority.len)
+        return http_sprintf(c, "http://%.*s", (int)c->req->authority.len, c->req->authority.base);
+    return ((reqctx *)c)->hs->origin;
+}
+
+/* ---- shutdown --------------------------------------------------------- */
+
+static void on_stop_tick(uv_timer_t *t)
+{
+    http_server *hs = t->data;
+    if (hs->active > 0 && time_now_ms() < hs->stop_deadline)
+        return;
+    uv_timer_stop(t);
+    on_check(&hs->check); /* answer whatever is still queued */
+    store_commit(hs->app->st);
+    if (hs->stop_done)
+        hs->stop_done(hs->stop_ud);
+}
+
+void http_server_stop(http_server *hs, int64_t grace_ms, void (*done)(void *), void *ud)
+{
+    if (hs->listening) {
+        uv_close((uv_handle_t *)&hs->listener, NULL);
+        hs->listening = false;
+    }
+    h2o_context_request_shutdown(&hs->ctx);
+    hs->stop_done = done;
+    hs->stop_ud = ud;
+    hs->stop_deadline = time_now_ms() + grace_ms;
+    uv_timer_init(hs->app->loop, &hs->stop_timer);
+    hs->stop_timer.data = hs;
+    uv_timer_start(&hs->stop_timer, on_stop_tick, 0, 20);
+}
+
+void http_server_free(http_server *hs)
+{
+    if (!hs)
+        return;
+    uv_check_stop(&hs->check);
+    uv_close((uv_handle_t *)&hs->check, NULL);
+    uv_close((uv_handle_t *)&hs->stop_timer, NULL);
+    free(hs);
+}

@@ -1,0 +1,228 @@
+/*
+ * main.c - flags, configuration, start and stop.
+ *
+ *   triggerd [--listen HOST:PORT] [--data DIR] [--sync full|normal]
+ *            [--rate-limit N] [--public-url URL]
+ *   triggerd keys --data DIR [--json]
+ *   triggerd rotate-key --data DIR --env dev|stg|prod
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/api.h"
+#include "app.h"
+#include "bootstrap.h"
+#include "http/ratelimit.h"
+#include "http/server.h"
+#include "util/timefmt.h"
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: triggerd [--listen HOST:PORT] [--data DIR] [--sync full|normal]\n"
+                    "                [--rate-limit N] [--public-url URL]\n"
+                    "       triggerd keys --data DIR [--json]\n"
+                    "       triggerd rotate-key --data DIR --env dev|stg|prod\n");
+}
+
+static int parse_listen(app_config *cfg, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    if (!colon)
+        return -1;
+    size_t hl = (size_t)(colon - v);
+    if (hl >= sizeof cfg->listen_host)
+        return -1;
+    memcpy(cfg->listen_host, v, hl);
+    cfg->listen_host[hl] = 0;
+    if (hl == 0)
+        snprintf(cfg->listen_host, sizeof cfg->listen_host, "0.0.0.0");
+    cfg->listen_port = atoi(colon + 1);
+    return cfg->listen_port > 0 && cfg->listen_port < 65536 ? 0 : -1;
+}
+
+static const char *envv(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+typedef struct cli {
+    const char *cmd;
+    const char *env_slug;
+    bool json;
+} cli;
+
+static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
+{
+    snprintf(cfg->listen_host, sizeof cfg->listen_host, "127.0.0.1");
+    cfg->listen_port = 3030;
+    snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", envv("TRIGGERD_DATA") ?: "./data");
+    cfg->sync_full = true;
+    cfg->rate_limit = 3000;
+    cfg->rate_window_ms = 10000;
+    if (envv("TRIGGERD_LISTEN") && parse_listen(cfg, envv("TRIGGERD_LISTEN")))
+        return -1;
+    if (envv("TRIGGERD_SYNC"))
+        cfg->sync_full = strcmp(envv("TRIGGERD_SYNC"), "normal") != 0;
+    if (envv("TRIGGERD_RATE_LIMIT"))
+        cfg->rate_limit = atoll(envv("TRIGGERD_RATE_LIMIT"));
+    if (envv("TRIGGERD_PUBLIC_URL"))
+        snprintf(cfg->public_url, sizeof cfg->public_url, "%s", envv("TRIGGERD_PUBLIC_URL"));
+    int i = 1;
+    if (i < argc && argv[i][0] != '-')
+        c->cmd = argv[i++];
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--json") == 0) {
+            c->json = true;
+            continue;
+        }
+        if (!v)
+            return -1;
+        i++;
+        if (strcmp(a, "--listen") == 0) {
+            if (parse_listen(cfg, v))
+                return -1;
+        } else if (strcmp(a, "--data") == 0) {
+            snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", v);
+        } else if (strcmp(a, "--sync") == 0) {
+            cfg->sync_full = strcmp(v, "normal") != 0;
+        } else if (strcmp(a, "--rate-limit") == 0) {
+            cfg->rate_limit = atoll(v);
+        } else if (strcmp(a, "--public-url") == 0) {
+            snprintf(cfg->public_url, sizeof cfg->public_url, "%s", v);
+        } else if (strcmp(a, "--env") == 0) {
+            c->env_slug = v;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static store *open_store(const app_config *cfg)
+{
+    if (mkdir(cfg->data_dir, 0755) != 0) {
+        struct stat sb;
+        if (stat(cfg->data_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "triggerd: cannot create data dir %s\n", cfg->data_dir);
+            return NULL;
+        }
+    }
+    char path[1100];
+    snprintf(path, sizeof path, "%s/triggerd.db", cfg->data_dir);
+    store_options so = {.path = path, .sync_full = cfg->sync_full};
+    return store_open(&so);
+}
+
+static void on_stopped(void *ud)
+{
+    app *a = ud;
+    uv_stop(a->loop);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    app *a = h->data;
+    fprintf(stderr, "triggerd: signal %d, shutting down\n", signum);
+    uv_signal_stop(h);
+    http_server_stop(a->http, 10000, on_stopped, a);
+}
+
+static int serve(app *a)
+{
+    bool created = false;
+    if (bootstrap_ensure(a->st, &created) != 0) {
+        fprintf(stderr, "triggerd: bootstrap failed\n");
+        return 1;
+    }
+    if (created) {
+        printf("triggerd: created a new project in %s\n", a->cfg.data_dir);
+        bootstrap_print(a->st, stdout, false);
+    }
+    char *secret = NULL;
+    if (bootstrap_secret(a->st, &secret) != 0)
+        return 1;
+    char objdir[1100];
+    snprintf(objdir, sizeof objdir, "%s/objects", a->cfg.data_dir);
+    a->os = objstore_open(objdir, secret);
+    free(secret);
+    a->au = auth_new(a->st);
+    a->en = engine_new(a->st, a->loop);
+    if (a->cfg.rate_limit > 0)
+        a->rl = ratelimit_new(a->cfg.rate_limit, a->cfg.rate_window_ms);
+    if (!a->os || !a->au || !a->en)
+        return 1;
+    a->http = http_server_start(a, api_routes, api_routes_count);
+    if (!a->http)
+        return 1;
+    if (engine_start(a->en) != 0 || store_commit(a->st) != 0) {
+        fprintf(stderr, "triggerd: engine start failed\n");
+        return 1;
+    }
+    uv_signal_t sigterm, sigint;
+    uv_signal_init(a->loop, &sigterm);
+    uv_signal_init(a->loop, &sigint);
+    sigterm.data = sigint.data = a;
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    printf("triggerd: listening on http://%s:%d (data %s, synchronous=%s)\n", a->cfg.listen_host,
+           a->cfg.listen_port, a->cfg.data_dir, a->cfg.sync_full ? "FULL" : "NORMAL");
+    fflush(stdout);
+    uv_run(a->loop, UV_RUN_DEFAULT);
+    store_commit(a->st);
+    return 0;
+}
+
+static int rotate(app *a, const char *slug)
+{
+    auth *au = auth_new(a->st);
+    const store_env *env = au && slug ? auth_env_by_slug(au, slug) : NULL;
+    if (!env) {
+        fprintf(stderr, "triggerd: unknown environment %s\n", slug ? slug : "(none)");
+        auth_free(au);
+        return 1;
+    }
+    char key[64];
+    int rc = auth_rotate(au, env->id, time_now_ms(), key);
+    auth_free(au);
+    if (rc) {
+        fprintf(stderr, "triggerd: rotation failed\n");
+        return 1;
+    }
+    printf("%s\n", key);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    app a = {0};
+    cli c = {0};
+    if (parse_args(argc, argv, &a.cfg, &c) != 0) {
+        usage();
+        return 2;
+    }
+    a.st = open_store(&a.cfg);
+    if (!a.st)
+        return 1;
+    int rc;
+    if (!c.cmd || strcmp(c.cmd, "serve") == 0) {
+        a.loop = uv_default_loop();
+        rc = serve(&a);
+    } else if (strcmp(c.cmd, "keys") == 0) {
+        bool created;
+        rc = bootstrap_ensure(a.st, &created) || bootstrap_print(a.st, stdout, c.json) ? 1 : 0;
+    } else if (strcmp(c.cmd, "rotate-key") == 0) {
+        rc = rotate(&a, c.env_slug);
+    } else {
+        usage();
+        rc = 2;
+    }
+    store_close(a.st);
+    return rc;
+}

@@ -1,0 +1,57 @@
+/*
+ * store/migrations.c - SQL of each schema version (SQLite dialect). Column
+ * names of runs and batches match the fields of store_run and store_batch,
+ * which sqlite.c maps by name.
+ */
+#include "store/migrations.h"
+
+const char *const store_migrations[] = {
+    /* 1: tenancy, runs, batches, request dedup */
+    "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE orgs(id TEXT PRIMARY KEY, slug TEXT NOT NULL, title TEXT NOT NULL);"
+    "CREATE TABLE projects(id TEXT PRIMARY KEY, org_id TEXT NOT NULL, ref TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL, slug TEXT NOT NULL);"
+    "CREATE TABLE envs(id TEXT PRIMARY KEY, project_id TEXT NOT NULL, slug TEXT NOT NULL,"
+    " type TEXT NOT NULL, api_key TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE revoked_keys(api_key TEXT PRIMARY KEY, env_id TEXT NOT NULL,"
+    " expires_at INTEGER NOT NULL);"
+    "CREATE TABLE access_tokens(token TEXT PRIMARY KEY, created_at INTEGER NOT NULL);"
+    "CREATE TABLE runs("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+    " friendly_id TEXT NOT NULL UNIQUE, env_id TEXT NOT NULL, task TEXT NOT NULL,"
+    " status INTEGER NOT NULL, payload TEXT, payload_type TEXT, metadata TEXT,"
+    " metadata_type TEXT, output TEXT, output_type TEXT, error TEXT, queue TEXT,"
+    " concurrency_key TEXT, idempotency_key TEXT, idempotency_key_user TEXT,"
+    " idempotency_expires_at INTEGER, tags TEXT, priority_ms INTEGER, queue_ts INTEGER,"
+    " machine TEXT, max_attempts INTEGER, max_duration_s INTEGER, is_test INTEGER,"
+    " ttl TEXT, ttl_ms INTEGER, delay_until INTEGER, expire_at INTEGER,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, queued_at INTEGER,"
+    " started_at INTEGER, completed_at INTEGER, expired_at INTEGER, parent_id TEXT,"
+    " root_id TEXT, batch_id TEXT, depth INTEGER, trigger_function TEXT,"
+    " lock_to_version TEXT, version TEXT, one_time_token TEXT UNIQUE,"
+    " attempt_count INTEGER, seed_metadata TEXT, seed_metadata_type TEXT,"
+    " resume_parent INTEGER, realtime_streams TEXT, trace_id TEXT, span_id TEXT);"
+    "CREATE INDEX runs_env_seq ON runs(env_id, seq);"
+    "CREATE INDEX runs_idem ON runs(env_id, task, idempotency_key)"
+    " WHERE idempotency_key IS NOT NULL;"
+    "CREATE INDEX runs_delay ON runs(delay_until) WHERE status = 0;"
+    "CREATE INDEX runs_expire ON runs(expire_at) WHERE expire_at > 0;"
+    "CREATE INDEX runs_queue ON runs(env_id, queue, queue_ts) WHERE status = 1;"
+    "CREATE INDEX runs_parent ON runs(parent_id) WHERE parent_id IS NOT NULL;"
+    "CREATE INDEX runs_batch ON runs(batch_id) WHERE batch_id IS NOT NULL;"
+    "CREATE TABLE batches("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+    " friendly_id TEXT NOT NULL UNIQUE, env_id TEXT NOT NULL, status TEXT NOT NULL,"
+    " run_count INTEGER NOT NULL, items_accepted INTEGER NOT NULL, idempotency_key TEXT,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, completed_at INTEGER,"
+    " sealed INTEGER NOT NULL, parent_run_id TEXT, resume_parent INTEGER,"
+    " one_time_token TEXT UNIQUE, errors TEXT, version TEXT);"
+    "CREATE INDEX batches_idem ON batches(env_id, idempotency_key)"
+    " WHERE idempotency_key IS NOT NULL;"
+    "CREATE TABLE batch_items(batch_id TEXT NOT NULL, idx INTEGER NOT NULL, run_id TEXT,"
+    " PRIMARY KEY(batch_id, idx)) WITHOUT ROWID;"
+    "CREATE TABLE request_keys(hash TEXT PRIMARY KEY, entity TEXT NOT NULL,"
+    " expires_at INTEGER NOT NULL) WITHOUT ROWID;",
+};
+
+const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -1,0 +1,1023 @@
+/*
+ * store/sqlite.c - the embedded store: one SQLite file in WAL mode.
+ *
+ * Writes open a transaction lazily (BEGIN IMMEDIATE) and stay in it until
+ * store_commit(), so every request served in one event-loop turn shares one
+ * fsync. Rows of runs and batches are mapped to their C structs through
+ * column tables (name, kind, offset), so a new column is one line here and
+ * one in a migration.
+ */
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/migrations.h"
+#include "util/err.h"
+
+#define STMT_CACHE 64
+
+typedef enum { COL_TEXT, COL_INT } col_kind;
+
+typedef struct col {
+    const char *name;
+    col_kind kind;
+    size_t off;
+} col;
+
+#define RT(f)                                                                                      \
+    {                                                                                              \
+#f, COL_TEXT, offsetof(store_run, f)                                                       \
+    }
+#define RI(f)                                                                                      \
+    {                                                                                              \
+#f, COL_INT, offsetof(store_run, f)                                                        \
+    }
+static const col run_cols[] = {
+    RI(seq),
+    RT(id),
+    RT(friendly_id),
+    RT(env_id),
+    RT(task),
+    RI(status),
+    RT(payload),
+    RT(payload_type),
+    RT(metadata),
+    RT(metadata_type),
+    RT(output),
+    RT(output_type),
+    RT(error),
+    RT(queue),
+    RT(concurrency_key),
+    RT(idempotency_key),
+    RT(idempotency_key_user),
+    RI(idempotency_expires_at),
+    RT(tags),
+    RI(priority_ms),
+    RI(queue_ts),
+    RT(machine),
+    RI(max_attempts),
+    RI(max_duration_s),
+    RI(is_test),
+    RT(ttl),
+    RI(ttl_ms),
+    RI(delay_until),
+    RI(expire_at),
+    RI(created_at),
+    RI(updated_at),
+    RI(queued_at),
+    RI(started_at),
+    RI(completed_at),
+    RI(expired_at),
+    RT(parent_id),
+    RT(root_id),
+    RT(batch_id),
+    RI(depth),
+    RT(trigger_function),
+    RT(lock_to_version),
+    RT(version),
+    RT(one_time_token),
+    RI(attempt_count),
+    RT(seed_metadata),
+    RT(seed_metadata_type),
+    RI(resume_parent),
+    RT(realtime_streams),
+    RT(trace_id),
+    RT(span_id),
+};
+#define BT(f)                                                                                      \
+    {                                                                                              \
+#f, COL_TEXT, offsetof(store_batch, f)                                                     \
+    }
+#define BI(f)                                                                                      \
+    {                                                                                              \
+#f, COL_INT, offsetof(store_batch, f)                                                      \
+    }
+static const col batch_cols[] = {
+    BI(seq),
+    BT(id),
+    BT(friendly_id),
+    BT(env_id),
+    BT(status),
+    BI(run_count),
+    BI(items_accepted),
+    BT(idempotency_key),
+    BI(created_at),
+    BI(updated_at),
+    BI(completed_at),
+    BI(sealed),
+    BT(parent_run_id),
+    BI(resume_parent),
+    BT(one_time_token),
+    BT(errors),
+    BT(version),
+};
+#define NCOLS(a) (sizeof(a) / sizeof(a[0]))
+
+/* SQL generated once from a column table. */
+typedef struct table_sql {
+    char select[2048]; /* "SELECT cols FROM t" */
+    char insert[2048];
+    char update[2048];
+} table_sql;
+
+struct store {
+    sqlite3 *db;
+    bool in_tx;
+    table_sql runs;
+    table_sql batches;
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } cache[STMT_CACHE];
+};
+
+static void build_sql(table_sql *t, const char *table, const col *cols, size_t n)
+{
+    char names[1536] = "", qs[512] = "", sets[1536] = "";
+    for (size_t i = 1; i < n; i++) { /* column 0 is seq, assigned by SQLite */
+        strcat(names, i > 1 ? "," : "");
+        strcat(names, cols[i].name);
+        strcat(qs, i > 1 ? ",?" : "?");
+        strcat(sets, i > 1 ? "," : "");
+        strcat(sets, cols[i].name);
+        strcat(sets, "=?");
+    }
+    snprintf(t->select, sizeof t->select, "SELECT seq,%s FROM %s", names, table);
+    snprintf(t->insert, sizeof t->insert, "INSERT INTO %s(%s) VALUES(%s)", table, names, qs);
+    snprintf(t->update, sizeof t->update, "UPDATE %s SET %s WHERE seq=?", table, sets);
+}
+
+/* Returns a cached prepared statement for a SQL string with static storage
+ * (cached by pointer), reset and with bindings cleared. */
+static sqlite3_stmt *stmt(store *st, const char *sql)
+{
+    size_t h = ((uintptr_t)sql >> 3) % STMT_CACHE;
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        size_t k = (h + i) % STMT_CACHE;
+        if (st->cache[k].sql == sql) {
+            sqlite3_reset(st->cache[k].st);
+            sqlite3_clear_bindings(st->cache[k].st);
+            return st->cache[k].st;
+        }
+        if (!st->cache[k].sql) {
+            sqlite3_stmt *s = NULL;
+            if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
+                SQLITE_OK) {
+                fprintf(stderr, "store: prepare failed: %s\n  %s\n", sqlite3_errmsg(st->db), sql);
+                return NULL;
+            }
+            st->cache[k].sql = sql;
+            st->cache[k].st = s;
+            return s;
+        }
+    }
+    fprintf(stderr, "store: statement cache full\n");
+    abort();
+}
+
+static int fail(store *st, const char *what)
+{
+    fprintf(stderr, "store: %s: %s\n", what, sqlite3_errmsg(st->db));
+    return ERR_STORE;
+}
+
+static int begin_write(store *st)
+{
+    if (st->in_tx)
+        return 0;
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(st, "begin");
+    st->in_tx = true;
+    return 0;
+}
+
+static int exec_write(store *st, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return fail(st, "write");
+    return 0;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return NULL;
+    const char *t = (const char *)sqlite3_column_text(s, i);
+    int n = sqlite3_column_bytes(s, i);
+    char *r = malloc((size_t)n + 1);
+    if (!r)
+        abort();
+    memcpy(r, t, (size_t)n);
+    r[n] = 0;
+    return r;
+}
+
+static void bind_row(sqlite3_stmt *s, const void *row, const col *cols, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        const char *p = (const char *)row + cols[i].off;
+        if (cols[i].kind == COL_TEXT)
+            bind_text(s, (int)i, *(char *const *)p);
+        else
+            sqlite3_bind_int64(s, (int)i, *(const int64_t *)p);
+    }
+}
+
+static void read_row(sqlite3_stmt *s, void *row, const col *cols, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *p = (char *)row + cols[i].off;
+        if (cols[i].kind == COL_TEXT)
+            *(char **)p = col_dup(s, (int)i);
+        else
+            *(int64_t *)p = sqlite3_column_int64(s, (int)i);
+    }
+}
+
+static void clear_row(void *row, const col *cols, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cols[i].kind == COL_TEXT) {
+            char **p = (char **)((char *)row + cols[i].off);
+            free(*p);
+            *p = NULL;
+        }
+}
+
+void store_run_clear(store_run *r)
+{
+    clear_row(r, run_cols, NCOLS(run_cols));
+}
+
+void store_batch_clear(store_batch *b)
+{
+    clear_row(b, batch_cols, NCOLS(batch_cols));
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+static int migrate(store *st)
+{
+    if (sqlite3_exec(st->db,
+                     "CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY)",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return fail(st, "migrations table");
+    sqlite3_stmt *s = NULL;
+    int64_t have = 0;
+    if (sqlite3_prepare_v2(st->db, "SELECT COALESCE(MAX(version),0) FROM schema_migrations", -1, &s,
+                           NULL) != SQLITE_OK)
+        return fail(st, "migrations version");
+    if (sqlite3_step(s) == SQLITE_ROW)
+        have = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    for (size_t v = (size_t)have; v < store_migrations_count; v++) {
+        char rec[96];
+        snprintf(rec, sizeof rec, "INSERT INTO schema_migrations VALUES(%zu)", v + 1);
+        if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(st->db, store_migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(st->db, rec, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            int rc = fail(st, "migration");
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+store *store_open(const store_options *opt)
+{
+    store *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    if (sqlite3_open_v2(opt->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        fprintf(stderr, "store: cannot open %s: %s\n", opt->path, sqlite3_errmsg(st->db));
+        goto fail;
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    char pragmas[256];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;"
+             "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
+             opt->sync_full ? "FULL" : "NORMAL");
+    if (sqlite3_exec(st->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+        fail(st, "pragmas");
+        goto fail;
+    }
+    if (migrate(st) != 0)
+        goto fail;
+    build_sql(&st->runs, "runs", run_cols, NCOLS(run_cols));
+    build_sql(&st->batches, "batches", batch_cols, NCOLS(batch_cols));
+    return st;
+fail:
+    store_close(st);
+    return NULL;
+}
+
+void store_close(store *st)
+{
+    if (!st)
+        return;
+    if (st->in_tx)
+        store_rollback(st);
+    for (size_t i = 0; i < STMT_CACHE; i++)
+        if (st->cache[i].st)
+            sqlite3_finalize(st->cache[i].st);
+    sqlite3_close(st->db);
+    free(st);
+}
+
+bool store_dirty(const store *st)
+{
+    return st->in_tx;
+}
+
+int store_commit(store *st)
+{
+    if (!st->in_tx)
+        return 0;
+    int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        fail(st, "commit");
+        store_rollback(st);
+        return ERR_STORE;
+    }
+    st->in_tx = false;
+    return 0;
+}
+
+void store_rollback(store *st)
+{
+    if (!st->in_tx)
+        return;
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    st->in_tx = false;
+}
+
+/* ---- tenancy ---------------------------------------------------------- */
+
+static void copy_col(sqlite3_stmt *s, int i, char *dst, size_t cap)
+{
+    const char *t = (const char *)sqlite3_column_text(s, i);
+    snprintf(dst, cap, "%s", t ? t : "");
+}
+
+int store_env_count(store *st, int64_t *count)
+{
+    sqlite3_stmt *s = stmt(st, "SELECT COUNT(*) FROM envs");
+    if (!s || sqlite3_step(s) != SQLITE_ROW)
+        return fail(st, "env count");
+    *count = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}
+
+int store_env_insert(store *st, const store_env *e)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s =
+        stmt(st, "INSERT INTO envs(id,project_id,slug,type,api_key) VALUES(?,?,?,?,?)");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, e->id);
+    bind_text(s, 2, e->project_id);
+    bind_text(s, 3, e->slug);
+    bind_text(s, 4, e->type);
+    bind_text(s, 5, e->api_key);
+    return exec_write(st, s);
+}
+
+int store_env_list(store *st, store_env **envs, size_t *n)
+{
+    sqlite3_stmt *s =
+        stmt(st, "SELECT e.id,e.project_id,p.ref,p.org_id,e.slug,e.type,e.api_key"
+                 " FROM envs e JOIN projects p ON p.id=e.project_id ORDER BY e.rowid");
+    if (!s)
+        return ERR_STORE;
+    size_t cap = 8, cnt = 0;
+    store_env *out = calloc(cap, sizeof *out);
+    if (!out)
+        abort();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap *= 2;
+            out = realloc(out, cap * sizeof *out);
+            if (!out)
+                abort();
+        }
+        store_env *e = &out[cnt++];
+        memset(e, 0, sizeof *e);
+        copy_col(s, 0, e->id, sizeof e->id);
+        copy_col(s, 1, e->project_id, sizeof e->project_id);
+        copy_col(s, 2, e->project_ref, sizeof e->project_ref);
+        copy_col(s, 3, e->org_id, sizeof e->org_id);
+        copy_col(s, 4, e->slug, sizeof e->slug);
+        copy_col(s, 5, e->type, sizeof e->type);
+        copy_col(s, 6, e->api_key, sizeof e->api_key);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        free(out);
+        return fail(st, "env list");
+    }
+    *envs = out;
+    *n = cnt;
+    return 0;
+}
+
+int store_env_set_key(store *st, const char *env_id, const char *new_key, const char *old_key,
+                      int64_t old_expires_at)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, "UPDATE envs SET api_key=? WHERE id=?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, new_key);
+    bind_text(s, 2, env_id);
+    if (exec_write(st, s))
+        return ERR_STORE;
+    s = stmt(st, "INSERT OR REPLACE INTO revoked_keys(api_key,env_id,expires_at) VALUES(?,?,?)");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, old_key);
+    bind_text(s, 2, env_id);
+    sqlite3_bind_int64(s, 3, old_expires_at);
+    return exec_write(st, s);
+}
+
+int store_revoked_key_env(store *st, const char *key, int64_t now, char env_id[32])
+{
+    sqlite3_stmt *s = stmt(st, "SELECT env_id FROM revoked_keys WHERE api_key=? AND expires_at>?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, key);
+    sqlite3_bind_int64(s, 2, now);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        copy_col(s, 0, env_id, 32);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : ERR_NOT_FOUND;
+}
+
+int store_revoked_keys_of(store *st, const char *env_id, int64_t now, char (**keys)[64], size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, "SELECT api_key FROM revoked_keys WHERE env_id=? AND expires_at>?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    sqlite3_bind_int64(s, 2, now);
+    size_t cnt = 0;
+    char(*out)[64] = NULL;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        out = realloc(out, (cnt + 1) * sizeof *out);
+        if (!out)
+            abort();
+        copy_col(s, 0, out[cnt++], 64);
+    }
+    sqlite3_reset(s);
+    *keys = out;
+    *n = cnt;
+    return 0;
+}
+
+int store_project_insert(store *st, const store_project *p)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, "INSERT INTO orgs(id,slug,title) VALUES(?,?,?)");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, p->org_id);
+    bind_text(s, 2, p->org_slug);
+    bind_text(s, 3, p->org_title);
+    if (exec_write(st, s))
+        return ERR_STORE;
+    s = stmt(st, "INSERT INTO projects(id,org_id,ref,name,slug) VALUES(?,?,?,?,?)");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, p->id);
+    bind_text(s, 2, p->org_id);
+    bind_text(s, 3, p->ref);
+    bind_text(s, 4, p->name);
+    bind_text(s, 5, p->slug);
+    return exec_write(st, s);
+}
+
+int store_project_get(store *st, store_project *p)
+{
+    sqlite3_stmt *s = stmt(st, "SELECT p.id,p.ref,p.name,p.slug,o.id,o.slug,o.title FROM projects p"
+                               " JOIN orgs o ON o.id=p.org_id ORDER BY p.rowid LIMIT 1");
+    if (!s)
+        return ERR_STORE;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        copy_col(s, 0, p->id, sizeof p->id);
+        copy_col(s, 1, p->ref, sizeof p->ref);
+        copy_col(s, 2, p->name, sizeof p->name);
+        copy_col(s, 3, p->slug, sizeof p->slug);
+        copy_col(s, 4, p->org_id, sizeof p->org_id);
+        copy_col(s, 5, p->org_slug, sizeof p->org_slug);
+        copy_col(s, 6, p->org_title, sizeof p->org_title);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : ERR_NOT_FOUND;
+}
+
+int store_pat_insert(store *st, const char *token, int64_t now)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, "INSERT INTO access_tokens(token,created_at) VALUES(?,?)");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, token);
+    sqlite3_bind_int64(s, 2, now);
+    return exec_write(st, s);
+}
+
+int store_pat_list(store *st, char (**tokens)[64], size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, "SELECT token FROM access_tokens ORDER BY created_at");
+    if (!s)
+        return ERR_STORE;
+    size_t cnt = 0;
+    char(*out)[64] = NULL;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        out = realloc(out, (cnt + 1) * sizeof *out);
+        if (!out)
+            abort();
+        copy_col(s, 0, out[cnt++], 64);
+    }
+    sqlite3_reset(s);
+    *tokens = out;
+    *n = cnt;
+    return 0;
+}
+
+int store_setting_get(store *st, const char *key, char **value)
+{
+    sqlite3_stmt *s = stmt(st, "SELECT value FROM settings WHERE key=?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, key);
+    int rc = sqlite3_step(s);
+    *value = rc == SQLITE_ROW ? col_dup(s, 0) : NULL;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : ERR_NOT_FOUND;
+}
+
+int store_setting_set(store *st, const char *key, const char *value)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, "INSERT OR REPLACE INTO settings(key,value) VALUES(?,?)");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, key);
+    bind_text(s, 2, value);
+    return exec_write(st, s);
+}
+
+/* ---- runs ------------------------------------------------------------- */
+
+int store_run_insert(store *st, store_run *r)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, st->runs.insert);
+    if (!s)
+        return ERR_STORE;
+    bind_row(s, r, run_cols, NCOLS(run_cols));
+    if (exec_write(st, s))
+        return ERR_STORE;
+    r->seq = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int store_run_update(store *st, const store_run *r)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, st->runs.update);
+    if (!s)
+        return ERR_STORE;
+    bind_row(s, r, run_cols, NCOLS(run_cols));
+    sqlite3_bind_int64(s, (int)NCOLS(run_cols), r->seq);
+    return exec_write(st, s);
+}
+
+/* Steps a run SELECT and reads its first row. */
+static int read_one_run(store *st, sqlite3_stmt *s, store_run *r)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        read_row(s, r, run_cols, NCOLS(run_cols));
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return ERR_NOT_FOUND;
+    return fail(st, "run read");
+}
+
+int store_run_get(store *st, const char *env_id, const char *friendly_id, store_run *r)
+{
+    static char sql_env[2200], sql_any[2200];
+    if (!sql_env[0]) {
+        snprintf(sql_env, sizeof sql_env, "%s WHERE friendly_id=? AND env_id=?", st->runs.select);
+        snprintf(sql_any, sizeof sql_any, "%s WHERE friendly_id=?", st->runs.select);
+    }
+    sqlite3_stmt *s = stmt(st, env_id ? sql_env : sql_any);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, friendly_id);
+    if (env_id)
+        bind_text(s, 2, env_id);
+    return read_one_run(st, s, r);
+}
+
+int store_run_by_idempotency(store *st, const char *env_id, const char *task, const char *key,
+                             store_run *r)
+{
+    static char sql[2300];
+    if (!sql[0])
+        snprintf(sql, sizeof sql,
+                 "%s WHERE env_id=? AND task=? AND idempotency_key=? ORDER BY seq DESC LIMIT 1",
+                 st->runs.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    bind_text(s, 2, task);
+    bind_text(s, 3, key);
+    return read_one_run(st, s, r);
+}
+
+int store_run_clear_idempotency(store *st, const char *env_id, const char *task, const char *key,
+                                int64_t *cleared)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, "UPDATE runs SET idempotency_key=NULL, idempotency_expires_at=0"
+                               " WHERE env_id=? AND task=? AND idempotency_key=?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    bind_text(s, 2, task);
+    bind_text(s, 3, key);
+    if (exec_write(st, s))
+        return ERR_STORE;
+    *cleared = sqlite3_changes(st->db);
+    return 0;
+}
+
+static bool exists(store *st, const char *sql, const char *v)
+{
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return false;
+    bind_text(s, 1, v);
+    bool r = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_reset(s);
+    return r;
+}
+
+bool store_run_otu_used(store *st, const char *token_hash)
+{
+    return exists(st, "SELECT 1 FROM runs WHERE one_time_token=?", token_hash);
+}
+
+/* Reads every row of a run SELECT into a growing array. */
+static int read_runs(store *st, sqlite3_stmt *s, store_run **runs, size_t *n)
+{
+    size_t cap = 0, cnt = 0;
+    store_run *out = NULL;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            out = realloc(out, cap * sizeof *out);
+            if (!out)
+                abort();
+        }
+        memset(&out[cnt], 0, sizeof *out);
+        read_row(s, &out[cnt++], run_cols, NCOLS(run_cols));
+    }
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < cnt; i++)
+            store_run_clear(&out[i]);
+        free(out);
+        return fail(st, "run list");
+    }
+    *runs = out;
+    *n = cnt;
+    return 0;
+}
+
+/* Appends " AND col IN (?,?,..)" for n values. */
+static void sql_in(char *sql, size_t cap, const char *colname, size_t n)
+{
+    if (!n)
+        return;
+    size_t len = strlen(sql);
+    len += (size_t)snprintf(sql + len, cap - len, " AND %s IN (", colname);
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(sql + len, cap - len, i ? ",?" : "?");
+    snprintf(sql + len, cap - len, ")");
+}
+
+int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_t *n,
+                   bool *has_more)
+{
+    char sql[8192];
+    snprintf(sql, sizeof sql, "%s WHERE 1", st->runs.select);
+    sql_in(sql, sizeof sql, "env_id", f->n_env);
+    sql_in(sql, sizeof sql, "status", f->n_status);
+    sql_in(sql, sizeof sql, "task", f->n_task);
+    sql_in(sql, sizeof sql, "version", f->n_version);
+    sql_in(sql, sizeof sql, "batch_id", f->n_batch);
+    sql_in(sql, sizeof sql, "queue", f->n_queue);
+    sql_in(sql, sizeof sql, "machine", f->n_machine);
+    size_t len = strlen(sql);
+    if (f->n_tag) {
+        len += (size_t)snprintf(sql + len, sizeof sql - len,
+                                " AND EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE value IN (");
+        for (size_t i = 0; i < f->n_tag; i++)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, i ? ",?" : "?");
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "))");
+    }
+    if (f->is_test >= 0)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND is_test=%d", f->is_test);
+    if (f->created_from)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND created_at>=%lld",
+                                (long long)f->created_from);
+    if (f->created_to)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND created_at<=%lld",
+                                (long long)f->created_to);
+    bool backward = f->before_seq > 0 && f->after_seq <= 0;
+    if (f->after_seq > 0)
+        len +=
+            (size_t)snprintf(sql + len, sizeof sql - len, " AND seq<%lld", (long long)f->after_seq);
+    if (backward)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND seq>%lld",
+                                (long long)f->before_seq);
+    snprintf(sql + len, sizeof sql - len, " ORDER BY seq %s LIMIT %d", backward ? "ASC" : "DESC",
+             f->limit + 1);
+
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return fail(st, "run list prepare");
+    int i = 1;
+    for (size_t k = 0; k < f->n_env; k++)
+        bind_text(s, i++, f->env_ids[k]);
+    for (size_t k = 0; k < f->n_status; k++)
+        sqlite3_bind_int64(s, i++, f->statuses[k]);
+#define BIND_ALL(arr, cnt)                                                                         \
+    for (size_t k = 0; k < f->cnt; k++)                                                            \
+        bind_text(s, i++, f->arr[k]);
+    BIND_ALL(tasks, n_task)
+    BIND_ALL(versions, n_version)
+    BIND_ALL(batch_ids, n_batch)
+    BIND_ALL(queues, n_queue)
+    BIND_ALL(machines, n_machine)
+    BIND_ALL(tags, n_tag)
+#undef BIND_ALL
+    int rc = read_runs(st, s, runs, n);
+    sqlite3_finalize(s);
+    if (rc)
+        return rc;
+    *has_more = *n > (size_t)f->limit;
+    if (*has_more) {
+        store_run_clear(&(*runs)[*n - 1]);
+        (*n)--;
+    }
+    if (backward) { /* present newest first, like forward pages */
+        for (size_t a = 0, b = *n ? *n - 1 : 0; a < b; a++, b--) {
+            store_run t = (*runs)[a];
+            (*runs)[a] = (*runs)[b];
+            (*runs)[b] = t;
+        }
+    }
+    return 0;
+}
+
+int store_run_children(store *st, const char *friendly_id, size_t max, store_run **runs, size_t *n)
+{
+    static char sql[2300];
+    if (!sql[0])
+        snprintf(sql, sizeof sql, "%s WHERE parent_id=? ORDER BY seq LIMIT ?", st->runs.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, friendly_id);
+    sqlite3_bind_int64(s, 2, (int64_t)max);
+    int rc = read_runs(st, s, runs, n);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_batch_run_ids(store *st, const char *batch_id, char ***ids, size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, "SELECT run_id FROM batch_items WHERE batch_id=? AND run_id IS NOT"
+                               " NULL ORDER BY idx");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, batch_id);
+    size_t cap = 0, cnt = 0;
+    char **out = NULL;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 64;
+            out = realloc(out, cap * sizeof *out);
+            if (!out)
+                abort();
+        }
+        out[cnt++] = col_dup(s, 0);
+    }
+    sqlite3_reset(s);
+    *ids = out;
+    *n = cnt;
+    return 0;
+}
+
+int store_run_due(store *st, int64_t now, size_t max, store_run **runs, size_t *n)
+{
+    static char sql[2600];
+    if (!sql[0])
+        snprintf(sql, sizeof sql,
+                 "%s WHERE seq IN (SELECT seq FROM runs WHERE status=0 AND delay_until<=?1"
+                 " UNION SELECT seq FROM runs WHERE expire_at>0 AND expire_at<=?1) LIMIT ?2",
+                 st->runs.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    sqlite3_bind_int64(s, 1, now);
+    sqlite3_bind_int64(s, 2, (int64_t)max);
+    int rc = read_runs(st, s, runs, n);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_run_next_due(store *st, int64_t *at)
+{
+    sqlite3_stmt *s = stmt(st, "SELECT MIN(t) FROM (SELECT MIN(delay_until) t FROM runs WHERE"
+                               " status=0 UNION ALL SELECT MIN(expire_at) FROM runs WHERE"
+                               " expire_at>0)");
+    if (!s)
+        return ERR_STORE;
+    int rc = sqlite3_step(s);
+    *at = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : fail(st, "next due");
+}
+
+/* ---- batches ---------------------------------------------------------- */
+
+int store_batch_insert(store *st, store_batch *b)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, st->batches.insert);
+    if (!s)
+        return ERR_STORE;
+    bind_row(s, b, batch_cols, NCOLS(batch_cols));
+    if (exec_write(st, s))
+        return ERR_STORE;
+    b->seq = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int store_batch_update(store *st, const store_batch *b)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, st->batches.update);
+    if (!s)
+        return ERR_STORE;
+    bind_row(s, b, batch_cols, NCOLS(batch_cols));
+    sqlite3_bind_int64(s, (int)NCOLS(batch_cols), b->seq);
+    return exec_write(st, s);
+}
+
+static int read_one_batch(store *st, sqlite3_stmt *s, store_batch *b)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        read_row(s, b, batch_cols, NCOLS(batch_cols));
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return ERR_NOT_FOUND;
+    return fail(st, "batch read");
+}
+
+int store_batch_get(store *st, const char *env_id, const char *friendly_id, store_batch *b)
+{
+    static char sql[2300];
+    if (!sql[0])
+        snprintf(sql, sizeof sql, "%s WHERE friendly_id=? AND env_id=?", st->batches.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, friendly_id);
+    bind_text(s, 2, env_id);
+    return read_one_batch(st, s, b);
+}
+
+int store_batch_by_idempotency(store *st, const char *env_id, const char *key, store_batch *b)
+{
+    static char sql[2300];
+    if (!sql[0])
+        snprintf(sql, sizeof sql,
+                 "%s WHERE env_id=? AND idempotency_key=? ORDER BY seq DESC LIMIT 1",
+                 st->batches.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    bind_text(s, 2, key);
+    return read_one_batch(st, s, b);
+}
+
+bool store_batch_otu_used(store *st, const char *token_hash)
+{
+    return exists(st, "SELECT 1 FROM batches WHERE one_time_token=?", token_hash);
+}
+
+int store_batch_item_add(store *st, const char *batch_id, int64_t idx, const char *run_id,
+                         bool *dup)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s =
+        stmt(st, "INSERT OR IGNORE INTO batch_items(batch_id,idx,run_id) VALUES(?,?,?)");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, batch_id);
+    sqlite3_bind_int64(s, 2, idx);
+    bind_text(s, 3, run_id);
+    if (exec_write(st, s))
+        return ERR_STORE;
+    *dup = sqlite3_changes(st->db) == 0;
+    return 0;
+}
+
+int store_batch_item_set_run(store *st, const char *batch_id, int64_t idx, const char *run_id)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, "UPDATE batch_items SET run_id=? WHERE batch_id=? AND idx=?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, run_id);
+    bind_text(s, 2, batch_id);
+    sqlite3_bind_int64(s, 3, idx);
+    return exec_write(st, s);
+}
+
+/* ---- request dedup ---------------------------------------------------- */
+
+int store_request_get(store *st, const char *hash, int64_t now, char **entity)
+{
+    sqlite3_stmt *s = stmt(st, "SELECT entity FROM request_keys WHERE hash=? AND expires_at>?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, hash);
+    sqlite3_bind_int64(s, 2, now);
+    int rc = sqlite3_step(s);
+    *entity = rc == SQLITE_ROW ? col_dup(s, 0) : NULL;
+    sqlite3_reset(s);
+    return 0;
+}
+
+int store_request_put(store *st, const char *hash, const char *entity, int64_t expires_at)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s =
+        stmt(st, "INSERT OR REPLACE INTO request_keys(hash,entity,expires_at) VALUES(?,?,?)");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, hash);
+    bind_text(s, 2, entity);
+    sqlite3_bind_int64(s, 3, expires_at);
+    return exec_write(st, s);
+}

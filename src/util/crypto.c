@@ -1,0 +1,161 @@
+/*
+ * util/crypto.c - SHA-256, HMAC-SHA256 and base64url on top of OpenSSL.
+ *
+ * The hashing functions cannot fail on valid input; if OpenSSL itself fails
+ * (out of memory inside libcrypto) we abort, since every caller would
+ * otherwise act on an uninitialised digest (a forged token check passing).
+ */
+#include "util/crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void die(const char *what)
+{
+    fprintf(stderr, "triggerd: OpenSSL %s failed\n", what);
+    abort();
+}
+
+static void to_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void crypto_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != sizeof md)
+        die("EVP_Digest");
+    to_hex(md, sizeof md, out);
+}
+
+void crypto_hmac_sha256(const void *key, size_t klen, const void *msg, size_t len,
+                        unsigned char out[32])
+{
+    /* OpenSSL treats a NULL key as "reuse the previous key"; an empty key
+     * must be passed as a valid zero-length buffer. */
+    static const unsigned char empty[1] = {0};
+    unsigned int outlen = 0;
+    if (!key || klen == 0)
+        key = empty;
+    if (!msg)
+        msg = empty;
+    if (!HMAC(EVP_sha256(), key, (int)klen, msg, len, out, &outlen) || outlen != 32)
+        die("HMAC");
+}
+
+void crypto_hmac_sha256_hex(const char *key, const void *msg, size_t len, char out[65])
+{
+    unsigned char mac[32];
+    crypto_hmac_sha256(key, key ? strlen(key) : 0, msg, len, mac);
+    to_hex(mac, sizeof mac, out);
+}
+
+char *crypto_b64url_encode(const void *data, size_t len)
+{
+    const unsigned char *in = data;
+    size_t olen = len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0);
+    char *out = malloc(olen + 1);
+    if (!out)
+        return NULL;
+    char *o = out;
+    size_t i = 0;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        *o++ = B64URL[v >> 18];
+        *o++ = B64URL[v >> 12 & 63];
+        *o++ = B64URL[v >> 6 & 63];
+        *o++ = B64URL[v & 63];
+    }
+    if (len - i == 1) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        *o++ = B64URL[v >> 18];
+        *o++ = B64URL[v >> 12 & 63];
+    } else if (len - i == 2) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+        *o++ = B64URL[v >> 18];
+        *o++ = B64URL[v >> 12 & 63];
+        *o++ = B64URL[v >> 6 & 63];
+    }
+    *o = '\0';
+    return out;
+}
+
+static int b64url_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+/*
+ * Strict on purpose: only the url-safe alphabet, '=' only as correct
+ * trailing padding, and the unused low bits of the last char must be zero.
+ * That gives every byte string exactly one accepted encoding, so a token
+ * signature cannot be re-spelled into a different but "equal" string.
+ */
+unsigned char *crypto_b64url_decode(const char *s, size_t len, size_t *out_len)
+{
+    if (!s)
+        return NULL;
+    if (len % 4 == 0 && len > 0 && s[len - 1] == '=') {
+        len--;
+        if (s[len - 1] == '=')
+            len--;
+    }
+    if (len % 4 == 1)
+        return NULL;
+    unsigned char *out = malloc(len / 4 * 3 + 3 + 1);
+    if (!out)
+        return NULL;
+    size_t n = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = b64url_value(s[i]);
+        if (v < 0)
+            goto fail;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    if (acc != 0) /* non-canonical: leftover bits must be zero */
+        goto fail;
+    out[n] = '\0';
+    if (out_len)
+        *out_len = n;
+    return out;
+fail:
+    free(out);
+    return NULL;
+}
+
+int crypto_equal(const void *a, const void *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
+}

@@ -1,0 +1,102 @@
+// tests/lib/triggerd.mjs - starts a real build/triggerd on a free port with a
+// temporary data dir, for integration and compat tests.
+//
+//   const srv = await startTriggerd();          // fresh data dir
+//   srv.url, srv.keys.dev, srv.keys.prod, srv.projectRef, srv.pat
+//   await srv.restart();                        // SIGTERM, then start again on the same dir
+//   await srv.stop();                           // SIGTERM and remove the data dir
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import net from "node:net";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ROOT = resolve(here, "../..");
+export const BINARY = process.env.TRIGGERD_BIN ?? join(ROOT, "build", "triggerd");
+
+export function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.unref();
+    s.on("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+function rand(n, alphabet) {
+  let s = "";
+  for (let i = 0; i < n; i++) s += alphabet[Math.floor(Math.random() * alphabet.length)];
+  return s;
+}
+
+const ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+export async function startTriggerd(opts = {}) {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "triggerd-test-"));
+  const port = opts.port ?? (await freePort());
+  const keys = {
+    dev: "tr_dev_" + rand(20, ALNUM),
+    stg: "tr_stg_" + rand(20, ALNUM),
+    prod: "tr_prod_" + rand(20, ALNUM),
+  };
+  const projectRef = "proj_" + rand(20, "abcdefghijklmnopqrstuvwxyz");
+  const pat = "tr_pat_" + rand(40, "123456789abcdefghijkmnopqrstuvwxyz");
+  const env = {
+    ...process.env,
+    TRIGGERD_PROJECT_REF: projectRef,
+    TRIGGERD_DEV_SECRET_KEY: keys.dev,
+    TRIGGERD_STG_SECRET_KEY: keys.stg,
+    TRIGGERD_PROD_SECRET_KEY: keys.prod,
+    TRIGGERD_ACCESS_TOKEN: pat,
+    ...(opts.env ?? {}),
+  };
+  const srv = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dataDir,
+    keys,
+    projectRef,
+    pat,
+    proc: null,
+    output: "",
+    async start() {
+      const args = ["--listen", `127.0.0.1:${port}`, "--data", dataDir, ...(opts.args ?? [])];
+      const proc = spawn(BINARY, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+      this.proc = proc;
+      proc.stdout.on("data", (d) => (this.output += d));
+      proc.stderr.on("data", (d) => (this.output += d));
+      const deadline = Date.now() + 10000;
+      while (Date.now() < deadline) {
+        if (proc.exitCode !== null) throw new Error(`triggerd exited ${proc.exitCode}: ${this.output}`);
+        try {
+          const r = await fetch(`${this.url}/healthz`);
+          if (r.ok) return;
+        } catch {}
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`triggerd did not become healthy: ${this.output}`);
+    },
+    async kill(signal = "SIGTERM") {
+      const p = this.proc;
+      if (!p || p.exitCode !== null || p.signalCode !== null) return;
+      const done = new Promise((r) => p.once("exit", r));
+      p.kill(signal);
+      await done;
+    },
+    async restart(signal = "SIGTERM") {
+      await this.kill(signal);
+      await this.start();
+    },
+    async stop() {
+      await this.kill();
+      if (!opts.keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  await srv.start();
+  return srv;
+}
