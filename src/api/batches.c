@@ -76,23 +76,31 @@ void api_batch_create(http_ctx *c)
     http_reply_json(c, 202, out);
 }
 
-/* Triggers one item object {task, payload, options} as index idx. */
-static int trigger_item(http_ctx *c, const char *batch_id, int64_t idx, json_t *item, bool *dup)
+/* Parses one item object {task, payload, options} as index idx into it.
+ * Replies and returns false on invalid input. item must outlive the call. */
+static bool parse_item(http_ctx *c, json_t *item, int64_t idx, const char *default_task,
+                       batch_item *it)
 {
     json_t *task = json_object_get(item, "task");
-    if (!json_is_string(task)) {
-        http_reply_error(c, 422, http_sprintf(c, "Item %lld has no task", (long long)idx));
-        return -1;
+    const char *name = json_is_string(task) ? json_string_value(task) : default_task;
+    if (!name) {
+        http_reply_error(c, 400, http_sprintf(c, "Item %lld has no task", (long long)idx));
+        return false;
     }
-    trigger_opts o;
-    if (!api_trigger_opts(c, item, json_string_value(task), &o))
-        return -1;
+    it->index = idx;
+    return api_trigger_opts(c, item, name, &it->opts);
+}
+
+/* Hands parsed items to the engine; replies on failure. */
+static bool add_items(http_ctx *c, const char *batch_id, batch_item *items, size_t n,
+                      batch_add_result *res)
+{
     err_t e = {0};
-    if (engine_batch_item(c->app->en, c->auth.env, batch_id, idx, &o, c->now, dup, &e) != 0) {
+    if (engine_batch_add(c->app->en, c->auth.env, batch_id, items, n, c->now, res, &e) != 0) {
         http_reply_err(c, &e);
-        return -1;
+        return false;
     }
-    return 0;
+    return true;
 }
 
 void api_batch_items(http_ctx *c)
@@ -112,56 +120,54 @@ void api_batch_items(http_ctx *c)
         http_reply_error(c, 403, "Unauthorized");
         return;
     }
-    int64_t accepted = 0, deduped = 0;
+    /* every line is parsed (and kept alive in `lines`) before any is triggered */
+    size_t cap = 16, n = 0;
+    batch_item *items = h2o_mem_alloc_pool(&c->req->pool, cap * sizeof *items);
+    json_t *lines = json_array();
     const char *p = b.base, *end = b.base + b.len;
-    while (p < end) {
+    bool ok = true;
+    while (ok && p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
         size_t len = (size_t)(le - p);
-        if (len > ITEM_LINE_MAX) {
-            http_reply_error(c, 400, "Batch item exceeds the maximum size of 3MB");
-            return;
-        }
         bool blank = true;
         for (const char *q = p; q < le && blank; q++)
             blank = *q == ' ' || *q == '\r' || *q == '\t';
-        if (!blank) {
-            json_error_t je;
-            json_t *item = json_loadb(p, len, 0, &je);
+        if (len > ITEM_LINE_MAX) {
+            http_reply_error(c, 400, "Batch item exceeds the maximum size of 3MB");
+            ok = false;
+        } else if (!blank) {
+            json_t *item = json_loadb(p, len, 0, NULL);
             json_t *idx = json_object_get(item, "index");
             if (!json_is_object(item) || !json_is_integer(idx) || json_integer_value(idx) < 0) {
                 json_decref(item);
                 http_reply_error(c, 400, "Invalid JSON line in batch items");
-                return;
+                ok = false;
+                break;
             }
-            bool dup = false;
-            int rc = trigger_item(c, batch_id, json_integer_value(idx), item, &dup);
-            json_decref(item);
-            if (rc)
-                return;
-            if (dup)
-                deduped++;
-            else
-                accepted++;
+            json_array_append_new(lines, item);
+            if (n == cap) {
+                batch_item *bigger = h2o_mem_alloc_pool(&c->req->pool, 2 * cap * sizeof *items);
+                memcpy(bigger, items, n * sizeof *items);
+                items = bigger;
+                cap *= 2;
+            }
+            ok = parse_item(c, item, json_integer_value(idx), NULL, &items[n++]);
         }
         p = le + 1;
     }
-    bool sealed;
-    int64_t acc, expected;
-    err_t e = {0};
-    if (engine_batch_seal(c->app->en, c->auth.env, batch_id, c->now, &sealed, &acc, &expected,
-                          &e) != 0) {
-        http_reply_error(c, e.code == ERR_NOT_FOUND ? 422 : http_status_of(e.code), e.msg);
-        return;
+    batch_add_result res;
+    if (ok && add_items(c, batch_id, items, n, &res)) {
+        json_t *out = json_pack("{s:s,s:I,s:I,s:b}", "id", batch_id, "itemsAccepted",
+                                (json_int_t)res.accepted, "itemsDeduplicated",
+                                (json_int_t)res.deduplicated, "sealed", res.sealed);
+        if (!res.sealed) {
+            json_object_set_new(out, "enqueuedCount", json_integer(res.enqueued));
+            json_object_set_new(out, "expectedCount", json_integer(res.expected));
+        }
+        http_reply_json(c, 200, out);
     }
-    json_t *out =
-        json_pack("{s:s,s:I,s:I,s:b}", "id", batch_id, "itemsAccepted", (json_int_t)accepted,
-                  "itemsDeduplicated", (json_int_t)deduped, "sealed", sealed);
-    if (!sealed) {
-        json_object_set_new(out, "enqueuedCount", json_integer(acc));
-        json_object_set_new(out, "expectedCount", json_integer(expected));
-    }
-    http_reply_json(c, 200, out);
+    json_decref(lines);
 }
 
 /* One-shot batch: creates the batch, triggers every item, seals it.
@@ -178,10 +184,14 @@ static bool one_shot(http_ctx *c, json_t *body, json_t *items, const char *defau
         http_reply_error(c, 400, http_sprintf(c, "Batch size cannot exceed %zu items", max));
         return false;
     }
+    batch_item *parsed = h2o_mem_alloc_pool(&c->req->pool, n * sizeof *parsed);
     json_t *tasks = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_t *t = json_object_get(json_array_get(items, i), "task");
-        json_array_append(tasks, t ? t : json_string(default_task ? default_task : ""));
+        if (!parse_item(c, json_array_get(items, i), (int64_t)i, default_task, &parsed[i])) {
+            json_decref(tasks);
+            return false;
+        }
+        json_array_append_new(tasks, json_string(parsed[i].opts.task));
     }
     bool ok = can_batch_trigger(c, tasks);
     json_decref(tasks);
@@ -201,30 +211,8 @@ static bool one_shot(http_ctx *c, json_t *body, json_t *items, const char *defau
         http_reply_err(c, &e);
         return false;
     }
-    if (res->is_cached)
-        return true;
-    for (size_t i = 0; i < n; i++) {
-        json_t *item = json_array_get(items, i);
-        if (default_task && !json_object_get(item, "task")) {
-            item = json_deep_copy(item);
-            json_object_set_new(item, "task", json_string(default_task));
-        } else {
-            json_incref(item);
-        }
-        bool dup;
-        int rc = trigger_item(c, res->batch_id, (int64_t)i, item, &dup);
-        json_decref(item);
-        if (rc)
-            return false;
-    }
-    bool sealed;
-    int64_t acc, exp;
-    if (engine_batch_seal(c->app->en, c->auth.env, res->batch_id, c->now, &sealed, &acc, &exp,
-                          &e) != 0) {
-        http_reply_err(c, &e);
-        return false;
-    }
-    return true;
+    batch_add_result added;
+    return res->is_cached || add_items(c, res->batch_id, parsed, n, &added);
 }
 
 void api_batch_v2(http_ctx *c)

@@ -93,89 +93,81 @@ static void record_error(store_batch *b, int64_t idx, const char *task, const ch
     json_decref(errs);
 }
 
-int engine_batch_item(engine *en, const store_env *env, const char *batch_id, int64_t idx,
-                      trigger_opts *item, int64_t now, bool *dup, err_t *e)
+/* Triggers one item unless its index is taken; *dup tells. */
+static int add_item(engine *en, const store_env *env, store_batch *b, batch_item *it, int64_t now,
+                    bool *dup, err_t *e)
+{
+    trigger_opts *o = &it->opts;
+    if (it->index < 0 || it->index >= b->run_count)
+        return err_set(e, ERR_UNPROCESSABLE, "Item index %lld is out of range for a batch of %lld",
+                       (long long)it->index, (long long)b->run_count);
+    /* claim the index first so a retried stream cannot create twice */
+    int rc = store_batch_item_add(en->st, b->id, it->index, NULL, dup);
+    if (rc || *dup)
+        return rc ? err_set(e, rc, "Something went wrong") : 0;
+    o->batch_id = b->friendly_id;
+    if (b->parent_run_id && !o->parent_run_id)
+        o->parent_run_id = b->parent_run_id;
+    o->resume_parent = b->resume_parent;
+    o->trigger_function = b->resume_parent ? "batchTriggerAndWait" : "batchTrigger";
+    trigger_result tr;
+    err_t ie = {0};
+    int trc = engine_trigger(en, env, o, now, &tr, &ie);
+    if (trc == ERR_STORE)
+        return err_set(e, trc, "Something went wrong");
+    if (trc)
+        record_error(b, it->index, o->task, ie.msg);
+    else if ((rc = store_batch_item_set_run(en->st, b->id, it->index, tr.run_id)))
+        return err_set(e, rc, "Something went wrong");
+    b->items_accepted++;
+    return 0;
+}
+
+/* Seals b when it holds every item: its status follows the item errors. */
+static void seal(store_batch *b, int64_t now)
+{
+    if (b->sealed || b->items_accepted < b->run_count)
+        return;
+    b->sealed = 1;
+    json_t *errs = json_loads(b->errors ? b->errors : "[]", 0, NULL);
+    size_t nerr = json_array_size(errs);
+    json_decref(errs);
+    free(b->status);
+    /* runs are queued as items arrive, so a sealed batch is processed */
+    b->status = engine_strdup(nerr == 0                      ? "COMPLETED"
+                              : nerr >= (size_t)b->run_count ? "ABORTED"
+                                                             : "PARTIAL_FAILED");
+    b->completed_at = now;
+}
+
+int engine_batch_add(engine *en, const store_env *env, const char *batch_id, batch_item *items,
+                     size_t n, int64_t now, batch_add_result *res, err_t *e)
 {
     store_batch b = {0};
-    *dup = false;
+    memset(res, 0, sizeof *res);
     int rc = engine_batch_get(en, env, batch_id, &b, e);
     if (rc)
         return rc == ERR_NOT_FOUND ? err_set(e, ERR_UNPROCESSABLE, "Batch %s not found", batch_id)
                                    : rc;
-    if (idx < 0 || idx >= b.run_count) {
-        rc = err_set(e, ERR_UNPROCESSABLE, "Item index %lld is out of range for a batch of %lld",
-                     (long long)idx, (long long)b.run_count);
-        goto out;
-    }
-    if (b.sealed) {
-        *dup = true;
-        goto out;
-    }
-    /* claim the index first so a retried stream cannot create twice */
-    rc = store_batch_item_add(en->st, b.id, idx, NULL, dup);
-    if (rc || *dup) {
-        if (rc)
-            err_set(e, rc, "Something went wrong");
-        goto out;
-    }
-    item->batch_id = b.friendly_id;
-    if (b.parent_run_id && !item->parent_run_id)
-        item->parent_run_id = b.parent_run_id;
-    if (!item->trigger_function)
-        item->trigger_function = b.resume_parent ? "batchTriggerAndWait" : "batchTrigger";
-    item->resume_parent = b.resume_parent;
-    trigger_result tr;
-    err_t ie = {0};
-    int trc = engine_trigger(en, env, item, now, &tr, &ie);
-    if (trc == ERR_STORE) {
-        rc = err_set(e, trc, "Something went wrong");
-        goto out;
-    }
-    if (trc) {
-        record_error(&b, idx, item->task, ie.msg);
-    } else {
-        rc = store_batch_item_set_run(en->st, b.id, idx, tr.run_id);
-        if (rc) {
-            err_set(e, rc, "Something went wrong");
+    for (size_t i = 0; i < n; i++) {
+        bool dup = b.sealed != 0;
+        if (!dup && (rc = add_item(en, env, &b, &items[i], now, &dup, e)))
             goto out;
-        }
+        if (dup)
+            res->deduplicated++;
+        else
+            res->accepted++;
     }
-    b.items_accepted++;
-    b.updated_at = now;
-    rc = store_batch_update(en->st, &b);
-    if (rc)
-        err_set(e, rc, "Something went wrong");
-out:
-    store_batch_clear(&b);
-    return rc;
-}
-
-int engine_batch_seal(engine *en, const store_env *env, const char *batch_id, int64_t now,
-                      bool *sealed, int64_t *accepted, int64_t *expected, err_t *e)
-{
-    store_batch b = {0};
-    int rc = engine_batch_get(en, env, batch_id, &b, e);
-    if (rc)
-        return rc;
-    *expected = b.run_count;
-    *accepted = b.items_accepted;
-    if (!b.sealed && b.items_accepted >= b.run_count) {
-        b.sealed = 1;
-        json_t *errs = json_loads(b.errors ? b.errors : "[]", 0, NULL);
-        size_t nerr = json_array_size(errs);
-        json_decref(errs);
-        free(b.status);
-        /* runs are queued as items arrive, so a sealed batch is processed */
-        b.status = engine_strdup(nerr == 0                     ? "COMPLETED"
-                                 : nerr >= (size_t)b.run_count ? "ABORTED"
-                                                               : "PARTIAL_FAILED");
-        b.completed_at = now;
+    if (res->accepted) {
+        seal(&b, now);
         b.updated_at = now;
-        rc = store_batch_update(en->st, &b);
-        if (rc)
+        if ((rc = store_batch_update(en->st, &b)))
             err_set(e, rc, "Something went wrong");
     }
-    *sealed = b.sealed;
+    res->enqueued = b.items_accepted;
+    res->expected = b.run_count;
+    res->sealed = b.sealed;
+out:
     store_batch_clear(&b);
     return rc;
 }

@@ -123,16 +123,26 @@ typedef struct batch_create_result {
 int engine_batch_create(engine *en, const store_env *env, const batch_create_opts *o, int64_t now,
                         batch_create_result *res, err_t *e);
 
-/* Triggers item idx of batch_id unless that index was already taken.
- * *dup is set for a duplicate. An item whose trigger fails is recorded in
- * the batch's errors (and counts as accepted). */
-int engine_batch_item(engine *en, const store_env *env, const char *batch_id, int64_t idx,
-                      trigger_opts *item, int64_t now, bool *dup, err_t *e);
+/* One item of a batch: its index (for dedup) and its trigger options. */
+typedef struct batch_item {
+    int64_t index;
+    trigger_opts opts;
+} batch_item;
 
-/* Seals the batch when every item has arrived; *sealed tells, and the
- * counts are filled in. */
-int engine_batch_seal(engine *en, const store_env *env, const char *batch_id, int64_t now,
-                      bool *sealed, int64_t *accepted, int64_t *expected, err_t *e);
+typedef struct batch_add_result {
+    int64_t accepted;     /* new items in this call */
+    int64_t deduplicated; /* items whose index was already taken */
+    int64_t enqueued;     /* items the batch holds in all */
+    int64_t expected;     /* the batch's run count */
+    bool sealed;          /* every item has arrived */
+} batch_add_result;
+
+/* Adds items to batch_id, skipping indexes it already has, and seals the
+ * batch once it holds all of them. An item whose trigger fails is recorded
+ * in the batch's errors and counts as accepted. items[i].opts is modified
+ * (batch and parent links). */
+int engine_batch_add(engine *en, const store_env *env, const char *batch_id, batch_item *items,
+                     size_t n, int64_t now, batch_add_result *res, err_t *e);
 
 int engine_batch_get(engine *en, const store_env *env, const char *batch_id, store_batch *b,
                      err_t *e);

@@ -11,7 +11,8 @@ struct engine {
     uv_loop_t *loop;
     uv_timer_t timer;
     bool timer_started;
-    int64_t armed_at; /* when the timer fires next, 0 = not armed */
+    int64_t armed_at;  /* when the timer fires next, 0 = not armed */
+    int64_t purged_at; /* last purge of expired request-dedup hashes */
 };
 
 /* Makes sure the timer fires no later than `at` (ms epoch). */

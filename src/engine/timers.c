@@ -56,8 +56,15 @@ static void expire(store_run *r, int64_t now)
     r->error = engine_strdup(msg);
 }
 
+#define PURGE_EVERY_MS (3600LL * 1000)
+
 int engine_tick(engine *en, int64_t now)
 {
+    if (now - en->purged_at >= PURGE_EVERY_MS) {
+        en->purged_at = now;
+        if (store_request_purge(en->st, now) != 0)
+            return ERR_STORE;
+    }
     for (;;) {
         store_run *runs = NULL;
         size_t n = 0;
@@ -95,7 +102,8 @@ int engine_tick(engine *en, int64_t now)
     en->armed_at = 0;
     if (en->timer_started) {
         uv_timer_stop(&en->timer);
-        engine_arm(en, next);
+        int64_t purge_at = en->purged_at + PURGE_EVERY_MS;
+        engine_arm(en, next && next < purge_at ? next : purge_at);
     }
     return 0;
 }

@@ -145,9 +145,10 @@ void http_reply_raw(http_ctx *c, int status, const char *content_type, const cha
     h2o_req_t *r = c->req;
     r->res.status = status;
     r->res.reason = "";
-    if (content_type)
-        h2o_add_header(&r->pool, &r->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
-                       strlen(content_type));
+    if (content_type) {
+        h2o_iovec_t ct = h2o_strdup(&r->pool, content_type, strlen(content_type));
+        h2o_add_header(&r->pool, &r->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ct.base, ct.len);
+    }
     http__cors_headers(c);
     char *copy = h2o_mem_alloc_pool(&r->pool, len + 1);
     if (len)

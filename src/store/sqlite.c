@@ -1021,3 +1021,14 @@ int store_request_put(store *st, const char *hash, const char *entity, int64_t e
     sqlite3_bind_int64(s, 3, expires_at);
     return exec_write(st, s);
 }
+
+int store_request_purge(store *st, int64_t now)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, "DELETE FROM request_keys WHERE expires_at<=?");
+    if (!s)
+        return ERR_STORE;
+    sqlite3_bind_int64(s, 1, now);
+    return exec_write(st, s);
+}

@@ -240,5 +240,7 @@ int store_batch_item_set_run(store *st, const char *batch_id, int64_t idx, const
 /* Looks up a request-idempotency hash; *entity is malloc'd or NULL. */
 int store_request_get(store *st, const char *hash, int64_t now, char **entity);
 int store_request_put(store *st, const char *hash, const char *entity, int64_t expires_at);
+/* Drops request hashes past their expiry. */
+int store_request_purge(store *st, int64_t now);
 
 #endif
