@@ -25,6 +25,12 @@ extern const size_t api_routes_count;
  * input replies 400 and returns false. */
 bool api_trigger_opts(http_ctx *c, json_t *body, const char *task, trigger_opts *o);
 
+/* Seconds as a duration string ("1h1m1s"), in pool memory. */
+const char *api_duration_string(http_ctx *c, int64_t secs);
+
+/* True for a machine preset name (micro, small-1x, ...). */
+bool api_machine_valid(const char *name);
+
 /* Adds x-trigger-jwt / x-trigger-jwt-claims with scopes (borrowed). */
 void api_jwt_headers(http_ctx *c, json_t *scopes, bool full_claims);
 

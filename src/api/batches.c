@@ -47,7 +47,9 @@ void api_batch_create(http_ctx *c)
         return;
     }
     if (json_integer_value(rc) > API_BATCH_MAX_ITEMS) {
-        http_reply_error(c, 400, http_sprintf(c, "runCount cannot exceed %d", API_BATCH_MAX_ITEMS));
+        http_reply_error(c, 400,
+                         http_sprintf(c, "Batch runCount of %lld exceeds maximum allowed of %d.",
+                                      (long long)json_integer_value(rc), API_BATCH_MAX_ITEMS));
         return;
     }
     if (!can_batch_trigger(c, json_object_get(body, "taskIdentifiers")))

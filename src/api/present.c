@@ -4,6 +4,7 @@
  * ListRunResponseItem (optional fields absent, never null: the SDK's zod
  * schemas reject null there), and the tokens minted into response headers.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@
 static const char *const machine_presets[] = {"micro",     "small-1x", "small-2x", "medium-1x",
                                               "medium-2x", "large-1x", "large-2x"};
 
-static bool valid_machine(const char *m)
+bool api_machine_valid(const char *m)
 {
     for (size_t i = 0; i < sizeof machine_presets / sizeof *machine_presets; i++)
         if (strcmp(m, machine_presets[i]) == 0)
@@ -71,6 +72,26 @@ static bool parse_tags(http_ctx *c, json_t *tags, trigger_opts *o)
     return true;
 }
 
+/* Seconds as the real API's stringifyDuration writes them: "1h1m1s",
+ * units w, d, h, m, s, zero parts left out ("0s" for zero). */
+const char *api_duration_string(http_ctx *c, int64_t secs)
+{
+    static const struct {
+        const char *unit;
+        int64_t secs;
+    } units[] = {{"w", 604800}, {"d", 86400}, {"h", 3600}, {"m", 60}, {"s", 1}};
+    char buf[96] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++) {
+        int64_t n = secs / units[i].secs;
+        secs %= units[i].secs;
+        if (n)
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%lld%s", (long long)n,
+                                    units[i].unit);
+    }
+    return http_sprintf(c, "%s", len ? buf : "0s");
+}
+
 static bool parse_ttl(http_ctx *c, json_t *ttl, trigger_opts *o)
 {
     if (!ttl || json_is_null(ttl))
@@ -79,7 +100,7 @@ static bool parse_ttl(http_ctx *c, json_t *ttl, trigger_opts *o)
         json_int_t s = json_integer_value(ttl);
         if (s < 0)
             return bad(c, "ttl must be a non-negative integer or a duration string");
-        o->ttl = http_sprintf(c, "%llds", (long long)s);
+        o->ttl = api_duration_string(c, s);
         o->ttl_ms = (int64_t)s * 1000;
         return true;
     }
@@ -160,10 +181,10 @@ bool api_trigger_opts(http_ctx *c, json_t *body, const char *task, trigger_opts 
     if ((v = OPT("delay")) && !json_is_null(v)) {
         if (!json_is_string(v))
             return bad(c, "delay must be a duration string or a date");
-        o->delay = json_string_value(v);
+        /* like the real parseDelay, an unparsable delay means no delay */
         int64_t at;
-        if (time_parse_when(o->delay, c->now, &at) != 0)
-            return bad(c, http_sprintf(c, "Invalid delay: %s", o->delay));
+        if (time_parse_when(json_string_value(v), c->now, &at) == 0)
+            o->delay = json_string_value(v);
     }
     if (!parse_ttl(c, OPT("ttl"), o) || !parse_tags(c, OPT("tags"), o))
         return false;
@@ -174,7 +195,7 @@ bool api_trigger_opts(http_ctx *c, json_t *body, const char *task, trigger_opts 
             return bad(c, "priority must be a number");
         o->priority_ms = queue_priority_ms(json_number_value(v));
     }
-    if (o->machine && !valid_machine(o->machine))
+    if (o->machine && !api_machine_valid(o->machine))
         return bad(c, http_sprintf(c, "Invalid machine preset: %s", o->machine));
     if ((v = OPT("maxAttempts")) && !json_is_null(v)) {
         if (!json_is_integer(v))

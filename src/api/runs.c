@@ -120,11 +120,12 @@ static void list_param(void *ud, const char *k, const char *v)
     } else if (strcmp(k, "filter[batch]") == 0) {
         f->n_batch = split(c, v, f->batch_ids);
     } else if (strcmp(k, "filter[queue]") == 0) {
-        f->n_queue = split(c, v, f->queues);
-        for (size_t i = 0; i < f->n_queue; i++) /* "task/<name>" or a custom name */
-            f->queues[i] = f->queues[i];
+        f->n_queue = split(c, v, f->queues); /* "task/<name>" or a custom name */
     } else if (strcmp(k, "filter[machine]") == 0) {
         f->n_machine = split(c, v, f->machines);
+        for (size_t i = 0; i < f->n_machine; i++)
+            if (!api_machine_valid(f->machines[i]))
+                p->error = "Invalid machine preset";
     } else if (strcmp(k, "filter[isTest]") == 0) {
         if (strcmp(v, "true") == 0)
             f->is_test = 1;
@@ -168,7 +169,7 @@ static void reply_list(http_ctx *c, store_run_filter *f, const store_env *const 
         json_array_append_new(data, api_present_list_item(c, &runs[i], env));
     }
     json_t *pag = json_object();
-    bool backward = f->before_seq > 0 && f->after_seq <= 0;
+    bool backward = f->before_seq > 0;
     if (n > 0) {
         char buf[32];
         if (backward ? true : more) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/status.h"
 #include "util/id.h"
 
 int engine_batch_create(engine *en, const store_env *env, const batch_create_opts *o, int64_t now,
@@ -67,10 +68,33 @@ int engine_batch_create(engine *en, const store_env *env, const batch_create_opt
     return rc;
 }
 
+/* A sealed batch is PENDING while any of its runs is unfinished, then
+ * COMPLETED (the status stored at sealing, which also tells partial
+ * failures). Derived on read, so no write is needed when runs end. */
+static int live_status(engine *en, store_batch *b)
+{
+    if (!b->sealed || strcmp(b->status, "COMPLETED") != 0)
+        return 0;
+    int64_t open[RUN_STATUS_COUNT];
+    size_t n = 0;
+    for (int s = 0; s < RUN_STATUS_COUNT; s++)
+        if (!status_is_final((run_status)s))
+            open[n++] = s;
+    int64_t count = 0;
+    int rc = store_batch_count_runs(en->st, b->friendly_id, open, n, &count);
+    if (rc == 0 && count > 0) {
+        free(b->status);
+        b->status = engine_strdup("PENDING");
+    }
+    return rc;
+}
+
 int engine_batch_get(engine *en, const store_env *env, const char *batch_id, store_batch *b,
                      err_t *e)
 {
     int rc = store_batch_get(en->st, env->id, batch_id, b);
+    if (rc == 0)
+        rc = live_status(en, b);
     if (rc == ERR_NOT_FOUND)
         return err_set(e, rc, "Batch not found");
     if (rc)
@@ -145,10 +169,12 @@ int engine_batch_add(engine *en, const store_env *env, const char *batch_id, bat
 {
     store_batch b = {0};
     memset(res, 0, sizeof *res);
-    int rc = engine_batch_get(en, env, batch_id, &b, e);
+    /* the stored row, not the derived status: it is written back below */
+    int rc = store_batch_get(en->st, env->id, batch_id, &b);
+    if (rc == ERR_NOT_FOUND)
+        return err_set(e, ERR_UNPROCESSABLE, "Batch %s not found", batch_id);
     if (rc)
-        return rc == ERR_NOT_FOUND ? err_set(e, ERR_UNPROCESSABLE, "Batch %s not found", batch_id)
-                                   : rc;
+        return err_set(e, rc, "Something went wrong");
     for (size_t i = 0; i < n; i++) {
         bool dup = b.sealed != 0;
         if (!dup && (rc = add_item(en, env, &b, &items[i], now, &dup, e)))

@@ -16,6 +16,17 @@
 #include "util/id.h"
 #include "util/timefmt.h"
 
+/* Tags that are empty or only whitespace are dropped, as the real API does. */
+static bool tag_blank(const char *t)
+{
+    if (!t)
+        return true;
+    for (; *t; t++)
+        if (*t != ' ' && *t != '\t' && *t != '\n' && *t != '\r')
+            return false;
+    return true;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -29,7 +40,7 @@ static char *tags_json(const char **tags, size_t n)
         abort();
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (tags[i] && tags[i][0])
+        if (!tag_blank(tags[i]))
             sorted[m++] = tags[i];
     qsort(sorted, m, sizeof *sorted, cmp_str);
     json_t *arr = json_array();
@@ -68,10 +79,13 @@ int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int6
     store_run r = {0}, parent = {0};
     memset(res, 0, sizeof *res);
 
-    if (o->n_tags > ENGINE_MAX_TAGS)
+    size_t n_tags = 0;
+    for (size_t i = 0; i < o->n_tags; i++)
+        n_tags += !tag_blank(o->tags[i]);
+    if (n_tags > ENGINE_MAX_TAGS)
         return err_set(e, ERR_UNPROCESSABLE,
                        "Runs can only have %d tags, you're trying to set %zu.", ENGINE_MAX_TAGS,
-                       o->n_tags);
+                       n_tags);
     for (size_t i = 0; i < o->n_tags; i++)
         if (o->tags[i] && strlen(o->tags[i]) > ENGINE_TAG_MAX_LEN)
             return err_set(e, ERR_INVALID, "Tags must be at most %d characters long",
@@ -318,7 +332,7 @@ int engine_run_add_tags(engine *en, const store_env *env, const char *run_id, co
         all[m++] = json_string_value(json_array_get(have, i));
     size_t fresh = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!tags[i] || !tags[i][0])
+        if (tag_blank(tags[i]))
             continue;
         bool dup = false;
         for (size_t k = 0; k < m && !dup; k++)

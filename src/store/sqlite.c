@@ -771,8 +771,9 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
     if (f->created_to)
         len += (size_t)snprintf(sql + len, sizeof sql - len, " AND created_at<=%lld",
                                 (long long)f->created_to);
-    bool backward = f->before_seq > 0 && f->after_seq <= 0;
-    if (f->after_seq > 0)
+    /* page[before] wins over page[after], as in the real presenter */
+    bool backward = f->before_seq > 0;
+    if (f->after_seq > 0 && !backward)
         len +=
             (size_t)snprintf(sql + len, sizeof sql - len, " AND seq<%lld", (long long)f->after_seq);
     if (backward)
@@ -831,6 +832,23 @@ int store_run_children(store *st, const char *friendly_id, size_t max, store_run
     int rc = read_runs(st, s, runs, n);
     sqlite3_reset(s);
     return rc;
+}
+
+int store_batch_count_runs(store *st, const char *batch_fid, const int64_t *statuses, size_t n,
+                           int64_t *count)
+{
+    char sql[512] = "SELECT COUNT(*) FROM runs WHERE batch_id=?";
+    sql_in(sql, sizeof sql, "status", n);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return fail(st, "batch count prepare");
+    bind_text(s, 1, batch_fid);
+    for (size_t i = 0; i < n; i++)
+        sqlite3_bind_int64(s, (int)i + 2, statuses[i]);
+    int rc = sqlite3_step(s);
+    *count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : fail(st, "batch count");
 }
 
 int store_batch_run_ids(store *st, const char *batch_id, char ***ids, size_t *n)

@@ -213,6 +213,9 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
                    bool *has_more);
 /* Children of a run (parent_id == friendly id), oldest first, at most max. */
 int store_run_children(store *st, const char *friendly_id, size_t max, store_run **runs, size_t *n);
+/* Counts the runs of a batch (friendly id) whose status is one of statuses. */
+int store_batch_count_runs(store *st, const char *batch_fid, const int64_t *statuses, size_t n,
+                           int64_t *count);
 /* Runs of a batch in item order (friendly ids, malloc'd strings). */
 int store_batch_run_ids(store *st, const char *batch_id, char ***ids, size_t *n);
 
