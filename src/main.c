@@ -133,6 +133,20 @@ static void on_signal(uv_signal_t *h, int signum)
     http_server_stop(a->http, 10000, on_stopped, a);
 }
 
+/* Frees the long-lived modules (the store is closed by main). The h2o
+ * context is left to process exit: connections may still reference it. */
+static void app_free(app *a)
+{
+    engine_free(a->en);
+    auth_free(a->au);
+    ratelimit_free(a->rl);
+    objstore_close(a->os);
+    a->en = NULL;
+    a->au = NULL;
+    a->rl = NULL;
+    a->os = NULL;
+}
+
 static int serve(app *a)
 {
     bool created = false;
@@ -156,13 +170,13 @@ static int serve(app *a)
     if (a->cfg.rate_limit > 0)
         a->rl = ratelimit_new(a->cfg.rate_limit, a->cfg.rate_window_ms);
     if (!a->os || !a->au || !a->en)
-        return 1;
+        goto fail;
     a->http = http_server_start(a, api_routes, api_routes_count);
     if (!a->http)
-        return 1;
+        goto fail;
     if (engine_start(a->en) != 0 || store_commit(a->st) != 0) {
         fprintf(stderr, "triggerd: engine start failed\n");
-        return 1;
+        goto fail;
     }
     uv_signal_t sigterm, sigint;
     uv_signal_init(a->loop, &sigterm);
@@ -175,7 +189,11 @@ static int serve(app *a)
     fflush(stdout);
     uv_run(a->loop, UV_RUN_DEFAULT);
     store_commit(a->st);
+    app_free(a);
     return 0;
+fail:
+    app_free(a);
+    return 1;
 }
 
 static int rotate(app *a, const char *slug)

@@ -118,9 +118,9 @@ static const col batch_cols[] = {
 
 /* SQL generated once from a column table. */
 typedef struct table_sql {
-    char select[2048]; /* "SELECT cols FROM t" */
-    char insert[2048];
-    char update[2048];
+    char select[4096]; /* "SELECT cols FROM t" */
+    char insert[4096];
+    char update[4096];
 } table_sql;
 
 struct store {
@@ -639,7 +639,7 @@ static int read_one_run(store *st, sqlite3_stmt *s, store_run *r)
 
 int store_run_get(store *st, const char *env_id, const char *friendly_id, store_run *r)
 {
-    static char sql_env[2200], sql_any[2200];
+    static char sql_env[4400], sql_any[4400];
     if (!sql_env[0]) {
         snprintf(sql_env, sizeof sql_env, "%s WHERE friendly_id=? AND env_id=?", st->runs.select);
         snprintf(sql_any, sizeof sql_any, "%s WHERE friendly_id=?", st->runs.select);
@@ -656,7 +656,7 @@ int store_run_get(store *st, const char *env_id, const char *friendly_id, store_
 int store_run_by_idempotency(store *st, const char *env_id, const char *task, const char *key,
                              store_run *r)
 {
-    static char sql[2300];
+    static char sql[4400];
     if (!sql[0])
         snprintf(sql, sizeof sql,
                  "%s WHERE env_id=? AND task=? AND idempotency_key=? ORDER BY seq DESC LIMIT 1",
@@ -821,7 +821,7 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
 
 int store_run_children(store *st, const char *friendly_id, size_t max, store_run **runs, size_t *n)
 {
-    static char sql[2300];
+    static char sql[4400];
     if (!sql[0])
         snprintf(sql, sizeof sql, "%s WHERE parent_id=? ORDER BY seq LIMIT ?", st->runs.select);
     sqlite3_stmt *s = stmt(st, sql);
@@ -877,7 +877,7 @@ int store_batch_run_ids(store *st, const char *batch_id, char ***ids, size_t *n)
 
 int store_run_due(store *st, int64_t now, size_t max, store_run **runs, size_t *n)
 {
-    static char sql[2600];
+    static char sql[4400];
     if (!sql[0])
         snprintf(sql, sizeof sql,
                  "%s WHERE seq IN (SELECT seq FROM runs WHERE status=0 AND delay_until<=?1"
@@ -949,7 +949,7 @@ static int read_one_batch(store *st, sqlite3_stmt *s, store_batch *b)
 
 int store_batch_get(store *st, const char *env_id, const char *friendly_id, store_batch *b)
 {
-    static char sql[2300];
+    static char sql[4400];
     if (!sql[0])
         snprintf(sql, sizeof sql, "%s WHERE friendly_id=? AND env_id=?", st->batches.select);
     sqlite3_stmt *s = stmt(st, sql);
@@ -962,7 +962,7 @@ int store_batch_get(store *st, const char *env_id, const char *friendly_id, stor
 
 int store_batch_by_idempotency(store *st, const char *env_id, const char *key, store_batch *b)
 {
-    static char sql[2300];
+    static char sql[4400];
     if (!sql[0])
         snprintf(sql, sizeof sql,
                  "%s WHERE env_id=? AND idempotency_key=? ORDER BY seq DESC LIMIT 1",
