@@ -47,6 +47,13 @@ char *api_object_url(http_ctx *c, const char *method, const char *key, int64_t t
 /* The object key of an offloaded packet of env. */
 char *api_packet_key(http_ctx *c, const store_env *env, const char *filename);
 
+/* Request dedup (spec/api.md 1.5): the hash of the request key, the env and
+ * parts (borrowed), or NULL without the header; the entity a request with
+ * that hash made, or NULL; and remembering it (replies 500 on failure). */
+char *api_request_hash(http_ctx *c, json_t *parts);
+const char *api_request_seen(http_ctx *c, const char *hash);
+bool api_request_remember(http_ctx *c, const char *hash, const char *entity);
+
 /* Handlers, one per route. */
 void api_healthz(http_ctx *c);
 void api_trigger(http_ctx *c);

@@ -3,6 +3,7 @@
  * the 4.5 SDK uses (create, then NDJSON items deduplicated by index), the
  * one-shot routes older SDKs use, and batch retrieve.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -217,20 +218,6 @@ static bool one_shot(http_ctx *c, json_t *body, json_t *items, const char *defau
     return res->is_cached || add_items(c, res->batch_id, parsed, n, &added);
 }
 
-void api_batch_v2(http_ctx *c)
-{
-    json_t *body = http_json(c);
-    if (!body)
-        return;
-    batch_create_result res;
-    if (!one_shot(c, body, json_object_get(body, "items"), NULL, API_V2_BATCH_MAX_ITEMS, &res,
-                  NULL))
-        return;
-    batch_jwt(c, res.batch_id, false);
-    http_reply_json(
-        c, 202, json_pack("{s:s,s:I}", "id", res.batch_id, "runCount", (json_int_t)res.run_count));
-}
-
 /* The run ids of a batch in item order, as a JSON array of strings. */
 static json_t *batch_runs(http_ctx *c, const store_batch *b)
 {
@@ -256,6 +243,35 @@ static bool load_batch(http_ctx *c, const char *id, store_batch *b)
         return false;
     }
     return true;
+}
+
+void api_batch_v2(http_ctx *c)
+{
+    json_t *body = http_json(c);
+    if (!body)
+        return;
+    json_t *items = json_object_get(body, "items");
+    json_t *tasks = json_array();
+    for (size_t i = 0; i < json_array_size(items); i++)
+        json_array_append(tasks, json_object_get(json_array_get(items, i), "task"));
+    char *hash = api_request_hash(c, tasks);
+    json_decref(tasks);
+    batch_create_result res = {0};
+    const char *seen = api_request_seen(c, hash);
+    if (seen) {
+        store_batch b = {0};
+        if (!load_batch(c, seen, &b))
+            return;
+        snprintf(res.batch_id, sizeof res.batch_id, "%s", b.friendly_id);
+        res.run_count = b.run_count;
+        store_batch_clear(&b);
+    } else if (!one_shot(c, body, items, NULL, API_V2_BATCH_MAX_ITEMS, &res, NULL) ||
+               !api_request_remember(c, hash, res.batch_id)) {
+        return;
+    }
+    batch_jwt(c, res.batch_id, false);
+    http_reply_json(
+        c, 202, json_pack("{s:s,s:I}", "id", res.batch_id, "runCount", (json_int_t)res.run_count));
 }
 
 void api_batch_v1(http_ctx *c)

@@ -12,6 +12,7 @@
 #include "auth/jwt.h"
 #include "engine/queue.h"
 #include "engine/status.h"
+#include "util/crypto.h"
 #include "util/timefmt.h"
 
 static const char *const machine_presets[] = {"micro",     "small-1x", "small-2x", "medium-1x",
@@ -429,4 +430,43 @@ json_t *api_present_list_item(http_ctx *c, const store_run *r, const store_env *
     json_object_set_new(o, "env", json_pack("{s:s,s:s}", "id", env->id, "name", env->slug));
     json_object_set_new(o, "depth", json_integer(r->depth));
     return o;
+}
+
+/* Retries of one logical call carry the same x-trigger-request-idempotency-key
+ * (spec/api.md 1.5); the entity the first call made is remembered for 24 h. */
+#define REQUEST_KEY_TTL_MS (24LL * 3600 * 1000)
+
+char *api_request_hash(http_ctx *c, json_t *parts)
+{
+    const char *rk = http_header(c, "x-trigger-request-idempotency-key");
+    if (!rk || !*rk)
+        return NULL;
+    json_t *arr = json_pack("[s,s]", rk, c->auth.env->id);
+    json_array_extend(arr, parts);
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    if (!text)
+        return NULL;
+    char *hex = h2o_mem_alloc_pool(&c->req->pool, 65);
+    crypto_sha256_hex(text, strlen(text), hex);
+    free(text);
+    return hex;
+}
+
+const char *api_request_seen(http_ctx *c, const char *hash)
+{
+    char *entity = NULL;
+    if (!hash || store_request_get(c->app->st, hash, c->now, &entity) != 0 || !entity)
+        return NULL;
+    char *id = http_sprintf(c, "%s", entity);
+    free(entity);
+    return id;
+}
+
+bool api_request_remember(http_ctx *c, const char *hash, const char *entity)
+{
+    if (!hash || store_request_put(c->app->st, hash, entity, c->now + REQUEST_KEY_TTL_MS) == 0)
+        return true;
+    http_reply_error(c, 500, "Something went wrong");
+    return false;
 }

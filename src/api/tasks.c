@@ -9,26 +9,6 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "util/crypto.h"
-
-#define REQUEST_KEY_TTL_MS (24LL * 3600 * 1000)
-
-/* hex(sha256(JSON.stringify([requestKey, envId, taskId]))) or NULL. */
-static char *request_hash(http_ctx *c, const char *task)
-{
-    const char *rk = http_header(c, "x-trigger-request-idempotency-key");
-    if (!rk || !*rk)
-        return NULL;
-    json_t *arr = json_pack("[s,s,s]", rk, c->auth.env->id, task);
-    char *text = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    if (!text)
-        return NULL;
-    char *hex = h2o_mem_alloc_pool(&c->req->pool, 65);
-    crypto_sha256_hex(text, strlen(text), hex);
-    free(text);
-    return hex;
-}
 
 static void reply_run(http_ctx *c, const char *run_id, bool cached)
 {
@@ -62,16 +42,13 @@ void api_trigger(http_ctx *c)
         o.one_time_token = c->auth.token_hash;
     o.trigger_function = o.resume_parent ? "triggerAndWait" : "trigger";
 
-    char *hash = request_hash(c, task);
-    if (hash) {
-        char *entity = NULL;
-        store_request_get(c->app->st, hash, c->now, &entity);
-        if (entity) {
-            char *id = http_sprintf(c, "%s", entity);
-            free(entity);
-            reply_run(c, id, false);
-            return;
-        }
+    json_t *parts = json_pack("[s]", task);
+    char *hash = api_request_hash(c, parts);
+    json_decref(parts);
+    const char *seen = api_request_seen(c, hash);
+    if (seen) {
+        reply_run(c, seen, false);
+        return;
     }
     trigger_result tr;
     err_t e = {0};
@@ -79,10 +56,7 @@ void api_trigger(http_ctx *c)
         http_reply_err(c, &e);
         return;
     }
-    if (hash && !tr.is_cached &&
-        store_request_put(c->app->st, hash, tr.run_id, c->now + REQUEST_KEY_TTL_MS) != 0) {
-        http_reply_error(c, 500, "Something went wrong");
+    if (!tr.is_cached && !api_request_remember(c, hash, tr.run_id))
         return;
-    }
     reply_run(c, tr.run_id, tr.is_cached);
 }
