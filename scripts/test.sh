@@ -10,29 +10,45 @@ scripts/build.sh --asan
 (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
 
 fail=0
+passed=0
+failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 step() { echo; echo "=== $*"; }
+# Runs a test command, shows its output and adds its pass/fail counts (node's
+# "# pass N"/"# fail N", meson's "Ok: N"/"Fail: N") to the totals.
+run() {
+  local rc=0
+  "$@" 2>&1 | tee "$log" || rc=1
+  local p f
+  p=$(awk '/^# pass /{s+=$3} /^Ok: /{s+=$2} END{print s+0}' "$log")
+  f=$(awk '/^# fail /{s+=$3} /^Fail: /{s+=$2} END{print s+0}' "$log")
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+  [ $rc -eq 0 ] || fail=1
+}
 
 step "unit tests"
-meson test -C build --suite unit --print-errorlogs || fail=1
+run meson test -C build --suite unit --print-errorlogs
 
 step "integration tests"
-node --test --test-concurrency=1 tests/integration/ || fail=1
+run node --test --test-concurrency=1 tests/integration/
 
 step "compat tests (@trigger.dev/sdk 4.5)"
-(cd tests/compat && npm test) || fail=1
+run npm --prefix tests/compat test
 
 step "compat tests (@trigger.dev/sdk latest 4.x)"
-(cd tests/compat && TRIGGER_SDK=latest npm test) || fail=1
+TRIGGER_SDK=latest run npm --prefix tests/compat test
 
 step "unit tests under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  meson test -C build-asan --suite unit --print-errorlogs || fail=1
+  run meson test -C build-asan --suite unit --print-errorlogs
 
 step "integration tests under ASan+UBSan"
 TRIGGERD_BIN="$PWD/build-asan/triggerd" ASAN_OPTIONS=detect_leaks=0 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  node --test --test-concurrency=1 tests/integration/ || fail=1
+  run node --test --test-concurrency=1 tests/integration/
 
 echo
-if [ $fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi
-echo "ALL TESTS PASSED"
+echo "$passed passed, $failed failed"
+[ $fail -eq 0 ]
