@@ -37,6 +37,14 @@ const http_route api_routes[] = {
     {"PUT", "/api/v1/runs/:runId/metadata", api_runs_metadata_put, S, API_METADATA_BODY_MAX},
     {"GET", "/api/v1/runs/:runId/metadata", api_runs_metadata_get, S | ROUTE_LEGACY, 0},
     {"GET", "/api/v1/runs/:runId/result", api_runs_result, S | ROUTE_LEGACY, 0},
+    /* 6.8 waitpoint tokens */
+    {"POST", "/api/v1/waitpoints/tokens", api_tokens_create, S, API_TOKEN_BODY_MAX},
+    {"GET", "/api/v1/waitpoints/tokens", api_tokens_list, S, 0},
+    {"GET", "/api/v1/waitpoints/tokens/:waitpointId", api_tokens_retrieve, S, 0},
+    {"POST", "/api/v1/waitpoints/tokens/:waitpointId/complete", api_tokens_complete,
+     S | J | CORS, API_TOKEN_COMPLETE_MAX},
+    {"POST", "/api/v1/waitpoints/tokens/:waitpointId/callback/:hash", api_tokens_callback,
+     ROUTE_NOAUTH | EXEMPT, API_TOKEN_COMPLETE_MAX},
     /* 6.9 idempotency keys */
     {"POST", "/api/v1/idempotencyKeys/:key/reset", api_idempotency_reset, S | J | CORS, 0},
     /* 6.11 auth */

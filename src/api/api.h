@@ -18,6 +18,8 @@ extern const size_t api_routes_count;
 #define API_V2_BATCH_MAX_ITEMS 500
 #define API_CREATE_BATCH_MAX 131072
 #define API_METADATA_BODY_MAX (2 * 1024 * 1024)
+#define API_TOKEN_BODY_MAX (10 * 1024)
+#define API_TOKEN_COMPLETE_MAX (3 * 1024 * 1024)
 #define API_PACKET_MAX (10 * 1024 * 1024 + 1024 * 1024)
 
 /* Fills o from a TriggerTaskRequestBody-shaped object {payload, options}
@@ -82,5 +84,10 @@ void api_objects_get(http_ctx *c);
 void api_auth_claims(http_ctx *c);
 void api_auth_jwt(http_ctx *c);
 void api_whoami(http_ctx *c);
+void api_tokens_create(http_ctx *c);
+void api_tokens_list(http_ctx *c);
+void api_tokens_retrieve(http_ctx *c);
+void api_tokens_complete(http_ctx *c);
+void api_tokens_callback(http_ctx *c);
 
 #endif

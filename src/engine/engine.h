@@ -147,4 +147,28 @@ int engine_batch_add(engine *en, const store_env *env, const char *batch_id, bat
 int engine_batch_get(engine *en, const store_env *env, const char *batch_id, store_batch *b,
                      err_t *e);
 
+/* ---- waitpoint tokens -------------------------------------------------- */
+
+typedef struct token_opts {
+    const char *idempotency_key;
+    int64_t idempotency_ttl_ms; /* 0 = default */
+    int64_t timeout_at;         /* ms epoch, 0 = never */
+    const char **tags;
+    size_t n_tags;
+} token_opts;
+
+/* Creates a token waitpoint (or returns the one holding the idempotency
+ * key: *cached). id receives the friendly id. */
+int engine_token_create(engine *en, const store_env *env, const token_opts *o, int64_t now,
+                        char id[64], bool *cached, err_t *e);
+
+/* Completes a waitpoint with output (JSON text, may be NULL). Completing
+ * an already completed waitpoint is a no-op. env NULL: any environment. */
+int engine_waitpoint_complete(engine *en, const store_env *env, const char *id,
+                              const char *output, int64_t now, err_t *e);
+
+/* Loads a waitpoint by friendly id (env NULL: any env). Caller clears *w. */
+int engine_waitpoint_get(engine *en, const store_env *env, const char *id, store_waitpoint *w,
+                         err_t *e);
+
 #endif

@@ -22,6 +22,9 @@ void engine_arm(engine *en, int64_t at);
  * order from its priority, and its TTL deadline. */
 void engine_enqueue(engine *en, const store_env *env, store_run *r, int64_t now);
 
+/* Times out due waitpoints (timers.c calls it on every tick). */
+int engine_waitpoints_tick(engine *en, int64_t now);
+
 /* strdup that aborts on out-of-memory (NULL stays NULL). */
 char *engine_strdup(const char *s);
 

@@ -95,10 +95,16 @@ int engine_tick(engine *en, int64_t now)
         if (n < TICK_BATCH)
             break;
     }
-    int64_t next = 0;
-    int rc = store_run_next_due(en->st, &next);
+    int rc = engine_waitpoints_tick(en, now);
+    int64_t next = 0, next_wp = 0;
+    if (rc == 0)
+        rc = store_run_next_due(en->st, &next);
+    if (rc == 0)
+        rc = store_waitpoint_next_due(en->st, &next_wp);
     if (rc)
         return rc;
+    if (next_wp && (!next || next_wp < next))
+        next = next_wp;
     en->armed_at = 0;
     if (en->timer_started) {
         uv_timer_stop(&en->timer);

@@ -53,6 +53,19 @@ const char *const store_migrations[] = {
     " PRIMARY KEY(batch_id, idx)) WITHOUT ROWID;"
     "CREATE TABLE request_keys(hash TEXT PRIMARY KEY, entity TEXT NOT NULL,"
     " expires_at INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 2: waitpoints (tokens now; durations, child runs and batches later) */
+    "CREATE TABLE waitpoints("
+    " seq INTEGER PRIMARY KEY, id TEXT NOT NULL, friendly_id TEXT NOT NULL UNIQUE,"
+    " env_id TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,"
+    " idempotency_key TEXT, user_idempotency_key INTEGER, idempotency_expires_at INTEGER,"
+    " inactive_idempotency_key TEXT, output TEXT, output_type TEXT, output_is_error INTEGER,"
+    " timeout_at INTEGER, completed_at INTEGER, completed_after INTEGER,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, tags TEXT);"
+    "CREATE INDEX waitpoints_env_seq ON waitpoints(env_id, seq);"
+    "CREATE INDEX waitpoints_idem ON waitpoints(env_id, idempotency_key)"
+    " WHERE idempotency_key IS NOT NULL;"
+    "CREATE INDEX waitpoints_timeout ON waitpoints(timeout_at) WHERE status = 'PENDING'"
+    " AND timeout_at > 0;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -114,6 +114,14 @@ static const col batch_cols[] = {
     BT(errors),
     BT(version),
 };
+#define WT(f) {#f, COL_TEXT, offsetof(store_waitpoint, f)}
+#define WI(f) {#f, COL_INT, offsetof(store_waitpoint, f)}
+static const col waitpoint_cols[] = {
+    WI(seq), WT(id), WT(friendly_id), WT(env_id), WT(type), WT(status), WT(idempotency_key),
+    WI(user_idempotency_key), WI(idempotency_expires_at), WT(inactive_idempotency_key),
+    WT(output), WT(output_type), WI(output_is_error), WI(timeout_at), WI(completed_at),
+    WI(completed_after), WI(created_at), WI(updated_at), WT(tags),
+};
 #define NCOLS(a) (sizeof(a) / sizeof(a[0]))
 
 /* SQL generated once from a column table. */
@@ -128,6 +136,7 @@ struct store {
     bool in_tx;
     table_sql runs;
     table_sql batches;
+    table_sql waitpoints;
     struct {
         const char *sql;
         sqlite3_stmt *st;
@@ -267,6 +276,11 @@ void store_batch_clear(store_batch *b)
     clear_row(b, batch_cols, NCOLS(batch_cols));
 }
 
+void store_waitpoint_clear(store_waitpoint *w)
+{
+    clear_row(w, waitpoint_cols, NCOLS(waitpoint_cols));
+}
+
 /* ---- lifecycle -------------------------------------------------------- */
 
 static int migrate(store *st)
@@ -322,6 +336,7 @@ store *store_open(const store_options *opt)
         goto fail;
     build_sql(&st->runs, "runs", run_cols, NCOLS(run_cols));
     build_sql(&st->batches, "batches", batch_cols, NCOLS(batch_cols));
+    build_sql(&st->waitpoints, "waitpoints", waitpoint_cols, NCOLS(waitpoint_cols));
     return st;
 fail:
     store_close(st);
@@ -1049,4 +1064,212 @@ int store_request_purge(store *st, int64_t now)
         return ERR_STORE;
     sqlite3_bind_int64(s, 1, now);
     return exec_write(st, s);
+}
+
+/* ---- waitpoints ------------------------------------------------------- */
+
+int store_waitpoint_insert(store *st, store_waitpoint *w)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, st->waitpoints.insert);
+    if (!s)
+        return ERR_STORE;
+    bind_row(s, w, waitpoint_cols, NCOLS(waitpoint_cols));
+    if (exec_write(st, s))
+        return ERR_STORE;
+    w->seq = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int store_waitpoint_update(store *st, const store_waitpoint *w)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, st->waitpoints.update);
+    if (!s)
+        return ERR_STORE;
+    bind_row(s, w, waitpoint_cols, NCOLS(waitpoint_cols));
+    sqlite3_bind_int64(s, (int)NCOLS(waitpoint_cols), w->seq);
+    return exec_write(st, s);
+}
+
+/* Reads every row of a waitpoint SELECT. */
+static int read_waitpoints(store *st, sqlite3_stmt *s, store_waitpoint **out, size_t *n)
+{
+    size_t cap = 0, cnt = 0;
+    store_waitpoint *ws = NULL;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            ws = realloc(ws, cap * sizeof *ws);
+            if (!ws)
+                abort();
+        }
+        memset(&ws[cnt], 0, sizeof *ws);
+        read_row(s, &ws[cnt++], waitpoint_cols, NCOLS(waitpoint_cols));
+    }
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < cnt; i++)
+            store_waitpoint_clear(&ws[i]);
+        free(ws);
+        return fail(st, "waitpoint read");
+    }
+    *out = ws;
+    *n = cnt;
+    return 0;
+}
+
+static int read_one_waitpoint(store *st, sqlite3_stmt *s, store_waitpoint *w)
+{
+    store_waitpoint *ws = NULL;
+    size_t n = 0;
+    int rc = read_waitpoints(st, s, &ws, &n);
+    sqlite3_reset(s);
+    if (rc)
+        return rc;
+    if (n == 0) {
+        free(ws);
+        return ERR_NOT_FOUND;
+    }
+    *w = ws[0];
+    for (size_t i = 1; i < n; i++)
+        store_waitpoint_clear(&ws[i]);
+    free(ws);
+    return 0;
+}
+
+int store_waitpoint_get(store *st, const char *env_id, const char *friendly_id,
+                        store_waitpoint *w)
+{
+    static char sql_env[4400], sql_any[4400];
+    if (!sql_env[0]) {
+        snprintf(sql_env, sizeof sql_env, "%s WHERE friendly_id=? AND env_id=?",
+                 st->waitpoints.select);
+        snprintf(sql_any, sizeof sql_any, "%s WHERE friendly_id=?", st->waitpoints.select);
+    }
+    sqlite3_stmt *s = stmt(st, env_id ? sql_env : sql_any);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, friendly_id);
+    if (env_id)
+        bind_text(s, 2, env_id);
+    return read_one_waitpoint(st, s, w);
+}
+
+int store_waitpoint_by_idempotency(store *st, const char *env_id, const char *key,
+                                   store_waitpoint *w)
+{
+    static char sql[4400];
+    if (!sql[0])
+        snprintf(sql, sizeof sql,
+                 "%s WHERE env_id=? AND idempotency_key=? ORDER BY seq DESC LIMIT 1",
+                 st->waitpoints.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    bind_text(s, 2, key);
+    return read_one_waitpoint(st, s, w);
+}
+
+int store_waitpoint_list(store *st, const store_waitpoint_filter *f, store_waitpoint **ws,
+                         size_t *n, bool *has_more)
+{
+    char sql[8192];
+    size_t len = (size_t)snprintf(sql, sizeof sql, "%s WHERE env_id=?", st->waitpoints.select);
+    if (f->type)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND type=?");
+    if (f->n_status) {
+        /* API statuses: WAITING = PENDING; TIMED_OUT = COMPLETED with an error output */
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND (0");
+        for (size_t i = 0; i < f->n_status; i++) {
+            const char *cond = strcmp(f->statuses[i], "WAITING") == 0 ? "status='PENDING'"
+                               : strcmp(f->statuses[i], "TIMED_OUT") == 0
+                                   ? "(status='COMPLETED' AND output_is_error=1)"
+                                   : "(status='COMPLETED' AND output_is_error=0)";
+            len += (size_t)snprintf(sql + len, sizeof sql - len, " OR %s", cond);
+        }
+        len += (size_t)snprintf(sql + len, sizeof sql - len, ")");
+    }
+    if (f->idempotency_key)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND idempotency_key=?");
+    if (f->n_tag) {
+        len += (size_t)snprintf(sql + len, sizeof sql - len,
+                                " AND EXISTS (SELECT 1 FROM json_each(waitpoints.tags) WHERE"
+                                " value IN (");
+        for (size_t i = 0; i < f->n_tag; i++)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, i ? ",?" : "?");
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "))");
+    }
+    if (f->created_from)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND created_at>=%lld",
+                                (long long)f->created_from);
+    if (f->created_to)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND created_at<=%lld",
+                                (long long)f->created_to);
+    bool backward = f->before_seq > 0;
+    if (backward)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND seq>%lld",
+                                (long long)f->before_seq);
+    else if (f->after_seq > 0)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND seq<%lld",
+                                (long long)f->after_seq);
+    snprintf(sql + len, sizeof sql - len, " ORDER BY seq %s LIMIT %d", backward ? "ASC" : "DESC",
+             f->limit + 1);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return fail(st, "waitpoint list prepare");
+    int i = 1;
+    bind_text(s, i++, f->env_id);
+    if (f->type)
+        bind_text(s, i++, f->type);
+    if (f->idempotency_key)
+        bind_text(s, i++, f->idempotency_key);
+    for (size_t k = 0; k < f->n_tag; k++)
+        bind_text(s, i++, f->tags[k]);
+    int rc = read_waitpoints(st, s, ws, n);
+    sqlite3_finalize(s);
+    if (rc)
+        return rc;
+    *has_more = *n > (size_t)f->limit;
+    if (*has_more)
+        store_waitpoint_clear(&(*ws)[--(*n)]);
+    if (backward)
+        for (size_t a = 0, b = *n ? *n - 1 : 0; a < b; a++, b--) {
+            store_waitpoint t = (*ws)[a];
+            (*ws)[a] = (*ws)[b];
+            (*ws)[b] = t;
+        }
+    return 0;
+}
+
+int store_waitpoint_due(store *st, int64_t now, size_t max, store_waitpoint **ws, size_t *n)
+{
+    static char sql[4400];
+    if (!sql[0])
+        snprintf(sql, sizeof sql,
+                 "%s WHERE status='PENDING' AND timeout_at>0 AND timeout_at<=? LIMIT ?",
+                 st->waitpoints.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    sqlite3_bind_int64(s, 1, now);
+    sqlite3_bind_int64(s, 2, (int64_t)max);
+    int rc = read_waitpoints(st, s, ws, n);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_waitpoint_next_due(store *st, int64_t *at)
+{
+    sqlite3_stmt *s = stmt(st, "SELECT MIN(timeout_at) FROM waitpoints WHERE status='PENDING'"
+                               " AND timeout_at>0");
+    if (!s)
+        return ERR_STORE;
+    int rc = sqlite3_step(s);
+    *at = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : fail(st, "waitpoint next due");
 }

@@ -119,9 +119,48 @@ typedef struct store_batch {
 
 void store_batch_clear(store_batch *b);
 
-/* ---- list queries ----------------------------------------------------- */
-
 #define STORE_FILTER_MAX 32
+
+/* ---- waitpoints ------------------------------------------------------ */
+
+typedef struct store_waitpoint {
+    int64_t seq;
+    char *id;          /* internal cuid (the callback HMAC is over it) */
+    char *friendly_id; /* waitpoint_<id> */
+    char *env_id;
+    char *type;        /* MANUAL (tokens), DATETIME, RUN, BATCH */
+    char *status;      /* PENDING, COMPLETED */
+    char *idempotency_key;
+    int64_t user_idempotency_key;
+    int64_t idempotency_expires_at;
+    char *inactive_idempotency_key;
+    char *output;
+    char *output_type;
+    int64_t output_is_error;
+    int64_t timeout_at;
+    int64_t completed_at;
+    int64_t completed_after;
+    int64_t created_at;
+    int64_t updated_at;
+    char *tags; /* JSON array text */
+} store_waitpoint;
+
+void store_waitpoint_clear(store_waitpoint *w);
+
+typedef struct store_waitpoint_filter {
+    const char *env_id;
+    const char *type;
+    const char *statuses[4]; /* WAITING, COMPLETED, TIMED_OUT (API names) */
+    size_t n_status;
+    const char *idempotency_key;
+    const char *tags[STORE_FILTER_MAX];
+    size_t n_tag;
+    int64_t created_from, created_to;
+    int64_t after_seq, before_seq;
+    int limit;
+} store_waitpoint_filter;
+
+/* ---- list queries ----------------------------------------------------- */
 
 typedef struct store_run_filter {
     const char *env_ids[8]; /* one or more environments (project-scoped list) */
@@ -237,6 +276,23 @@ int store_batch_item_add(store *st, const char *batch_id, int64_t idx, const cha
                          bool *dup);
 /* Sets the run id of a recorded item. */
 int store_batch_item_set_run(store *st, const char *batch_id, int64_t idx, const char *run_id);
+
+/* ---- waitpoints ------------------------------------------------------ */
+
+int store_waitpoint_insert(store *st, store_waitpoint *w);
+int store_waitpoint_update(store *st, const store_waitpoint *w);
+/* By friendly id within env (env_id NULL: any env). Caller clears *w. */
+int store_waitpoint_get(store *st, const char *env_id, const char *friendly_id,
+                        store_waitpoint *w);
+int store_waitpoint_by_idempotency(store *st, const char *env_id, const char *key,
+                                   store_waitpoint *w);
+/* Newest first, like store_run_list. */
+int store_waitpoint_list(store *st, const store_waitpoint_filter *f, store_waitpoint **ws,
+                         size_t *n, bool *has_more);
+/* PENDING waitpoints whose timeout_at <= now, at most max. */
+int store_waitpoint_due(store *st, int64_t now, size_t max, store_waitpoint **ws, size_t *n);
+/* The earliest pending timeout, 0 if none. */
+int store_waitpoint_next_due(store *st, int64_t *at);
 
 /* ---- request dedup ---------------------------------------------------- */
 

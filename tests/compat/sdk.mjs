@@ -36,6 +36,7 @@ export const {
   batch,
   runs,
   idempotencyKeys,
+  wait,
   ApiError,
   AuthenticationError,
   BadRequestError,
