@@ -120,7 +120,14 @@ static const col waitpoint_cols[] = {
     WI(seq), WT(id), WT(friendly_id), WT(env_id), WT(type), WT(status), WT(idempotency_key),
     WI(user_idempotency_key), WI(idempotency_expires_at), WT(inactive_idempotency_key),
     WT(output), WT(output_type), WI(output_is_error), WI(timeout_at), WI(completed_at),
-    WI(completed_after), WI(created_at), WI(updated_at), WT(tags),
+    WI(completed_after), WI(created_at), WI(updated_at), WT(tags), WT(completed_by_run),
+    WT(resume_run), WT(batch_id), WI(batch_index),
+};
+#define KT(f) {#f, COL_TEXT, offsetof(store_worker, f)}
+#define KI(f) {#f, COL_INT, offsetof(store_worker, f)}
+static const col worker_cols[] = {
+    KI(seq), KT(id), KT(friendly_id), KT(env_id), KT(version), KT(content_hash), KT(tasks),
+    KI(created_at),
 };
 #define NCOLS(a) (sizeof(a) / sizeof(a[0]))
 
@@ -137,6 +144,7 @@ struct store {
     table_sql runs;
     table_sql batches;
     table_sql waitpoints;
+    table_sql workers;
     struct {
         const char *sql;
         sqlite3_stmt *st;
@@ -276,6 +284,11 @@ void store_batch_clear(store_batch *b)
     clear_row(b, batch_cols, NCOLS(batch_cols));
 }
 
+void store_worker_clear(store_worker *w)
+{
+    clear_row(w, worker_cols, NCOLS(worker_cols));
+}
+
 void store_waitpoint_clear(store_waitpoint *w)
 {
     clear_row(w, waitpoint_cols, NCOLS(waitpoint_cols));
@@ -337,6 +350,7 @@ store *store_open(const store_options *opt)
     build_sql(&st->runs, "runs", run_cols, NCOLS(run_cols));
     build_sql(&st->batches, "batches", batch_cols, NCOLS(batch_cols));
     build_sql(&st->waitpoints, "waitpoints", waitpoint_cols, NCOLS(waitpoint_cols));
+    build_sql(&st->workers, "workers", worker_cols, NCOLS(worker_cols));
     return st;
 fail:
     store_close(st);
@@ -1272,4 +1286,318 @@ int store_waitpoint_next_due(store *st, int64_t *at)
     *at = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
     return rc == SQLITE_ROW ? 0 : fail(st, "waitpoint next due");
+}
+
+int store_waitpoint_by_run(store *st, const char *run_fid, store_waitpoint *w)
+{
+    static char sql[4400];
+    if (!sql[0])
+        snprintf(sql, sizeof sql, "%s WHERE completed_by_run=? AND type='RUN' LIMIT 1",
+                 st->waitpoints.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, run_fid);
+    return read_one_waitpoint(st, s, w);
+}
+
+int store_waitpoint_of_batch(store *st, const char *batch_fid, store_waitpoint *w)
+{
+    static char sql[4400];
+    if (!sql[0])
+        snprintf(sql, sizeof sql, "%s WHERE batch_id=? AND type='BATCH' LIMIT 1",
+                 st->waitpoints.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, batch_fid);
+    return read_one_waitpoint(st, s, w);
+}
+
+/* ---- execution -------------------------------------------------------- */
+
+int store_worker_insert(store *st, store_worker *w)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, st->workers.insert);
+    if (!s)
+        return ERR_STORE;
+    bind_row(s, w, worker_cols, NCOLS(worker_cols));
+    if (exec_write(st, s))
+        return ERR_STORE;
+    w->seq = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+static int read_one_worker(store *st, sqlite3_stmt *s, store_worker *w)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        read_row(s, w, worker_cols, NCOLS(worker_cols));
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? ERR_NOT_FOUND : fail(st, "worker read");
+}
+
+int store_worker_latest(store *st, const char *env_id, store_worker *w)
+{
+    static char sql[4400];
+    if (!sql[0])
+        snprintf(sql, sizeof sql, "%s WHERE env_id=? ORDER BY seq DESC LIMIT 1",
+                 st->workers.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    return read_one_worker(st, s, w);
+}
+
+int store_worker_get(store *st, const char *env_id, const char *friendly_id, store_worker *w)
+{
+    static char sql[4400];
+    if (!sql[0])
+        snprintf(sql, sizeof sql, "%s WHERE env_id=? AND friendly_id=?", st->workers.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    bind_text(s, 2, friendly_id);
+    return read_one_worker(st, s, w);
+}
+
+int store_worker_count_version_prefix(store *st, const char *env_id, const char *prefix,
+                                      int64_t *count)
+{
+    sqlite3_stmt *s =
+        stmt(st, "SELECT COUNT(*) FROM workers WHERE env_id=? AND substr(version,1,?)=?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    sqlite3_bind_int64(s, 2, (int64_t)strlen(prefix));
+    bind_text(s, 3, prefix);
+    int rc = sqlite3_step(s);
+    *count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : fail(st, "worker versions");
+}
+
+int store_queue_upsert(store *st, const char *env_id, const char *name, const char *friendly_id,
+                       int64_t limit)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, "INSERT INTO queues(env_id,name,friendly_id,concurrency_limit)"
+                               " VALUES(?,?,?,?) ON CONFLICT(env_id,name) DO UPDATE SET"
+                               " concurrency_limit=excluded.concurrency_limit");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    bind_text(s, 2, name);
+    bind_text(s, 3, friendly_id);
+    sqlite3_bind_int64(s, 4, limit);
+    return exec_write(st, s);
+}
+
+int store_queue_limit(store *st, const char *env_id, const char *name, int64_t *limit)
+{
+    sqlite3_stmt *s = stmt(st, "SELECT concurrency_limit FROM queues WHERE env_id=? AND name=?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    bind_text(s, 2, name);
+    int rc = sqlite3_step(s);
+    *limit = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(st, "queue limit");
+}
+
+int store_run_candidates(store *st, const char *env_id, int64_t now, size_t max,
+                         store_run **runs, size_t *n)
+{
+    static char sql[4400];
+    if (!sql[0])
+        snprintf(sql, sizeof sql,
+                 "%s WHERE env_id=? AND status=1 AND COALESCE(available_at,0)<=? ORDER BY"
+                 " queue_ts LIMIT ?",
+                 st->runs.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int64(s, 3, (int64_t)max);
+    int rc = read_runs(st, s, runs, n);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_run_active(store *st, const char *env_id, char ***queues, char ***keys, size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, "SELECT queue, concurrency_key FROM runs WHERE env_id=? AND"
+                               " snapshot_status IN ('PENDING_EXECUTING','EXECUTING',"
+                               "'PENDING_CANCEL')");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    size_t cap = 0, cnt = 0;
+    char **q = NULL, **k = NULL;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            q = realloc(q, cap * sizeof *q);
+            k = realloc(k, cap * sizeof *k);
+            if (!q || !k)
+                abort();
+        }
+        q[cnt] = col_dup(s, 0);
+        k[cnt] = col_dup(s, 1);
+        cnt++;
+    }
+    sqlite3_reset(s);
+    *queues = q;
+    *keys = k;
+    *n = cnt;
+    return 0;
+}
+
+int store_run_pending_version(store *st, const char *env_id, store_run **runs, size_t *n)
+{
+    static char sql[4400];
+    if (!sql[0])
+        snprintf(sql, sizeof sql, "%s WHERE env_id=? AND status=2", st->runs.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    int rc = read_runs(st, s, runs, n);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_run_stalled(store *st, int64_t now, size_t max, store_run **runs, size_t *n)
+{
+    static char sql[4400];
+    if (!sql[0])
+        snprintf(sql, sizeof sql,
+                 "%s WHERE heartbeat_deadline>0 AND heartbeat_deadline<=? LIMIT ?",
+                 st->runs.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    sqlite3_bind_int64(s, 1, now);
+    sqlite3_bind_int64(s, 2, (int64_t)max);
+    int rc = read_runs(st, s, runs, n);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_run_next_stall(store *st, int64_t *at)
+{
+    sqlite3_stmt *s =
+        stmt(st, "SELECT MIN(heartbeat_deadline) FROM runs WHERE heartbeat_deadline>0");
+    if (!s)
+        return ERR_STORE;
+    int rc = sqlite3_step(s);
+    *at = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : fail(st, "next stall");
+}
+
+int store_blocker_add(store *st, const char *run_fid, const char *waitpoint_fid)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s =
+        stmt(st, "INSERT OR IGNORE INTO run_blockers(run_id,waitpoint_id) VALUES(?,?)");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, run_fid);
+    bind_text(s, 2, waitpoint_fid);
+    return exec_write(st, s);
+}
+
+int store_blocker_remove(store *st, const char *run_fid, const char *waitpoint_fid,
+                         int64_t *left)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, "DELETE FROM run_blockers WHERE run_id=? AND waitpoint_id=?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, run_fid);
+    bind_text(s, 2, waitpoint_fid);
+    if (exec_write(st, s))
+        return ERR_STORE;
+    s = stmt(st, "SELECT COUNT(*) FROM run_blockers WHERE run_id=?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, run_fid);
+    int rc = sqlite3_step(s);
+    *left = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : fail(st, "blocker count");
+}
+
+int store_blocked_runs(store *st, const char *waitpoint_fid, char ***runs, size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, "SELECT run_id FROM run_blockers WHERE waitpoint_id=?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, waitpoint_fid);
+    size_t cnt = 0;
+    char **out = NULL;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        out = realloc(out, (cnt + 1) * sizeof *out);
+        if (!out)
+            abort();
+        out[cnt++] = col_dup(s, 0);
+    }
+    sqlite3_reset(s);
+    *runs = out;
+    *n = cnt;
+    return 0;
+}
+
+int store_event_insert(store *st, const char *run_fid, const store_event *ev)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, "INSERT INTO run_events(run_id,time_ms,level,message,span_id,"
+                               "trace_id,attributes) VALUES(?,?,?,?,?,?,?)");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, run_fid);
+    sqlite3_bind_int64(s, 2, ev->time_ms);
+    bind_text(s, 3, ev->level);
+    bind_text(s, 4, ev->message);
+    bind_text(s, 5, ev->span_id);
+    bind_text(s, 6, ev->trace_id);
+    bind_text(s, 7, ev->attributes);
+    return exec_write(st, s);
+}
+
+int store_event_each(store *st, const char *run_fid,
+                     void (*fn)(void *ud, const store_event *ev), void *ud)
+{
+    sqlite3_stmt *s = stmt(st, "SELECT time_ms,level,message,span_id,trace_id,attributes FROM"
+                               " run_events WHERE run_id=? ORDER BY seq");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, run_fid);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        store_event ev = {
+            .time_ms = sqlite3_column_int64(s, 0),
+            .level = (const char *)sqlite3_column_text(s, 1),
+            .message = (const char *)sqlite3_column_text(s, 2),
+            .span_id = (const char *)sqlite3_column_text(s, 3),
+            .trace_id = (const char *)sqlite3_column_text(s, 4),
+            .attributes = (const char *)sqlite3_column_text(s, 5),
+        };
+        fn(ud, &ev);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : fail(st, "events");
 }

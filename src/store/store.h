@@ -91,6 +91,16 @@ typedef struct store_run {
     char *realtime_streams; /* JSON array text */
     char *trace_id;
     char *span_id;
+    /* execution (worker protocol): the latest execution snapshot */
+    char *snapshot_id;         /* snapshot_<cuid>, a new one for every state change */
+    char *snapshot_status;     /* QUEUED, PENDING_EXECUTING, EXECUTING, ... */
+    char *snapshot_desc;
+    int64_t snapshot_at;
+    char *snapshot_waitpoints; /* JSON array: completed waitpoints handed to the worker */
+    char *pending_waitpoints;  /* JSON array: completed while the run is still blocked */
+    char *worker_id;           /* friendly id of the worker the run is locked to */
+    int64_t heartbeat_deadline; /* stall deadline of the current snapshot, 0 = none */
+    int64_t available_at;      /* not dequeued before this (retry backoff), 0 = now */
 } store_run;
 
 void store_run_clear(store_run *r);
@@ -143,6 +153,10 @@ typedef struct store_waitpoint {
     int64_t created_at;
     int64_t updated_at;
     char *tags; /* JSON array text */
+    char *completed_by_run; /* RUN waitpoints: the child run */
+    char *resume_run;       /* the run to continue when it completes (RUN, BATCH) */
+    char *batch_id;         /* batch item RUN waitpoints and BATCH waitpoints */
+    int64_t batch_index;
 } store_waitpoint;
 
 void store_waitpoint_clear(store_waitpoint *w);
@@ -293,6 +307,75 @@ int store_waitpoint_list(store *st, const store_waitpoint_filter *f, store_waitp
 int store_waitpoint_due(store *st, int64_t now, size_t max, store_waitpoint **ws, size_t *n);
 /* The earliest pending timeout, 0 if none. */
 int store_waitpoint_next_due(store *st, int64_t *at);
+
+/* Finds the RUN waitpoint of a child run (ERR_NOT_FOUND if none). */
+int store_waitpoint_by_run(store *st, const char *run_fid, store_waitpoint *w);
+/* The BATCH waitpoint of a batch (friendly id). */
+int store_waitpoint_of_batch(store *st, const char *batch_fid, store_waitpoint *w);
+
+/* ---- execution -------------------------------------------------------- */
+
+typedef struct store_worker {
+    int64_t seq;
+    char *id;
+    char *friendly_id;
+    char *env_id;
+    char *version;
+    char *content_hash;
+    char *tasks; /* JSON array of the manifest's TaskResource objects */
+    int64_t created_at;
+} store_worker;
+
+void store_worker_clear(store_worker *w);
+int store_worker_insert(store *st, store_worker *w);
+/* The latest worker of env (ERR_NOT_FOUND if none). */
+int store_worker_latest(store *st, const char *env_id, store_worker *w);
+int store_worker_get(store *st, const char *env_id, const char *friendly_id, store_worker *w);
+/* Workers of env created on the day prefix ("20251125."), newest first: for versions. */
+int store_worker_count_version_prefix(store *st, const char *env_id, const char *prefix,
+                                      int64_t *count);
+
+/* Sets a queue's concurrency limit (-1 = none). */
+int store_queue_upsert(store *st, const char *env_id, const char *name, const char *friendly_id,
+                       int64_t limit);
+/* A queue's limit: *limit = -1 when unlimited or unknown. */
+int store_queue_limit(store *st, const char *env_id, const char *name, int64_t *limit);
+
+/* Queued runs of env that may be taken at now (PENDING, available), oldest
+ * queue order first, at most max. Caller clears. */
+int store_run_candidates(store *st, const char *env_id, int64_t now, size_t max,
+                         store_run **runs, size_t *n);
+/* Runs of env holding concurrency (snapshot PENDING_EXECUTING, EXECUTING or
+ * PENDING_CANCEL): queue and concurrency key of each, as two malloc'd
+ * arrays of malloc'd strings (key may be NULL). */
+int store_run_active(store *st, const char *env_id, char ***queues, char ***keys, size_t *n);
+/* Runs of env in PENDING_VERSION. Caller clears. */
+int store_run_pending_version(store *st, const char *env_id, store_run **runs, size_t *n);
+/* Runs whose heartbeat deadline has passed. Caller clears. */
+int store_run_stalled(store *st, int64_t now, size_t max, store_run **runs, size_t *n);
+/* The earliest heartbeat deadline, 0 if none. */
+int store_run_next_stall(store *st, int64_t *at);
+
+int store_blocker_add(store *st, const char *run_fid, const char *waitpoint_fid);
+/* Removes a blocker; *left is how many the run still has. */
+int store_blocker_remove(store *st, const char *run_fid, const char *waitpoint_fid,
+                         int64_t *left);
+/* The runs blocked by a waitpoint (malloc'd array of malloc'd friendly ids). */
+int store_blocked_runs(store *st, const char *waitpoint_fid, char ***runs, size_t *n);
+
+typedef struct store_event {
+    int64_t time_ms;
+    const char *level;
+    const char *message;
+    const char *span_id;
+    const char *trace_id;
+    const char *attributes; /* JSON object text */
+} store_event;
+
+int store_event_insert(store *st, const char *run_fid, const store_event *ev);
+/* Calls fn for each event of a run, oldest first. */
+int store_event_each(store *st, const char *run_fid,
+                     void (*fn)(void *ud, const store_event *ev), void *ud);
 
 /* ---- request dedup ---------------------------------------------------- */
 
