@@ -30,6 +30,7 @@ const http_route api_routes[] = {
     {"GET", "/api/v3/runs/:runId", api_runs_retrieve, S | J | CORS, 0},
     {"GET", "/api/v1/runs", api_runs_list, S | J | CORS, 0},
     {"GET", "/api/v1/projects/:projectRef/runs", api_project_runs_list, ROUTE_PAT | CORS, 0},
+    {"GET", "/api/v1/runs/:runId/events", api_run_events, S | J | CORS, 0},
     {"POST", "/api/v2/runs/:runId/cancel", api_runs_cancel, S | J, 0},
     {"POST", "/api/v1/runs/:runId/replay", api_runs_replay, S, 0},
     {"POST", "/api/v1/runs/:runId/reschedule", api_runs_reschedule, S | ROUTE_LEGACY, 0},
@@ -41,8 +42,8 @@ const http_route api_routes[] = {
     {"POST", "/api/v1/waitpoints/tokens", api_tokens_create, S, API_TOKEN_BODY_MAX},
     {"GET", "/api/v1/waitpoints/tokens", api_tokens_list, S, 0},
     {"GET", "/api/v1/waitpoints/tokens/:waitpointId", api_tokens_retrieve, S, 0},
-    {"POST", "/api/v1/waitpoints/tokens/:waitpointId/complete", api_tokens_complete,
-     S | J | CORS, API_TOKEN_COMPLETE_MAX},
+    {"POST", "/api/v1/waitpoints/tokens/:waitpointId/complete", api_tokens_complete, S | J | CORS,
+     API_TOKEN_COMPLETE_MAX},
     {"POST", "/api/v1/waitpoints/tokens/:waitpointId/callback/:hash", api_tokens_callback,
      ROUTE_NOAUTH | EXEMPT, API_TOKEN_COMPLETE_MAX},
     /* 6.9 idempotency keys */
@@ -51,6 +52,32 @@ const http_route api_routes[] = {
     {"POST", "/api/v1/auth/jwt/claims", api_auth_claims, S | EXEMPT | ROUTE_LEGACY, 0},
     {"POST", "/api/v1/auth/jwt", api_auth_jwt, S | ROUTE_LEGACY, 0},
     {"GET", "/api/v2/whoami", api_whoami, ROUTE_PAT | S, 0},
+    /* the dev CLI (docs/dev-protocol.md) */
+    {"GET", "/api/v1/platform-notifications", api_platform_notifications, ROUTE_PAT | S, 0},
+    {"GET", "/api/v1/projects/:projectRef/envvars", api_envvars_all, S, 0},
+    {"POST", "/api/v1/projects/:projectRef/background-workers", api_background_workers, S,
+     8 * 1024 * 1024},
+    {"GET", "/api/v1/projects/:projectRef/:env", api_project_env, ROUTE_PAT, 0},
+    {"GET", "/engine/v1/dev/config", api_dev_config, S, 0},
+    {"GET", "/engine/v1/dev/presence", api_dev_presence, S, 0},
+    {"POST", "/engine/v1/dev/dequeue", api_dev_dequeue, S, 10 * 1024},
+    {"POST", "/engine/v1/dev/disconnect", api_dev_disconnect, S, 64 * 1024},
+    {"POST", "/engine/v1/dev/runs/:runId/snapshots/:snapshotId/attempts/start", api_attempt_start,
+     S, 64 * 1024},
+    {"POST", "/engine/v1/dev/runs/:runId/snapshots/:snapshotId/attempts/complete",
+     api_attempt_complete, S, 16 * 1024 * 1024},
+    {"POST", "/engine/v1/dev/runs/:runId/snapshots/:snapshotId/heartbeat", api_heartbeat, S,
+     64 * 1024},
+    {"GET", "/engine/v1/dev/runs/:runId/snapshots/latest", api_snapshot_latest, S, 0},
+    {"POST", "/engine/v1/dev/runs/:runId/logs/debug", api_debug_log, S, 1024 * 1024},
+    /* in-task waits (spec/api.md 6.17) */
+    {"POST", "/engine/v1/runs/:runId/wait/duration", api_wait_duration, S, 64 * 1024},
+    {"POST", "/engine/v1/runs/:runId/waitpoints/tokens/:waitpointId/wait", api_wait_token, S,
+     64 * 1024},
+    /* OTLP/HTTP JSON from task processes (no auth, as the real server) */
+    {"POST", "/otel/v1/logs", api_otel_logs, ROUTE_NOAUTH, 16 * 1024 * 1024},
+    {"POST", "/otel/v1/traces", api_otel_traces, ROUTE_NOAUTH, 16 * 1024 * 1024},
+    {"POST", "/otel/v1/metrics", api_otel_metrics, ROUTE_NOAUTH, 16 * 1024 * 1024},
 };
 
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -58,6 +58,6 @@ void api_whoami(http_ctx *c)
     store_project_get(c->app->st, &p);
     http_reply_json(c, 200,
                     json_pack("{s:s,s:s,s:s,s:s}", "userId", "user_triggerd", "email",
-                              "admin@localhost", "dashboardUrl", http_origin(c), "projectRef",
+                              "dev@triggerd.local", "dashboardUrl", http_origin(c), "projectRef",
                               p.ref));
 }

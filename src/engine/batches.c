@@ -58,6 +58,8 @@ int engine_batch_create(engine *en, const store_env *env, const batch_create_opt
     b.errors = engine_strdup("[]");
     b.version = engine_strdup(o->version ? o->version : "v3");
     int rc = store_batch_insert(en->st, &b);
+    if (rc == 0 && o->resume_parent && o->parent_run_id)
+        rc = engine_batch_wait(en, env, b.friendly_id, o->parent_run_id, now);
     if (rc)
         err_set(e, rc, "Something went wrong");
     else {
@@ -130,6 +132,7 @@ static int add_item(engine *en, const store_env *env, store_batch *b, batch_item
     if (rc || *dup)
         return rc ? err_set(e, rc, "Something went wrong") : 0;
     o->batch_id = b->friendly_id;
+    o->batch_index = it->index;
     if (b->parent_run_id && !o->parent_run_id)
         o->parent_run_id = b->parent_run_id;
     o->resume_parent = b->resume_parent;
@@ -193,6 +196,8 @@ int engine_batch_add(engine *en, const store_env *env, const char *batch_id, bat
     res->enqueued = b.items_accepted;
     res->expected = b.run_count;
     res->sealed = b.sealed;
+    if (rc == 0 && b.sealed && (rc = engine_batch_check_done(en, b.friendly_id, now)))
+        err_set(e, rc, "Something went wrong");
 out:
     store_batch_clear(&b);
     return rc;

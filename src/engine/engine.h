@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <uv.h>
 
 #include "store/store.h"
@@ -48,6 +49,7 @@ typedef struct trigger_opts {
     const char *lock_to_version;
     const char *one_time_token;   /* sha256 of a one-time-use JWT */
     const char *batch_id;         /* friendly id of the batch the run belongs to */
+    int64_t batch_index;          /* the item's index in that batch */
     const char *trigger_function; /* trigger, triggerAndWait, batchTrigger... */
     const char *trace_id;
     const char *span_id;
@@ -164,11 +166,94 @@ int engine_token_create(engine *en, const store_env *env, const token_opts *o, i
 
 /* Completes a waitpoint with output (JSON text, may be NULL). Completing
  * an already completed waitpoint is a no-op. env NULL: any environment. */
-int engine_waitpoint_complete(engine *en, const store_env *env, const char *id,
-                              const char *output, int64_t now, err_t *e);
+int engine_waitpoint_complete(engine *en, const store_env *env, const char *id, const char *output,
+                              int64_t now, err_t *e);
 
 /* Loads a waitpoint by friendly id (env NULL: any env). Caller clears *w. */
 int engine_waitpoint_get(engine *en, const store_env *env, const char *id, store_waitpoint *w,
                          err_t *e);
+
+/* ---- workers and execution (the worker protocol, docs/dev-protocol.md) -- */
+
+#define ENGINE_DEFAULT_HEARTBEAT_MS (60LL * 1000)
+#define ENGINE_DEFAULT_ENV_CONCURRENCY 100
+
+/* Tunables; 0 fields take the defaults. */
+typedef struct engine_limits {
+    int64_t heartbeat_timeout_ms; /* stall deadline of a snapshot after its last heartbeat */
+    int64_t env_concurrency;      /* runs of one environment executing at once */
+} engine_limits;
+
+void engine_set_limits(engine *en, const engine_limits *l);
+
+typedef struct worker_info {
+    char id[64];
+    char version[32];
+    char content_hash[160];
+} worker_info;
+
+/* Registers a background worker from its BackgroundWorkerMetadata (borrowed
+ * jansson value): tasks, queues and their limits. A worker with the same
+ * content hash as the env's latest is returned as it is. Runs parked in
+ * PENDING_VERSION whose task it has are queued again. */
+int engine_worker_register(engine *en, const store_env *env, json_t *metadata, int64_t now,
+                           worker_info *out, err_t *e);
+
+/* A run taken by dequeue, with what the worker needs to run it. */
+typedef struct dequeued_run {
+    store_run run; /* the run after the transition (caller clears) */
+    char worker_version[32];
+} dequeued_run;
+
+/* Takes up to max queued runs of env for worker_id (its latest worker when
+ * NULL), honouring environment, queue and concurrency-key limits; each moves
+ * to DEQUEUED with a PENDING_EXECUTING snapshot. *out is malloc'd. */
+int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size_t max, int64_t now,
+                   dequeued_run **out, size_t *n, err_t *e);
+
+/* What attempt start tells the worker beside the run. */
+typedef struct attempt_info {
+    char *task_file_path; /* malloc'd */
+    char *export_name;    /* malloc'd or NULL */
+    char worker_version[32];
+} attempt_info;
+
+void attempt_info_clear(attempt_info *a);
+
+/* Starts the next attempt of run_id from its latest snapshot snapshot_id. */
+int engine_attempt_start(engine *en, const store_env *env, const char *run_id,
+                         const char *snapshot_id, int64_t now, store_run *out, attempt_info *ai,
+                         err_t *e);
+
+int engine_heartbeat(engine *en, const store_env *env, const char *run_id, const char *snapshot_id,
+                     int64_t now, err_t *e);
+
+typedef enum attempt_status {
+    ATTEMPT_RUN_FINISHED,
+    ATTEMPT_RETRY_QUEUED,
+    ATTEMPT_RUN_PENDING_CANCEL,
+} attempt_status;
+
+/* Completes the current attempt with a TaskRunExecutionResult (borrowed). */
+int engine_attempt_complete(engine *en, const store_env *env, const char *run_id,
+                            const char *snapshot_id, json_t *completion, int64_t now,
+                            attempt_status *status, store_run *out, err_t *e);
+
+/* Blocks run_id until `until` (wait.for / wait.until). *wp receives the
+ * DATETIME waitpoint's friendly id. */
+int engine_wait_duration(engine *en, const store_env *env, const char *run_id, int64_t until,
+                         const char *idempotency_key, int64_t idempotency_ttl_ms, int64_t now,
+                         char wp[64], int64_t *wait_until, err_t *e);
+
+/* Blocks run_id on a token waitpoint (wait.forToken). */
+int engine_wait_token(engine *en, const store_env *env, const char *run_id,
+                      const char *waitpoint_id, int64_t now, err_t *e);
+
+/* Cancels the listed runs at once (the dev CLI exited). */
+int engine_disconnect(engine *en, const store_env *env, const char **run_ids, size_t n, int64_t now,
+                      int64_t *cancelled, err_t *e);
+
+/* Records a log line or span of a run (from OTLP). */
+int engine_event_add(engine *en, const char *run_id, const store_event *ev);
 
 #endif

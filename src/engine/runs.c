@@ -201,6 +201,8 @@ int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int6
         engine_enqueue(en, env, &r, now);
     }
     rc = store_run_insert(en->st, &r);
+    if (rc == 0 && o->resume_parent && r.parent_id)
+        rc = engine_block_parent(en, &r, o->batch_index, now);
     if (rc) {
         err_set(e, rc, "Something went wrong");
         goto out;
@@ -227,18 +229,20 @@ int engine_run_cancel(engine *en, const store_env *env, const char *run_id, int6
     int rc = engine_run_get(en, env, run_id, &r, e);
     if (rc)
         return rc;
-    if (!status_is_final((run_status)r.status)) {
-        r.status = RUN_CANCELED;
-        r.completed_at = now;
-        r.updated_at = now;
-        r.expire_at = 0;
-        r.delay_until = 0;
-        free(r.error);
-        r.error = engine_strdup("{\"type\":\"STRING_ERROR\",\"raw\":\"Canceled by user\"}");
+    const char *snap = r.snapshot_status ? r.snapshot_status : "";
+    if (status_is_final((run_status)r.status) || strcmp(snap, "PENDING_CANCEL") == 0) {
+        /* nothing to do */
+    } else if (strcmp(snap, "EXECUTING") == 0 || strcmp(snap, "EXECUTING_WITH_WAITPOINTS") == 0) {
+        /* the worker is told through its snapshot and completes the attempt */
+        engine_snapshot(en, &r, "PENDING_CANCEL", "Run was cancelled", NULL, now);
         rc = store_run_update(en->st, &r);
-        if (rc)
-            err_set(e, rc, "Something went wrong");
+    } else {
+        rc = engine_finish(en, &r, RUN_CANCELED,
+                           "{\"type\":\"STRING_ERROR\",\"raw\":\"Canceled by user\"}", NULL, NULL,
+                           now);
     }
+    if (rc)
+        err_set(e, rc, "Something went wrong");
     store_run_clear(&r);
     return rc;
 }

@@ -96,15 +96,21 @@ int engine_tick(engine *en, int64_t now)
             break;
     }
     int rc = engine_waitpoints_tick(en, now);
-    int64_t next = 0, next_wp = 0;
+    if (rc == 0)
+        rc = engine_stalls_tick(en, now);
+    int64_t next = 0, next_wp = 0, next_stall = 0;
     if (rc == 0)
         rc = store_run_next_due(en->st, &next);
     if (rc == 0)
         rc = store_waitpoint_next_due(en->st, &next_wp);
+    if (rc == 0)
+        rc = store_run_next_stall(en->st, &next_stall);
     if (rc)
         return rc;
     if (next_wp && (!next || next_wp < next))
         next = next_wp;
+    if (next_stall && (!next || next_stall < next))
+        next = next_stall;
     en->armed_at = 0;
     if (en->timer_started) {
         uv_timer_stop(&en->timer);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/status.h"
 #include "util/id.h"
 #include "util/timefmt.h"
 
@@ -109,7 +110,7 @@ static void complete(store_waitpoint *w, const char *output, bool is_error, int6
     free(w->output);
     w->output = engine_strdup(output);
     free(w->output_type);
-    w->output_type = engine_strdup("application/json");
+    w->output_type = output ? engine_strdup("application/json") : NULL;
     w->output_is_error = is_error;
     w->completed_at = now;
     w->updated_at = now;
@@ -125,6 +126,8 @@ int engine_waitpoint_complete(engine *en, const store_env *env, const char *id, 
     if (strcmp(w.status, "PENDING") == 0) {
         complete(&w, output, false, now);
         rc = store_waitpoint_update(en->st, &w);
+        if (rc == 0)
+            rc = engine_waitpoint_done(en, &w, now);
         if (rc)
             err_set(e, rc, "Something went wrong");
     }
@@ -143,15 +146,21 @@ int engine_waitpoints_tick(engine *en, int64_t now)
         if (rc)
             return rc;
         for (size_t i = 0; i < n; i++) {
-            char at[32], out[128];
-            time_format_iso(ws[i].timeout_at, at);
-            snprintf(out, sizeof out,
-                     "{\"code\":\"TRIGGER_WAITPOINT_TIMEOUT\",\"message\":\"Waitpoint timed out at "
-                     "%s\"}",
-                     at);
-            complete(&ws[i], out, true, now);
+            if (strcmp(ws[i].type, "DATETIME") == 0) {
+                complete(&ws[i], NULL, false, now); /* a wait.for that is over */
+            } else {
+                char at[32], out[128];
+                time_format_iso(ws[i].timeout_at, at);
+                snprintf(out, sizeof out,
+                         "{\"code\":\"TRIGGER_WAITPOINT_TIMEOUT\",\"message\":\"Waitpoint timed "
+                         "out at %s\"}",
+                         at);
+                complete(&ws[i], out, true, now);
+            }
             if (rc == 0)
                 rc = store_waitpoint_update(en->st, &ws[i]);
+            if (rc == 0)
+                rc = engine_waitpoint_done(en, &ws[i], now);
             store_waitpoint_clear(&ws[i]);
         }
         free(ws);
@@ -160,4 +169,270 @@ int engine_waitpoints_tick(engine *en, int64_t now)
         if (n < 256)
             return 0;
     }
+}
+
+/* ---- blocking and continuing runs -------------------------------------- */
+
+static void set_iso(json_t *o, const char *k, int64_t ms)
+{
+    char buf[32];
+    time_format_iso(ms, buf);
+    json_object_set_new(o, k, json_string(buf));
+}
+
+/* The CompletedWaitpoint a worker receives (docs/dev-protocol.md 5.3). */
+static json_t *completed_json(const store_waitpoint *w)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:b}", "id", w->friendly_id, "friendlyId", w->friendly_id,
+                          "type", w->type, "outputIsError", w->output_is_error != 0);
+    set_iso(o, "completedAt", w->completed_at ? w->completed_at : w->updated_at);
+    if (w->output) {
+        json_object_set_new(o, "output", json_string(w->output));
+        json_object_set_new(o, "outputType",
+                            json_string(w->output_type ? w->output_type : "application/json"));
+    }
+    if (w->completed_after)
+        set_iso(o, "completedAfter", w->completed_after);
+    if (w->completed_by_run) {
+        json_t *by =
+            json_pack("{s:s,s:s}", "id", w->completed_by_run, "friendlyId", w->completed_by_run);
+        if (w->batch_id) {
+            json_object_set_new(
+                by, "batch", json_pack("{s:s,s:s}", "id", w->batch_id, "friendlyId", w->batch_id));
+            json_object_set_new(o, "index", json_integer(w->batch_index));
+        }
+        json_object_set_new(o, "completedByTaskRun", by);
+    }
+    if (strcmp(w->type, "BATCH") == 0 && w->batch_id)
+        json_object_set_new(o, "completedByBatch",
+                            json_pack("{s:s,s:s}", "id", w->batch_id, "friendlyId", w->batch_id));
+    return o;
+}
+
+/* Appends a completed waitpoint to the run's pending list (JSON text). */
+static void add_pending(store_run *r, json_t *cw)
+{
+    json_t *arr = json_loads(r->pending_waitpoints ? r->pending_waitpoints : "[]", 0, NULL);
+    if (!json_is_array(arr)) {
+        json_decref(arr);
+        arr = json_array();
+    }
+    json_array_append(arr, cw);
+    free(r->pending_waitpoints);
+    r->pending_waitpoints = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+}
+
+/* The run may go on: a new EXECUTING snapshot hands it every waitpoint that
+ * completed while it was blocked. */
+static void continue_run(engine *en, store_run *r, int64_t now)
+{
+    const char *pending = r->pending_waitpoints ? r->pending_waitpoints : "[]";
+    char *list = engine_strdup(pending);
+    engine_snapshot(en, r, "EXECUTING", "Run was continued, whilst still executing.", list, now);
+    free(list);
+    free(r->pending_waitpoints);
+    r->pending_waitpoints = NULL;
+    r->status = RUN_EXECUTING;
+}
+
+int engine_waitpoint_done(engine *en, store_waitpoint *w, int64_t now)
+{
+    json_t *cw = completed_json(w);
+    int rc = 0;
+    /* batch items report to the waiting parent, which the batch blocks */
+    if (w->batch_id && w->resume_run && strcmp(w->type, "RUN") == 0) {
+        store_run p = {0};
+        if (store_run_get(en->st, NULL, w->resume_run, &p) == 0) {
+            add_pending(&p, cw);
+            rc = store_run_update(en->st, &p);
+        }
+        store_run_clear(&p);
+    }
+    char **runs = NULL;
+    size_t n = 0;
+    if (rc == 0)
+        rc = store_blocked_runs(en->st, w->friendly_id, &runs, &n);
+    for (size_t i = 0; i < n; i++) {
+        store_run r = {0};
+        int64_t left = 0;
+        if (rc == 0 && (rc = store_blocker_remove(en->st, runs[i], w->friendly_id, &left)) == 0 &&
+            store_run_get(en->st, NULL, runs[i], &r) == 0 &&
+            !status_is_final((run_status)r.status)) {
+            add_pending(&r, cw);
+            if (left == 0)
+                continue_run(en, &r, now);
+            rc = store_run_update(en->st, &r);
+        }
+        store_run_clear(&r);
+        free(runs[i]);
+    }
+    free(runs);
+    json_decref(cw);
+    return rc;
+}
+
+int engine_block_run(engine *en, store_run *r, const char *waitpoint_fid, int64_t now)
+{
+    int rc = store_blocker_add(en->st, r->friendly_id, waitpoint_fid);
+    if (rc)
+        return rc;
+    if (!r->snapshot_status || strcmp(r->snapshot_status, "EXECUTING_WITH_WAITPOINTS") != 0)
+        engine_snapshot(en, r, "EXECUTING_WITH_WAITPOINTS", "Run is blocked by waitpoints", NULL,
+                        now);
+    return store_run_update(en->st, r);
+}
+
+/* Makes a waitpoint row: type, and the fields the caller set in w. */
+static int new_waitpoint(engine *en, const char *env_id, const char *type, store_waitpoint *w,
+                         int64_t now)
+{
+    char cuid[ID_CUID_LEN + 1], fid[64];
+    id_cuid(cuid);
+    id_friendly(fid, sizeof fid, "waitpoint_", cuid);
+    w->id = engine_strdup(cuid);
+    w->friendly_id = engine_strdup(fid);
+    w->env_id = engine_strdup(env_id);
+    w->type = engine_strdup(type);
+    w->status = engine_strdup("PENDING");
+    w->created_at = now;
+    w->updated_at = now;
+    if (!w->tags)
+        w->tags = engine_strdup("[]");
+    return store_waitpoint_insert(en->st, w);
+}
+
+int engine_block_parent(engine *en, const store_run *child, int64_t batch_index, int64_t now)
+{
+    store_waitpoint w = {0};
+    w.completed_by_run = engine_strdup(child->friendly_id);
+    w.resume_run = engine_strdup(child->parent_id);
+    w.batch_id = engine_strdup(child->batch_id);
+    w.batch_index = batch_index;
+    int rc = new_waitpoint(en, child->env_id, "RUN", &w, now);
+    if (rc == 0 && !child->batch_id) {
+        store_run p = {0};
+        if (store_run_get(en->st, child->env_id, child->parent_id, &p) == 0)
+            rc = engine_block_run(en, &p, w.friendly_id, now);
+        store_run_clear(&p);
+    }
+    store_waitpoint_clear(&w);
+    return rc;
+}
+
+int engine_wait_duration(engine *en, const store_env *env, const char *run_id, int64_t until,
+                         const char *idempotency_key, int64_t idempotency_ttl_ms, int64_t now,
+                         char wp[64], int64_t *wait_until, err_t *e)
+{
+    store_run r = {0};
+    store_waitpoint w = {0};
+    int rc = engine_run_get(en, env, run_id, &r, e);
+    if (rc)
+        return err_set(e, ERR_UNAUTHORIZED, "Run not found in this environment");
+    if (idempotency_key &&
+        store_waitpoint_by_idempotency(en->st, env->id, idempotency_key, &w) == 0 &&
+        (!w.idempotency_expires_at || w.idempotency_expires_at > now)) {
+        /* an idempotent wait: the same waitpoint, maybe already over */
+        snprintf(wp, 64, "%s", w.friendly_id);
+        *wait_until = w.completed_after;
+        if (strcmp(w.status, "PENDING") == 0)
+            rc = engine_block_run(en, &r, w.friendly_id, now);
+        else
+            rc = engine_wait_token(en, env, run_id, w.friendly_id, now, e);
+        goto out;
+    }
+    store_waitpoint_clear(&w);
+    memset(&w, 0, sizeof w);
+    if (idempotency_key) {
+        w.idempotency_key = engine_strdup(idempotency_key);
+        w.user_idempotency_key = 1;
+        w.idempotency_expires_at =
+            now + (idempotency_ttl_ms > 0 ? idempotency_ttl_ms : ENGINE_DEFAULT_IDEMPOTENCY_TTL_MS);
+    }
+    w.completed_after = until;
+    w.timeout_at = until > now ? until : now;
+    if ((rc = new_waitpoint(en, env->id, "DATETIME", &w, now)) == 0)
+        rc = engine_block_run(en, &r, w.friendly_id, now);
+    engine_arm(en, w.timeout_at);
+    snprintf(wp, 64, "%s", w.friendly_id);
+    *wait_until = until;
+out:
+    if (rc && !e->code)
+        err_set(e, rc, "Something went wrong");
+    store_waitpoint_clear(&w);
+    store_run_clear(&r);
+    return rc;
+}
+
+int engine_wait_token(engine *en, const store_env *env, const char *run_id,
+                      const char *waitpoint_id, int64_t now, err_t *e)
+{
+    store_run r = {0};
+    store_waitpoint w = {0};
+    int rc = engine_run_get(en, env, run_id, &r, e);
+    if (rc)
+        return rc;
+    if ((rc = engine_waitpoint_get(en, env, waitpoint_id, &w, e)))
+        goto out;
+    if (strcmp(w.status, "PENDING") == 0) {
+        rc = engine_block_run(en, &r, w.friendly_id, now);
+    } else {
+        /* already completed: the run is handed it at once */
+        json_t *cw = completed_json(&w);
+        add_pending(&r, cw);
+        json_decref(cw);
+        continue_run(en, &r, now);
+        rc = store_run_update(en->st, &r);
+    }
+    if (rc)
+        err_set(e, rc, "Something went wrong");
+out:
+    store_waitpoint_clear(&w);
+    store_run_clear(&r);
+    return rc;
+}
+
+int engine_batch_wait(engine *en, const store_env *env, const char *batch_fid,
+                      const char *parent_id, int64_t now)
+{
+    store_waitpoint w = {0};
+    store_run p = {0};
+    w.batch_id = engine_strdup(batch_fid);
+    w.resume_run = engine_strdup(parent_id);
+    int rc = new_waitpoint(en, env->id, "BATCH", &w, now);
+    if (rc == 0 && store_run_get(en->st, env->id, parent_id, &p) == 0)
+        rc = engine_block_run(en, &p, w.friendly_id, now);
+    store_run_clear(&p);
+    store_waitpoint_clear(&w);
+    return rc;
+}
+
+int engine_batch_check_done(engine *en, const char *batch_fid, int64_t now)
+{
+    store_waitpoint w = {0};
+    int rc = store_waitpoint_of_batch(en->st, batch_fid, &w);
+    if (rc == ERR_NOT_FOUND)
+        return 0;
+    if (rc || strcmp(w.status, "PENDING") != 0)
+        goto out;
+    store_batch b = {0};
+    if ((rc = store_batch_get(en->st, w.env_id, batch_fid, &b)))
+        goto out;
+    bool sealed = b.sealed;
+    store_batch_clear(&b);
+    int64_t open[RUN_STATUS_COUNT];
+    size_t n = 0;
+    for (int s = 0; s < RUN_STATUS_COUNT; s++)
+        if (!status_is_final((run_status)s))
+            open[n++] = s;
+    int64_t unfinished = 0;
+    if (!sealed || (rc = store_batch_count_runs(en->st, batch_fid, open, n, &unfinished)) ||
+        unfinished > 0)
+        goto out;
+    complete(&w, NULL, false, now);
+    if ((rc = store_waitpoint_update(en->st, &w)) == 0)
+        rc = engine_waitpoint_done(en, &w, now);
+out:
+    store_waitpoint_clear(&w);
+    return rc;
 }

@@ -86,6 +86,15 @@ static const col run_cols[] = {
     RT(realtime_streams),
     RT(trace_id),
     RT(span_id),
+    RT(snapshot_id),
+    RT(snapshot_status),
+    RT(snapshot_desc),
+    RI(snapshot_at),
+    RT(snapshot_waitpoints),
+    RT(pending_waitpoints),
+    RT(worker_id),
+    RI(heartbeat_deadline),
+    RI(available_at),
 };
 #define BT(f)                                                                                      \
     {                                                                                              \
@@ -114,20 +123,50 @@ static const col batch_cols[] = {
     BT(errors),
     BT(version),
 };
-#define WT(f) {#f, COL_TEXT, offsetof(store_waitpoint, f)}
-#define WI(f) {#f, COL_INT, offsetof(store_waitpoint, f)}
+#define WT(f)                                                                                      \
+    {                                                                                              \
+#f, COL_TEXT, offsetof(store_waitpoint, f)                                                 \
+    }
+#define WI(f)                                                                                      \
+    {                                                                                              \
+#f, COL_INT, offsetof(store_waitpoint, f)                                                  \
+    }
 static const col waitpoint_cols[] = {
-    WI(seq), WT(id), WT(friendly_id), WT(env_id), WT(type), WT(status), WT(idempotency_key),
-    WI(user_idempotency_key), WI(idempotency_expires_at), WT(inactive_idempotency_key),
-    WT(output), WT(output_type), WI(output_is_error), WI(timeout_at), WI(completed_at),
-    WI(completed_after), WI(created_at), WI(updated_at), WT(tags), WT(completed_by_run),
-    WT(resume_run), WT(batch_id), WI(batch_index),
+    WI(seq),
+    WT(id),
+    WT(friendly_id),
+    WT(env_id),
+    WT(type),
+    WT(status),
+    WT(idempotency_key),
+    WI(user_idempotency_key),
+    WI(idempotency_expires_at),
+    WT(inactive_idempotency_key),
+    WT(output),
+    WT(output_type),
+    WI(output_is_error),
+    WI(timeout_at),
+    WI(completed_at),
+    WI(completed_after),
+    WI(created_at),
+    WI(updated_at),
+    WT(tags),
+    WT(completed_by_run),
+    WT(resume_run),
+    WT(batch_id),
+    WI(batch_index),
 };
-#define KT(f) {#f, COL_TEXT, offsetof(store_worker, f)}
-#define KI(f) {#f, COL_INT, offsetof(store_worker, f)}
+#define KT(f)                                                                                      \
+    {                                                                                              \
+#f, COL_TEXT, offsetof(store_worker, f)                                                    \
+    }
+#define KI(f)                                                                                      \
+    {                                                                                              \
+#f, COL_INT, offsetof(store_worker, f)                                                     \
+    }
 static const col worker_cols[] = {
-    KI(seq), KT(id), KT(friendly_id), KT(env_id), KT(version), KT(content_hash), KT(tasks),
-    KI(created_at),
+    KI(seq),     KT(id),           KT(friendly_id), KT(env_id),
+    KT(version), KT(content_hash), KT(tasks),       KI(created_at),
 };
 #define NCOLS(a) (sizeof(a) / sizeof(a[0]))
 
@@ -1154,8 +1193,7 @@ static int read_one_waitpoint(store *st, sqlite3_stmt *s, store_waitpoint *w)
     return 0;
 }
 
-int store_waitpoint_get(store *st, const char *env_id, const char *friendly_id,
-                        store_waitpoint *w)
+int store_waitpoint_get(store *st, const char *env_id, const char *friendly_id, store_waitpoint *w)
 {
     static char sql_env[4400], sql_any[4400];
     if (!sql_env[0]) {
@@ -1228,8 +1266,8 @@ int store_waitpoint_list(store *st, const store_waitpoint_filter *f, store_waitp
         len += (size_t)snprintf(sql + len, sizeof sql - len, " AND seq>%lld",
                                 (long long)f->before_seq);
     else if (f->after_seq > 0)
-        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND seq<%lld",
-                                (long long)f->after_seq);
+        len +=
+            (size_t)snprintf(sql + len, sizeof sql - len, " AND seq<%lld", (long long)f->after_seq);
     snprintf(sql + len, sizeof sql - len, " ORDER BY seq %s LIMIT %d", backward ? "ASC" : "DESC",
              f->limit + 1);
     sqlite3_stmt *s = NULL;
@@ -1413,8 +1451,8 @@ int store_queue_limit(store *st, const char *env_id, const char *name, int64_t *
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(st, "queue limit");
 }
 
-int store_run_candidates(store *st, const char *env_id, int64_t now, size_t max,
-                         store_run **runs, size_t *n)
+int store_run_candidates(store *st, const char *env_id, int64_t now, size_t max, store_run **runs,
+                         size_t *n)
 {
     static char sql[4400];
     if (!sql[0])
@@ -1480,8 +1518,7 @@ int store_run_stalled(store *st, int64_t now, size_t max, store_run **runs, size
 {
     static char sql[4400];
     if (!sql[0])
-        snprintf(sql, sizeof sql,
-                 "%s WHERE heartbeat_deadline>0 AND heartbeat_deadline<=? LIMIT ?",
+        snprintf(sql, sizeof sql, "%s WHERE heartbeat_deadline>0 AND heartbeat_deadline<=? LIMIT ?",
                  st->runs.select);
     sqlite3_stmt *s = stmt(st, sql);
     if (!s)
@@ -1518,8 +1555,7 @@ int store_blocker_add(store *st, const char *run_fid, const char *waitpoint_fid)
     return exec_write(st, s);
 }
 
-int store_blocker_remove(store *st, const char *run_fid, const char *waitpoint_fid,
-                         int64_t *left)
+int store_blocker_remove(store *st, const char *run_fid, const char *waitpoint_fid, int64_t *left)
 {
     if (begin_write(st))
         return ERR_STORE;
@@ -1578,8 +1614,8 @@ int store_event_insert(store *st, const char *run_fid, const store_event *ev)
     return exec_write(st, s);
 }
 
-int store_event_each(store *st, const char *run_fid,
-                     void (*fn)(void *ud, const store_event *ev), void *ud)
+int store_event_each(store *st, const char *run_fid, void (*fn)(void *ud, const store_event *ev),
+                     void *ud)
 {
     sqlite3_stmt *s = stmt(st, "SELECT time_ms,level,message,span_id,trace_id,attributes FROM"
                                " run_events WHERE run_id=? ORDER BY seq");

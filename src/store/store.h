@@ -92,15 +92,15 @@ typedef struct store_run {
     char *trace_id;
     char *span_id;
     /* execution (worker protocol): the latest execution snapshot */
-    char *snapshot_id;         /* snapshot_<cuid>, a new one for every state change */
-    char *snapshot_status;     /* QUEUED, PENDING_EXECUTING, EXECUTING, ... */
+    char *snapshot_id;     /* snapshot_<cuid>, a new one for every state change */
+    char *snapshot_status; /* QUEUED, PENDING_EXECUTING, EXECUTING, ... */
     char *snapshot_desc;
     int64_t snapshot_at;
-    char *snapshot_waitpoints; /* JSON array: completed waitpoints handed to the worker */
-    char *pending_waitpoints;  /* JSON array: completed while the run is still blocked */
-    char *worker_id;           /* friendly id of the worker the run is locked to */
+    char *snapshot_waitpoints;  /* JSON array: completed waitpoints handed to the worker */
+    char *pending_waitpoints;   /* JSON array: completed while the run is still blocked */
+    char *worker_id;            /* friendly id of the worker the run is locked to */
     int64_t heartbeat_deadline; /* stall deadline of the current snapshot, 0 = none */
-    int64_t available_at;      /* not dequeued before this (retry backoff), 0 = now */
+    int64_t available_at;       /* not dequeued before this (retry backoff), 0 = now */
 } store_run;
 
 void store_run_clear(store_run *r);
@@ -138,8 +138,8 @@ typedef struct store_waitpoint {
     char *id;          /* internal cuid (the callback HMAC is over it) */
     char *friendly_id; /* waitpoint_<id> */
     char *env_id;
-    char *type;        /* MANUAL (tokens), DATETIME, RUN, BATCH */
-    char *status;      /* PENDING, COMPLETED */
+    char *type;   /* MANUAL (tokens), DATETIME, RUN, BATCH */
+    char *status; /* PENDING, COMPLETED */
     char *idempotency_key;
     int64_t user_idempotency_key;
     int64_t idempotency_expires_at;
@@ -152,7 +152,7 @@ typedef struct store_waitpoint {
     int64_t completed_after;
     int64_t created_at;
     int64_t updated_at;
-    char *tags; /* JSON array text */
+    char *tags;             /* JSON array text */
     char *completed_by_run; /* RUN waitpoints: the child run */
     char *resume_run;       /* the run to continue when it completes (RUN, BATCH) */
     char *batch_id;         /* batch item RUN waitpoints and BATCH waitpoints */
@@ -296,8 +296,7 @@ int store_batch_item_set_run(store *st, const char *batch_id, int64_t idx, const
 int store_waitpoint_insert(store *st, store_waitpoint *w);
 int store_waitpoint_update(store *st, const store_waitpoint *w);
 /* By friendly id within env (env_id NULL: any env). Caller clears *w. */
-int store_waitpoint_get(store *st, const char *env_id, const char *friendly_id,
-                        store_waitpoint *w);
+int store_waitpoint_get(store *st, const char *env_id, const char *friendly_id, store_waitpoint *w);
 int store_waitpoint_by_idempotency(store *st, const char *env_id, const char *key,
                                    store_waitpoint *w);
 /* Newest first, like store_run_list. */
@@ -343,8 +342,8 @@ int store_queue_limit(store *st, const char *env_id, const char *name, int64_t *
 
 /* Queued runs of env that may be taken at now (PENDING, available), oldest
  * queue order first, at most max. Caller clears. */
-int store_run_candidates(store *st, const char *env_id, int64_t now, size_t max,
-                         store_run **runs, size_t *n);
+int store_run_candidates(store *st, const char *env_id, int64_t now, size_t max, store_run **runs,
+                         size_t *n);
 /* Runs of env holding concurrency (snapshot PENDING_EXECUTING, EXECUTING or
  * PENDING_CANCEL): queue and concurrency key of each, as two malloc'd
  * arrays of malloc'd strings (key may be NULL). */
@@ -358,8 +357,7 @@ int store_run_next_stall(store *st, int64_t *at);
 
 int store_blocker_add(store *st, const char *run_fid, const char *waitpoint_fid);
 /* Removes a blocker; *left is how many the run still has. */
-int store_blocker_remove(store *st, const char *run_fid, const char *waitpoint_fid,
-                         int64_t *left);
+int store_blocker_remove(store *st, const char *run_fid, const char *waitpoint_fid, int64_t *left);
 /* The runs blocked by a waitpoint (malloc'd array of malloc'd friendly ids). */
 int store_blocked_runs(store *st, const char *waitpoint_fid, char ***runs, size_t *n);
 
@@ -374,8 +372,8 @@ typedef struct store_event {
 
 int store_event_insert(store *st, const char *run_fid, const store_event *ev);
 /* Calls fn for each event of a run, oldest first. */
-int store_event_each(store *st, const char *run_fid,
-                     void (*fn)(void *ud, const store_event *ev), void *ud);
+int store_event_each(store *st, const char *run_fid, void (*fn)(void *ud, const store_event *ev),
+                     void *ud);
 
 /* ---- request dedup ---------------------------------------------------- */
 

@@ -1,0 +1,181 @@
+/*
+ * api/otel.c - OTLP/HTTP JSON from task processes (docs/dev-protocol.md
+ * 4.5): log records and spans are kept per run, found by their
+ * "$metadata.ctx.run.id" attribute, and read back through
+ * GET /api/v1/runs/{id}/events.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "util/timefmt.h"
+
+/* The value of an OTLP AnyValue as JSON (borrowed parts copied). */
+static json_t *any_value(json_t *v)
+{
+    json_t *x;
+    if ((x = json_object_get(v, "stringValue")))
+        return json_incref(x);
+    if ((x = json_object_get(v, "boolValue")))
+        return json_incref(x);
+    if ((x = json_object_get(v, "intValue"))) {
+        if (json_is_string(x))
+            return json_integer(strtoll(json_string_value(x), NULL, 10));
+        return json_incref(x);
+    }
+    if ((x = json_object_get(v, "doubleValue")))
+        return json_incref(x);
+    return json_null();
+}
+
+/* Flattens an OTLP attribute list into an object; *run gets the run id. */
+static json_t *attributes(json_t *list, const char **run, bool *partial)
+{
+    json_t *o = json_object();
+    size_t i;
+    json_t *a;
+    json_array_foreach(list, i, a)
+    {
+        const char *k = json_string_value(json_object_get(a, "key"));
+        if (!k)
+            continue;
+        json_t *v = any_value(json_object_get(a, "value"));
+        if (strcmp(k, "$metadata.ctx.run.id") == 0 && json_is_string(v))
+            *run = json_string_value(json_object_get(json_object_get(a, "value"), "stringValue"));
+        if (partial && strcmp(k, "$span.partial") == 0 && json_is_true(v))
+            *partial = true;
+        if (k[0] != '$')
+            json_object_set_new(o, k, v);
+        else
+            json_decref(v);
+    }
+    return o;
+}
+
+static int64_t nanos_to_ms(json_t *v)
+{
+    if (json_is_string(v))
+        return strtoll(json_string_value(v), NULL, 10) / 1000000;
+    if (json_is_number(v))
+        return (int64_t)(json_number_value(v) / 1e6);
+    return 0;
+}
+
+static void add_event(http_ctx *c, const char *run, int64_t ms, const char *level, const char *msg,
+                      json_t *rec, json_t *attrs)
+{
+    char *at = json_dumps(attrs, JSON_COMPACT);
+    store_event ev = {
+        .time_ms = ms ? ms : c->now,
+        .level = level,
+        .message = msg ? msg : "",
+        .span_id = json_string_value(json_object_get(rec, "spanId")),
+        .trace_id = json_string_value(json_object_get(rec, "traceId")),
+        .attributes = at,
+    };
+    engine_event_add(c->app->en, run, &ev);
+    free(at);
+}
+
+void api_otel_logs(http_ctx *c)
+{
+    json_t *body = http_json(c);
+    if (!body)
+        return;
+    size_t i, j, k;
+    json_t *rl, *sl, *rec;
+    json_array_foreach(json_object_get(body, "resourceLogs"), i, rl)
+    {
+        json_array_foreach(json_object_get(rl, "scopeLogs"), j, sl)
+        {
+            json_array_foreach(json_object_get(sl, "logRecords"), k, rec)
+            {
+                const char *run = NULL;
+                json_t *attrs = attributes(json_object_get(rec, "attributes"), &run, NULL);
+                json_t *b = json_object_get(rec, "body");
+                const char *msg = json_string_value(json_object_get(b, "stringValue"));
+                const char *level = json_string_value(json_object_get(rec, "severityText"));
+                if (run)
+                    add_event(c, run, nanos_to_ms(json_object_get(rec, "timeUnixNano")),
+                              level ? level : "info", msg, rec, attrs);
+                json_decref(attrs);
+            }
+        }
+    }
+    http_reply_json(c, 200, json_object());
+}
+
+void api_otel_traces(http_ctx *c)
+{
+    json_t *body = http_json(c);
+    if (!body)
+        return;
+    size_t i, j, k;
+    json_t *rs, *ss, *span;
+    json_array_foreach(json_object_get(body, "resourceSpans"), i, rs)
+    {
+        json_array_foreach(json_object_get(rs, "scopeSpans"), j, ss)
+        {
+            json_array_foreach(json_object_get(ss, "spans"), k, span)
+            {
+                const char *run = NULL;
+                bool partial = false;
+                json_t *attrs = attributes(json_object_get(span, "attributes"), &run, &partial);
+                if (run && !partial)
+                    add_event(c, run, nanos_to_ms(json_object_get(span, "startTimeUnixNano")),
+                              "trace", json_string_value(json_object_get(span, "name")), span,
+                              attrs);
+                json_decref(attrs);
+            }
+        }
+    }
+    http_reply_json(c, 200, json_object());
+}
+
+void api_otel_metrics(http_ctx *c)
+{
+    http_reply_json(c, 200, json_object());
+}
+
+typedef struct events_ctx {
+    json_t *arr;
+    const char *run;
+} events_ctx;
+
+static void event_cb(void *ud, const store_event *ev)
+{
+    events_ctx *x = ud;
+    char at[32];
+    time_format_iso(ev->time_ms, at);
+    json_t *attrs = ev->attributes ? json_loads(ev->attributes, 0, NULL) : NULL;
+    json_t *o = json_pack("{s:s,s:s,s:s,s:{},s:s,s:i,s:b,s:b,s:b,s:s,s:[],s:s}", "spanId",
+                          ev->span_id ? ev->span_id : "", "runId", x->run, "message",
+                          ev->message ? ev->message : "", "style", "startTime", at, "duration", 0,
+                          "isError", 0, "isPartial", 0, "isCancelled", 0, "level",
+                          ev->level ? ev->level : "info", "events", "kind",
+                          ev->level && strcmp(ev->level, "trace") == 0 ? "SPAN" : "LOG");
+    if (json_is_object(attrs))
+        json_object_set_new(o, "properties", attrs);
+    else
+        json_decref(attrs);
+    json_array_append_new(x->arr, o);
+}
+
+void api_run_events(http_ctx *c)
+{
+    store_run r = {0};
+    err_t e = {0};
+    if (engine_run_get(c->app->en, c->auth.env, http_param(c, 0), &r, &e) != 0) {
+        http_add_header(c, "x-should-retry", "true");
+        http_reply_error(c, 404, "Not found");
+        return;
+    }
+    scope_res res[2] = {{"runs", r.friendly_id}, {"tasks", r.task}};
+    bool ok = c->auth.kind == AUTH_SECRET || http_authorize(c, "read", res, 2);
+    if (ok) {
+        events_ctx x = {json_array(), r.friendly_id};
+        store_event_each(c->app->st, r.friendly_id, event_cb, &x);
+        http_reply_json(c, 200, json_pack("{s:o}", "events", x.arr));
+    }
+    store_run_clear(&r);
+}
