@@ -25,6 +25,7 @@ typedef struct app_config {
     bool sync_full;       /* synchronous=FULL */
     int64_t rate_limit;   /* requests per rate window per environment; 0 = off */
     int64_t rate_window_ms;
+    int64_t heartbeat_timeout_ms; /* 0 = the engine's default (60 s) */
 } app_config;
 
 typedef struct app {

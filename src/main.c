@@ -2,7 +2,7 @@
  * main.c - flags, configuration, start and stop.
  *
  *   triggerd [--listen HOST:PORT] [--data DIR] [--sync full|normal]
- *            [--rate-limit N] [--public-url URL]
+ *            [--rate-limit N] [--public-url URL] [--heartbeat-timeout MS]
  *   triggerd keys --data DIR [--json]
  *   triggerd rotate-key --data DIR --env dev|stg|prod
  */
@@ -22,9 +22,33 @@
 static void usage(void)
 {
     fprintf(stderr, "usage: triggerd [--listen HOST:PORT] [--data DIR] [--sync full|normal]\n"
-                    "                [--rate-limit N] [--public-url URL]\n"
+                    "                [--rate-limit N] [--public-url URL] [--heartbeat-timeout MS]\n"
                     "       triggerd keys --data DIR [--json]\n"
                     "       triggerd rotate-key --data DIR --env dev|stg|prod\n");
+}
+
+/* A non-negative decimal integer, nothing else. */
+static int parse_count(const char *v, int64_t *out)
+{
+    char *end;
+    if (!*v || *v < '0' || *v > '9')
+        return -1;
+    long long n = strtoll(v, &end, 10);
+    if (*end || n < 0)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static int parse_sync(const char *v, bool *full)
+{
+    if (strcmp(v, "full") == 0)
+        *full = true;
+    else if (strcmp(v, "normal") == 0)
+        *full = false;
+    else
+        return -1;
+    return 0;
 }
 
 static int parse_listen(app_config *cfg, const char *v)
@@ -39,8 +63,11 @@ static int parse_listen(app_config *cfg, const char *v)
     cfg->listen_host[hl] = 0;
     if (hl == 0)
         snprintf(cfg->listen_host, sizeof cfg->listen_host, "0.0.0.0");
-    cfg->listen_port = atoi(colon + 1);
-    return cfg->listen_port > 0 && cfg->listen_port < 65536 ? 0 : -1;
+    int64_t port;
+    if (parse_count(colon + 1, &port) != 0 || port < 1 || port > 65535)
+        return -1;
+    cfg->listen_port = (int)port;
+    return 0;
 }
 
 static const char *envv(const char *name)
@@ -65,10 +92,13 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
     cfg->rate_window_ms = 10000;
     if (envv("TRIGGERD_LISTEN") && parse_listen(cfg, envv("TRIGGERD_LISTEN")))
         return -1;
-    if (envv("TRIGGERD_SYNC"))
-        cfg->sync_full = strcmp(envv("TRIGGERD_SYNC"), "normal") != 0;
-    if (envv("TRIGGERD_RATE_LIMIT"))
-        cfg->rate_limit = atoll(envv("TRIGGERD_RATE_LIMIT"));
+    if (envv("TRIGGERD_SYNC") && parse_sync(envv("TRIGGERD_SYNC"), &cfg->sync_full))
+        return -1;
+    if (envv("TRIGGERD_RATE_LIMIT") && parse_count(envv("TRIGGERD_RATE_LIMIT"), &cfg->rate_limit))
+        return -1;
+    if (envv("TRIGGERD_HEARTBEAT_TIMEOUT_MS") &&
+        parse_count(envv("TRIGGERD_HEARTBEAT_TIMEOUT_MS"), &cfg->heartbeat_timeout_ms))
+        return -1;
     if (envv("TRIGGERD_PUBLIC_URL"))
         snprintf(cfg->public_url, sizeof cfg->public_url, "%s", envv("TRIGGERD_PUBLIC_URL"));
     int i = 1;
@@ -90,9 +120,14 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
         } else if (strcmp(a, "--data") == 0) {
             snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", v);
         } else if (strcmp(a, "--sync") == 0) {
-            cfg->sync_full = strcmp(v, "normal") != 0;
+            if (parse_sync(v, &cfg->sync_full))
+                return -1;
         } else if (strcmp(a, "--rate-limit") == 0) {
-            cfg->rate_limit = atoll(v);
+            if (parse_count(v, &cfg->rate_limit))
+                return -1;
+        } else if (strcmp(a, "--heartbeat-timeout") == 0) {
+            if (parse_count(v, &cfg->heartbeat_timeout_ms))
+                return -1;
         } else if (strcmp(a, "--public-url") == 0) {
             snprintf(cfg->public_url, sizeof cfg->public_url, "%s", v);
         } else if (strcmp(a, "--env") == 0) {
@@ -167,6 +202,10 @@ static int serve(app *a)
     free(secret);
     a->au = auth_new(a->st);
     a->en = engine_new(a->st, a->loop);
+    if (a->en) {
+        engine_limits lim = {.heartbeat_timeout_ms = a->cfg.heartbeat_timeout_ms};
+        engine_set_limits(a->en, &lim);
+    }
     if (a->cfg.rate_limit > 0)
         a->rl = ratelimit_new(a->cfg.rate_limit, a->cfg.rate_window_ms);
     if (!a->os || !a->au || !a->en)

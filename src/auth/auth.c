@@ -18,7 +18,6 @@ struct auth {
     size_t n_envs;
     char (*pats)[64];
     size_t n_pats;
-    int64_t reloaded_at;
 };
 
 void auth_result_clear(auth_result *r)
@@ -144,12 +143,10 @@ int auth_resolve(auth *a, const char *token, bool allow_jwt, int64_t now_ms, aut
     if (find_key(a, token, out))
         return 0;
     /* a key rotated by another process (`triggerd rotate-key`) since we
-     * loaded the keyring: reload once and look again */
-    if (strncmp(token, "tr_", 3) == 0 && now_ms - a->reloaded_at > 1000) {
-        a->reloaded_at = now_ms;
-        if (reload(a) == 0 && find_key(a, token, out))
-            return 0;
-    }
+     * loaded the keyring: reload and look again */
+    if (strncmp(token, "tr_", 3) == 0 && store_env_key_exists(a->st, token) && reload(a) == 0 &&
+        find_key(a, token, out))
+        return 0;
     char env_id[32];
     if (strncmp(token, "tr_", 3) == 0 && store_revoked_key_env(a->st, token, now_ms, env_id) == 0) {
         out->env = auth_env_by_id(a, env_id);

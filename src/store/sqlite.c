@@ -234,6 +234,8 @@ static sqlite3_stmt *stmt(store *st, const char *sql)
     abort();
 }
 
+static bool exists(store *st, const char *sql, const char *v);
+
 static int fail(store *st, const char *what)
 {
     fprintf(stderr, "store: %s: %s\n", what, sqlite3_errmsg(st->db));
@@ -507,6 +509,11 @@ int store_env_list(store *st, store_env **envs, size_t *n)
     *envs = out;
     *n = cnt;
     return 0;
+}
+
+bool store_env_key_exists(store *st, const char *key)
+{
+    return exists(st, "SELECT 1 FROM envs WHERE api_key=?", key);
 }
 
 int store_env_set_key(store *st, const char *env_id, const char *new_key, const char *old_key,

@@ -230,6 +230,8 @@ int store_env_count(store *st, int64_t *count);
 int store_env_insert(store *st, const store_env *env);
 /* Loads every environment into a malloc'd array (caller frees). */
 int store_env_list(store *st, store_env **envs, size_t *n);
+/* True when key is some environment's current root key. */
+bool store_env_key_exists(store *st, const char *key);
 int store_env_set_key(store *st, const char *env_id, const char *new_key, const char *old_key,
                       int64_t old_expires_at);
 /* Finds the env whose rotated-out key is key and still in its grace window. */
