@@ -162,7 +162,13 @@ void api_dev_dequeue(http_ctx *c)
     dequeued_run *runs = NULL;
     size_t n = 0;
     err_t e = {0};
-    if (engine_dequeue(c->app->en, c->auth.env, worker, 10, c->now, &runs, &n, &e) != 0) {
+    /* "maxRuns" is a triggerd extension for workers that run one at a time
+     * per poller (libtrigger); the CLI does not send it */
+    json_t *mr = json_object_get(body, "maxRuns");
+    size_t max = json_is_integer(mr) && json_integer_value(mr) > 0 && json_integer_value(mr) < 10
+                     ? (size_t)json_integer_value(mr)
+                     : 10;
+    if (engine_dequeue(c->app->en, c->auth.env, worker, max, c->now, &runs, &n, &e) != 0) {
         http_reply_err(c, &e);
         return;
     }
