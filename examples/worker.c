@@ -113,6 +113,9 @@ int main(int argc, char **argv)
     const char *poll = getenv("TRIGGER_WORKER_POLL_MS");
     if (poll)
         trigger_worker_set_poll_interval(worker, (unsigned)atoi(poll));
+    const char *hb = getenv("TRIGGER_WORKER_HEARTBEAT_MS");
+    if (hb)
+        trigger_worker_set_heartbeat_interval(worker, (unsigned)atoi(hb));
     const char *threads = getenv("TRIGGER_WORKER_THREADS");
     if (threads)
         trigger_worker_set_concurrency(worker, atoi(threads));

@@ -21,7 +21,7 @@
 #include "trigger.h"
 
 #define MAX_TASKS 64
-#define HEARTBEAT_EVERY_MS 20000
+#define HEARTBEAT_EVERY_MS 20000 /* well inside the server's 60 s stall timeout */
 
 typedef struct task_def {
     char *id;
@@ -46,6 +46,7 @@ struct trigger_worker {
     size_t n_tasks;
     int threads;
     unsigned poll_ms;
+    unsigned heartbeat_ms;
     char worker_id[TRIGGER_ID_MAX];
     char version[64];
     volatile int stop;
@@ -99,6 +100,7 @@ trigger_worker *trigger_worker_new(const char *base_url, const char *secret_key,
     w->project_ref = dup_or_null(ref);
     w->threads = 4;
     w->poll_ms = 100;
+    w->heartbeat_ms = HEARTBEAT_EVERY_MS;
     pthread_mutex_init(&w->mu, NULL);
     if (!w->base_url || !w->secret_key) {
         trigger_worker_free(w);
@@ -153,6 +155,11 @@ void trigger_worker_set_concurrency(trigger_worker *w, int threads)
 void trigger_worker_set_poll_interval(trigger_worker *w, unsigned ms)
 {
     w->poll_ms = ms ? ms : 1;
+}
+
+void trigger_worker_set_heartbeat_interval(trigger_worker *w, unsigned ms)
+{
+    w->heartbeat_ms = ms ? ms : HEARTBEAT_EVERY_MS;
 }
 
 void trigger_worker_stop(trigger_worker *w)
@@ -548,12 +555,12 @@ static void *heartbeats(void *p)
 {
     trigger_worker *w = p;
     trigger_client *c = trigger_client_new(w->base_url, w->secret_key);
-    long long next = now_ms() + HEARTBEAT_EVERY_MS;
+    long long next = now_ms() + w->heartbeat_ms;
     while (c && !w->stop) {
-        nap(100);
+        nap(w->heartbeat_ms < 500 ? w->heartbeat_ms / 5 + 1 : 100);
         if (now_ms() < next)
             continue;
-        next = now_ms() + HEARTBEAT_EVERY_MS;
+        next = now_ms() + w->heartbeat_ms;
         for (int i = 0; i < w->threads; i++) {
             char path[512] = "";
             pthread_mutex_lock(&w->slots[i].mu);

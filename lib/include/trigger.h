@@ -324,6 +324,9 @@ TRIGGER_EXTERN int trigger_worker_add_task(trigger_worker *w, const char *task_i
  * holds its thread, so keep concurrency above the nesting depth. */
 TRIGGER_EXTERN void trigger_worker_set_concurrency(trigger_worker *w, int threads);
 TRIGGER_EXTERN void trigger_worker_set_poll_interval(trigger_worker *w, unsigned ms);
+/* How often executing runs are heartbeated (default 20 s; it must stay
+ * below the server's stall timeout, 60 s unless --heartbeat-timeout). */
+TRIGGER_EXTERN void trigger_worker_set_heartbeat_interval(trigger_worker *w, unsigned ms);
 
 /* Registers the tasks and serves runs until trigger_worker_stop is called
  * (from a task, another thread or a signal handler) or, when max_runs > 0,
