@@ -32,6 +32,7 @@ step "unit tests"
 run meson test -C build --suite unit --print-errorlogs
 
 step "integration tests"
+run meson test -C build --suite integration --print-errorlogs
 run node --test --test-concurrency=1 tests/integration/
 
 step "compat tests (@trigger.dev/sdk 4.5)"

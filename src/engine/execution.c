@@ -177,6 +177,14 @@ static void resolve_from_task(store_run *r, json_t *task)
     }
 }
 
+/* How many queued runs to look at for max takes: enough to skip past runs
+ * held back by queue limits without reading the whole queue each poll. */
+static size_t candidates_for(size_t max)
+{
+    size_t n = max * 8 + 8;
+    return n > 256 ? 256 : n;
+}
+
 int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size_t max, int64_t now,
                    dequeued_run **out, size_t *n, err_t *e)
 {
@@ -196,7 +204,7 @@ int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size
     int64_t env_limit = en->limits.env_concurrency > 0 ? en->limits.env_concurrency
                                                        : ENGINE_DEFAULT_ENV_CONCURRENCY;
     if ((rc = store_run_active(en->st, env->id, &h.queues, &h.keys, &h.n)) ||
-        (rc = store_run_candidates(en->st, env->id, now, 256, &cands, &nc)))
+        (rc = store_run_candidates(en->st, env->id, now, candidates_for(max), &cands, &nc)))
         goto out;
     dequeued_run *res = calloc(max ? max : 1, sizeof *res);
     if (!res)

@@ -173,6 +173,12 @@ static void print_log(void)
     cr_log_error("triggerd log:\n%s", buf);
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
 static void start_server(void)
 {
     snprintf(srv.dir, sizeof srv.dir, "/tmp/libtrigger-test-XXXXXX");
@@ -189,13 +195,8 @@ static void start_server(void)
         waitpid(srv.pid, NULL, 0);
     }
     print_log();
+    nftw(srv.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); /* fini does not run after a failed init */
     cr_assert_fail("triggerd did not become healthy");
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
 }
 
 static bool log_has_sanitizer_report(void)
