@@ -46,6 +46,8 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run meson test -C build-asan --suite unit --print-errorlogs
 
 step "integration tests under ASan+UBSan"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  run meson test -C build-asan --suite integration --print-errorlogs
 TRIGGERD_BIN="$PWD/build-asan/triggerd" ASAN_OPTIONS=detect_leaks=0 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run node --test --test-concurrency=1 tests/integration/
