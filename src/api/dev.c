@@ -59,25 +59,6 @@ void api_dev_config(http_ctx *c)
                               "maxConcurrentRuns", 25, "engineUrl", http_origin(c)));
 }
 
-/* The built-in variables the worker processes need (OTLP endpoint first:
- * without it every run log is lost). User variables come later. */
-static json_t *builtin_vars(http_ctx *c)
-{
-    const char *o = http_origin(c);
-    const char *otel = http_sprintf(c, "%s/otel", o);
-    return json_pack("{s:s,s:s,s:s,s:s,s:s}", "TRIGGER_OTEL_EXPORTER_OTLP_ENDPOINT", otel,
-                     "OTEL_EXPORTER_OTLP_ENDPOINT", otel, "TRIGGER_API_URL", o,
-                     "TRIGGER_STREAM_URL", o, "TRIGGER_REALTIME_STREAM_VERSION", "v1");
-}
-
-void api_envvars_all(http_ctx *c)
-{
-    store_project p = {0};
-    if (!project_ok(c, &p))
-        return;
-    http_reply_json(c, 200, json_pack("{s:o}", "variables", builtin_vars(c)));
-}
-
 /* Presence is only the server's "dev CLI connected" state; one event and a
  * close is enough (the client reconnects). */
 void api_dev_presence(http_ctx *c)

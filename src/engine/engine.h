@@ -253,6 +253,15 @@ int engine_wait_token(engine *en, const store_env *env, const char *run_id,
 int engine_disconnect(engine *en, const store_env *env, const char **run_ids, size_t n, int64_t now,
                       int64_t *cancelled, err_t *e);
 
+/* ---- environment variables -------------------------------------------- */
+
+/* Sets a variable (names: [A-Za-z_][A-Za-z0-9_]*, not TRIGGER_-reserved). */
+int engine_env_var_set(engine *en, const store_env *env, const char *name, const char *value,
+                       bool is_secret, bool only_new, err_t *e);
+int engine_env_var_delete(engine *en, const store_env *env, const char *name, err_t *e);
+int engine_env_var_each(engine *en, const store_env *env,
+                        void (*fn)(void *ud, const store_env_var *v), void *ud);
+
 /* Records a log line or span of a run (from OTLP). */
 int engine_event_add(engine *en, const char *run_id, const store_event *ev);
 

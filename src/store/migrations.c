@@ -99,6 +99,9 @@ const char *const store_migrations[] = {
     " time_ms INTEGER NOT NULL, level TEXT, message TEXT, span_id TEXT, trace_id TEXT,"
     " attributes TEXT);"
     "CREATE INDEX run_events_run ON run_events(run_id, seq);",
+    /* 4: environment variables */
+    "CREATE TABLE env_vars(env_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,"
+    " is_secret INTEGER NOT NULL, PRIMARY KEY(env_id, name)) WITHOUT ROWID;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -1644,3 +1644,55 @@ int store_event_each(store *st, const char *run_fid, void (*fn)(void *ud, const 
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : fail(st, "events");
 }
+
+/* ---- environment variables -------------------------------------------- */
+
+int store_env_var_set(store *st, const char *env_id, const store_env_var *v, bool only_new)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = only_new
+                          ? stmt(st, "INSERT OR IGNORE INTO env_vars(env_id,name,value,is_secret)"
+                                     " VALUES(?,?,?,?)")
+                          : stmt(st, "INSERT OR REPLACE INTO env_vars(env_id,name,value,is_secret)"
+                                     " VALUES(?,?,?,?)");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    bind_text(s, 2, v->name);
+    bind_text(s, 3, v->value);
+    sqlite3_bind_int(s, 4, v->is_secret);
+    return exec_write(st, s);
+}
+
+int store_env_var_delete(store *st, const char *env_id, const char *name)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, "DELETE FROM env_vars WHERE env_id=? AND name=?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    bind_text(s, 2, name);
+    if (exec_write(st, s))
+        return ERR_STORE;
+    return sqlite3_changes(st->db) ? 0 : ERR_NOT_FOUND;
+}
+
+int store_env_var_each(store *st, const char *env_id, void (*fn)(void *ud, const store_env_var *v),
+                       void *ud)
+{
+    sqlite3_stmt *s =
+        stmt(st, "SELECT name,value,is_secret FROM env_vars WHERE env_id=? ORDER BY name");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        store_env_var v = {(const char *)sqlite3_column_text(s, 0),
+                           (const char *)sqlite3_column_text(s, 1), sqlite3_column_int(s, 2) != 0};
+        fn(ud, &v);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : fail(st, "env vars");
+}

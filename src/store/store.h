@@ -377,6 +377,22 @@ int store_event_insert(store *st, const char *run_fid, const store_event *ev);
 int store_event_each(store *st, const char *run_fid, void (*fn)(void *ud, const store_event *ev),
                      void *ud);
 
+/* ---- environment variables ------------------------------------------- */
+
+typedef struct store_env_var {
+    const char *name;
+    const char *value;
+    bool is_secret;
+} store_env_var;
+
+/* Upserts a variable; with only_new an existing one is left as it is. */
+int store_env_var_set(store *st, const char *env_id, const store_env_var *v, bool only_new);
+/* ERR_NOT_FOUND if absent. */
+int store_env_var_delete(store *st, const char *env_id, const char *name);
+/* Calls fn for every variable of env (name order); fn's strings are borrowed. */
+int store_env_var_each(store *st, const char *env_id,
+                       void (*fn)(void *ud, const store_env_var *v), void *ud);
+
 /* ---- request dedup ---------------------------------------------------- */
 
 /* Looks up a request-idempotency hash; *entity is malloc'd or NULL. */

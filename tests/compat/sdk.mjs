@@ -37,6 +37,7 @@ export const {
   runs,
   idempotencyKeys,
   wait,
+  envvars,
   ApiError,
   AuthenticationError,
   BadRequestError,
