@@ -72,6 +72,33 @@ static int load_parent(engine *en, const store_env *env, const char *task, const
     return 0;
 }
 
+/* Blocks the triggering parent on an existing child (an idempotency hit). */
+static int wait_on_existing(engine *en, const store_env *env, store_run *child,
+                            const trigger_opts *o, int64_t now, err_t *e)
+{
+    store_waitpoint w = {0};
+    int rc = store_waitpoint_by_run(en->st, child->friendly_id, &w);
+    if (rc == ERR_NOT_FOUND) {
+        /* the child was not waited on before: make its waitpoint now */
+        free(child->parent_id);
+        child->parent_id = engine_strdup(o->parent_run_id);
+        rc = engine_block_parent(en, child, o->batch_index, now);
+        if (rc == 0 && status_is_final((run_status)child->status)) {
+            /* already over: hand the parent its result at once */
+            char *err = engine_strdup(child->error), *out = engine_strdup(child->output),
+                 *type = engine_strdup(child->output_type);
+            rc = engine_finish(en, child, (int)child->status, err, out, type, child->completed_at);
+            free(err);
+            free(out);
+            free(type);
+        }
+    } else if (rc == 0) {
+        rc = engine_wait_token(en, env, o->parent_run_id, w.friendly_id, now, e);
+    }
+    store_waitpoint_clear(&w);
+    return rc && !e->code ? err_set(e, rc, "Something went wrong") : rc;
+}
+
 int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int64_t now,
                    trigger_result *res, err_t *e)
 {
@@ -101,8 +128,12 @@ int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int6
             if (r.idempotency_expires_at == 0 || r.idempotency_expires_at > now) {
                 snprintf(res->run_id, sizeof res->run_id, "%s", r.friendly_id);
                 res->is_cached = true;
+                /* an idempotent triggerAndWait: the parent waits on the run
+                 * the key already names, finished or not */
+                if (o->resume_parent && o->parent_run_id)
+                    rc = wait_on_existing(en, env, &r, o, now, e);
                 store_run_clear(&r);
-                return 0;
+                return rc;
             }
             /* expired: the key is released and a new run takes it */
             r.idempotency_key = (free(r.idempotency_key), NULL);
