@@ -73,6 +73,11 @@
     X(the_root_path_does_nothing_with_a_plain_path_member, "{'path':'x'}",                         \
       "[{'type':'set','key':'$.','value':0},{'type':'increment','key':'$..','value':1}]",          \
       "{'path':'x'}")                                                                              \
+    X(a_non_index_property_of_an_array_is_read_back_within_the_list, "{'a':[1],'o':{}}",           \
+      "[{'type':'set','key':'$.a.x','value':7},{'type':'increment','key':'$.*.x','value':1}]",     \
+      "{'a':[1],'o':{'x':8}}")                                                                     \
+    X(writing_a_read_only_property_of_a_function_is_rejected, "{'':{'constructor':[1]}}",          \
+      "[{'type':'increment','key':'$.*.*.length','value':1}]", INVALID)                            \
     /* delete */                                                                                   \
     X(delete_removes_a_key_and_ignores_a_missing_one, "{'a':1,'b':2}",                             \
       "[{'type':'delete','key':'a'},{'type':'delete','key':'zz'}]", "{'b':2}")                     \
@@ -306,6 +311,23 @@ Test(metadata, a_malformed_operation_is_located_in_the_message)
         apply("{}", "[{'type':'delete','key':'a'},{'type':'increment','key':'a'}]", &got, &e),
         ERR_INVALID);
     cr_assert(strstr(e.msg, "operations[1].value"), "message: %s", e.msg);
+}
+
+Test(metadata, operations_too_costly_to_apply_are_refused)
+{
+    /* each remove copies the whole array: 2^23 items copied at most */
+    json_t *m = json_pack("{s:[]}", "l"), *o = json_array();
+    for (int i = 0; i < 100000; i++)
+        json_array_append_new(json_object_get(m, "l"), json_integer(i));
+    for (int i = 0; i < 100; i++)
+        json_array_append_new(
+            o, json_pack("{s:s,s:s,s:i}", "type", "remove", "key", "l", "value", -1));
+    err_t e = {0};
+    cr_assert_eq(metadata_apply(m, o, &e), ERR_TOO_LARGE);
+    cr_assert(strstr(e.msg, "too costly"), "message: %s", e.msg);
+    cr_assert_eq(json_array_size(json_object_get(m, "l")), 100000, "left as it was");
+    json_decref(m);
+    json_decref(o);
 }
 
 /* ---- the same rows through the real SDK ------------------------------- */
