@@ -335,6 +335,91 @@ void store_waitpoint_clear(store_waitpoint *w)
     clear_row(w, waitpoint_cols, NCOLS(waitpoint_cols));
 }
 
+/* A table's row type: its columns, its struct size and how to clear one. */
+typedef struct row_type {
+    const col *cols;
+    size_t ncols;
+    size_t size;
+    const char *what;
+} row_type;
+
+#define ROW_TYPE(T, cols_, what_)                                                                  \
+    {                                                                                              \
+        cols_, NCOLS(cols_), sizeof(T), what_                                                      \
+    }
+static const row_type RUN_ROW = ROW_TYPE(store_run, run_cols, "run");
+static const row_type BATCH_ROW = ROW_TYPE(store_batch, batch_cols, "batch");
+static const row_type WAITPOINT_ROW = ROW_TYPE(store_waitpoint, waitpoint_cols, "waitpoint");
+static const row_type WORKER_ROW = ROW_TYPE(store_worker, worker_cols, "worker");
+
+/* INSERTs row with the table's generated SQL and sets its seq. */
+static int insert_row(store *st, const char *sql, const row_type *t, void *row)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_row(s, row, t->cols, t->ncols);
+    if (exec_write(st, s))
+        return ERR_STORE;
+    *(int64_t *)row = sqlite3_last_insert_rowid(st->db); /* seq is every row's first field */
+    return 0;
+}
+
+/* Writes every column of row back (WHERE seq). */
+static int update_row(store *st, const char *sql, const row_type *t, const void *row)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_row(s, row, t->cols, t->ncols);
+    sqlite3_bind_int64(s, (int)t->ncols, *(const int64_t *)row);
+    return exec_write(st, s);
+}
+
+/* Reads every row of a SELECT into a malloc'd array of t rows. */
+static int read_rows(store *st, sqlite3_stmt *s, const row_type *t, void **out, size_t *n)
+{
+    size_t cap = 0, cnt = 0;
+    char *rows = NULL;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            rows = realloc(rows, cap * t->size);
+            if (!rows)
+                abort();
+        }
+        memset(rows + cnt * t->size, 0, t->size);
+        read_row(s, rows + cnt * t->size, t->cols, t->ncols);
+        cnt++;
+    }
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < cnt; i++)
+            clear_row(rows + i * t->size, t->cols, t->ncols);
+        free(rows);
+        return fail(st, t->what);
+    }
+    *out = rows;
+    *n = cnt;
+    return 0;
+}
+
+/* Steps a SELECT and reads its first row; ERR_NOT_FOUND if none. */
+static int read_one(store *st, sqlite3_stmt *s, const row_type *t, void *row)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        read_row(s, row, t->cols, t->ncols);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? ERR_NOT_FOUND : fail(st, t->what);
+}
+
 /* ---- lifecycle -------------------------------------------------------- */
 
 static int migrate(store *st)
@@ -674,42 +759,18 @@ int store_setting_set(store *st, const char *key, const char *value)
 
 int store_run_insert(store *st, store_run *r)
 {
-    if (begin_write(st))
-        return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, st->runs.insert);
-    if (!s)
-        return ERR_STORE;
-    bind_row(s, r, run_cols, NCOLS(run_cols));
-    if (exec_write(st, s))
-        return ERR_STORE;
-    r->seq = sqlite3_last_insert_rowid(st->db);
-    return 0;
+    return insert_row(st, st->runs.insert, &RUN_ROW, r);
 }
 
 int store_run_update(store *st, const store_run *r)
 {
-    if (begin_write(st))
-        return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, st->runs.update);
-    if (!s)
-        return ERR_STORE;
-    bind_row(s, r, run_cols, NCOLS(run_cols));
-    sqlite3_bind_int64(s, (int)NCOLS(run_cols), r->seq);
-    return exec_write(st, s);
+    return update_row(st, st->runs.update, &RUN_ROW, r);
 }
 
 /* Steps a run SELECT and reads its first row. */
 static int read_one_run(store *st, sqlite3_stmt *s, store_run *r)
 {
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        read_row(s, r, run_cols, NCOLS(run_cols));
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW)
-        return 0;
-    if (rc == SQLITE_DONE)
-        return ERR_NOT_FOUND;
-    return fail(st, "run read");
+    return read_one(st, s, &RUN_ROW, r);
 }
 
 int store_run_get(store *st, const char *env_id, const char *friendly_id, store_run *r)
@@ -782,28 +843,7 @@ bool store_run_otu_used(store *st, const char *token_hash)
 /* Reads every row of a run SELECT into a growing array. */
 static int read_runs(store *st, sqlite3_stmt *s, store_run **runs, size_t *n)
 {
-    size_t cap = 0, cnt = 0;
-    store_run *out = NULL;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            out = realloc(out, cap * sizeof *out);
-            if (!out)
-                abort();
-        }
-        memset(&out[cnt], 0, sizeof *out);
-        read_row(s, &out[cnt++], run_cols, NCOLS(run_cols));
-    }
-    if (rc != SQLITE_DONE) {
-        for (size_t i = 0; i < cnt; i++)
-            store_run_clear(&out[i]);
-        free(out);
-        return fail(st, "run list");
-    }
-    *runs = out;
-    *n = cnt;
-    return 0;
+    return read_rows(st, s, &RUN_ROW, (void **)runs, n);
 }
 
 /* Appends " AND col IN (?,?,..)" for n values. */
@@ -985,41 +1025,17 @@ int store_run_next_due(store *st, int64_t *at)
 
 int store_batch_insert(store *st, store_batch *b)
 {
-    if (begin_write(st))
-        return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, st->batches.insert);
-    if (!s)
-        return ERR_STORE;
-    bind_row(s, b, batch_cols, NCOLS(batch_cols));
-    if (exec_write(st, s))
-        return ERR_STORE;
-    b->seq = sqlite3_last_insert_rowid(st->db);
-    return 0;
+    return insert_row(st, st->batches.insert, &BATCH_ROW, b);
 }
 
 int store_batch_update(store *st, const store_batch *b)
 {
-    if (begin_write(st))
-        return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, st->batches.update);
-    if (!s)
-        return ERR_STORE;
-    bind_row(s, b, batch_cols, NCOLS(batch_cols));
-    sqlite3_bind_int64(s, (int)NCOLS(batch_cols), b->seq);
-    return exec_write(st, s);
+    return update_row(st, st->batches.update, &BATCH_ROW, b);
 }
 
 static int read_one_batch(store *st, sqlite3_stmt *s, store_batch *b)
 {
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        read_row(s, b, batch_cols, NCOLS(batch_cols));
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW)
-        return 0;
-    if (rc == SQLITE_DONE)
-        return ERR_NOT_FOUND;
-    return fail(st, "batch read");
+    return read_one(st, s, &BATCH_ROW, b);
 }
 
 int store_batch_get(store *st, const char *env_id, const char *friendly_id, store_batch *b)
@@ -1130,74 +1146,23 @@ int store_request_purge(store *st, int64_t now)
 
 int store_waitpoint_insert(store *st, store_waitpoint *w)
 {
-    if (begin_write(st))
-        return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, st->waitpoints.insert);
-    if (!s)
-        return ERR_STORE;
-    bind_row(s, w, waitpoint_cols, NCOLS(waitpoint_cols));
-    if (exec_write(st, s))
-        return ERR_STORE;
-    w->seq = sqlite3_last_insert_rowid(st->db);
-    return 0;
+    return insert_row(st, st->waitpoints.insert, &WAITPOINT_ROW, w);
 }
 
 int store_waitpoint_update(store *st, const store_waitpoint *w)
 {
-    if (begin_write(st))
-        return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, st->waitpoints.update);
-    if (!s)
-        return ERR_STORE;
-    bind_row(s, w, waitpoint_cols, NCOLS(waitpoint_cols));
-    sqlite3_bind_int64(s, (int)NCOLS(waitpoint_cols), w->seq);
-    return exec_write(st, s);
+    return update_row(st, st->waitpoints.update, &WAITPOINT_ROW, w);
 }
 
 /* Reads every row of a waitpoint SELECT. */
 static int read_waitpoints(store *st, sqlite3_stmt *s, store_waitpoint **out, size_t *n)
 {
-    size_t cap = 0, cnt = 0;
-    store_waitpoint *ws = NULL;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            ws = realloc(ws, cap * sizeof *ws);
-            if (!ws)
-                abort();
-        }
-        memset(&ws[cnt], 0, sizeof *ws);
-        read_row(s, &ws[cnt++], waitpoint_cols, NCOLS(waitpoint_cols));
-    }
-    if (rc != SQLITE_DONE) {
-        for (size_t i = 0; i < cnt; i++)
-            store_waitpoint_clear(&ws[i]);
-        free(ws);
-        return fail(st, "waitpoint read");
-    }
-    *out = ws;
-    *n = cnt;
-    return 0;
+    return read_rows(st, s, &WAITPOINT_ROW, (void **)out, n);
 }
 
 static int read_one_waitpoint(store *st, sqlite3_stmt *s, store_waitpoint *w)
 {
-    store_waitpoint *ws = NULL;
-    size_t n = 0;
-    int rc = read_waitpoints(st, s, &ws, &n);
-    sqlite3_reset(s);
-    if (rc)
-        return rc;
-    if (n == 0) {
-        free(ws);
-        return ERR_NOT_FOUND;
-    }
-    *w = ws[0];
-    for (size_t i = 1; i < n; i++)
-        store_waitpoint_clear(&ws[i]);
-    free(ws);
-    return 0;
+    return read_one(st, s, &WAITPOINT_ROW, w);
 }
 
 int store_waitpoint_get(store *st, const char *env_id, const char *friendly_id, store_waitpoint *w)
@@ -1363,27 +1328,12 @@ int store_waitpoint_of_batch(store *st, const char *batch_fid, store_waitpoint *
 
 int store_worker_insert(store *st, store_worker *w)
 {
-    if (begin_write(st))
-        return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, st->workers.insert);
-    if (!s)
-        return ERR_STORE;
-    bind_row(s, w, worker_cols, NCOLS(worker_cols));
-    if (exec_write(st, s))
-        return ERR_STORE;
-    w->seq = sqlite3_last_insert_rowid(st->db);
-    return 0;
+    return insert_row(st, st->workers.insert, &WORKER_ROW, w);
 }
 
 static int read_one_worker(store *st, sqlite3_stmt *s, store_worker *w)
 {
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        read_row(s, w, worker_cols, NCOLS(worker_cols));
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW)
-        return 0;
-    return rc == SQLITE_DONE ? ERR_NOT_FOUND : fail(st, "worker read");
+    return read_one(st, s, &WORKER_ROW, w);
 }
 
 int store_worker_latest(store *st, const char *env_id, store_worker *w)
