@@ -41,6 +41,12 @@ run npm --prefix tests/compat test
 step "compat tests (@trigger.dev/sdk latest 4.x)"
 TRIGGER_SDK=latest run npm --prefix tests/compat test
 
+step "compat tests: trigger.dev dev CLI 4.5 running tasks"
+run npm --prefix tests/compat run test:dev
+
+step "compat tests: trigger.dev dev CLI latest 4.x running tasks"
+run npm --prefix tests/compat run test:dev:latest
+
 step "unit tests under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run meson test -C build-asan --suite unit --print-errorlogs

@@ -284,8 +284,15 @@ static json_t *present_error(const char *text)
     const char *msg = json_string_value(json_object_get(e, "message"));
     if (type && (strcmp(type, "STRING_ERROR") == 0 || strcmp(type, "CUSTOM_ERROR") == 0))
         msg = json_string_value(json_object_get(e, "raw"));
-    if (!msg && type && strcmp(type, "INTERNAL_ERROR") == 0)
-        msg = json_string_value(json_object_get(e, "code"));
+    if (type && strcmp(type, "INTERNAL_ERROR") == 0) {
+        /* as createJsonErrorObject in @trigger.dev/core presents it */
+        const char *code = json_string_value(json_object_get(e, "code"));
+        char buf[256];
+        snprintf(buf, sizeof buf, "trigger.dev internal error (%s)", code ? code : "UNKNOWN");
+        json_object_set_new(out, "message", json_string(buf));
+        json_decref(e);
+        return out;
+    }
     json_object_set_new(out, "message", json_string(msg ? msg : ""));
     set_str(out, "name", json_string_value(json_object_get(e, "name")));
     set_str(out, "stackTrace", json_string_value(json_object_get(e, "stackTrace")));

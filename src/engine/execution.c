@@ -224,6 +224,13 @@ int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size
             take = false;
         }
         if (take) {
+            /* a run triggered without a queue runs on its task's queue */
+            const char *tq =
+                json_string_value(json_object_get(json_object_get(task, "queue"), "name"));
+            if (tq && r->queue && strncmp(r->queue, "task/", 5) == 0 && strcmp(r->queue, tq)) {
+                free(r->queue);
+                r->queue = engine_strdup(tq);
+            }
             int64_t limit = -1;
             if ((rc = store_queue_limit(en->st, env->id, r->queue, &limit)))
                 break;
