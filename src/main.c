@@ -139,7 +139,7 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
     return 0;
 }
 
-static store *open_store(const app_config *cfg)
+static store *open_store(const app_config *cfg, bool deferred_sync)
 {
     if (mkdir(cfg->data_dir, 0755) != 0) {
         struct stat sb;
@@ -150,7 +150,7 @@ static store *open_store(const app_config *cfg)
     }
     char path[1100];
     snprintf(path, sizeof path, "%s/triggerd.db", cfg->data_dir);
-    store_options so = {.path = path, .sync_full = cfg->sync_full};
+    store_options so = {.path = path, .sync_full = cfg->sync_full, .deferred_sync = deferred_sync};
     return store_open(&so);
 }
 
@@ -228,6 +228,7 @@ static int serve(app *a)
     fflush(stdout);
     uv_run(a->loop, UV_RUN_DEFAULT);
     store_commit(a->st);
+    store_sync(a->st);
     app_free(a);
     return 0;
 fail:
@@ -264,7 +265,10 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    a.st = open_store(&a.cfg);
+    /* the server flushes commits off the loop thread; one-shot commands
+     * just commit with synchronous=FULL */
+    bool serving = !c.cmd || strcmp(c.cmd, "serve") == 0;
+    a.st = open_store(&a.cfg, serving);
     if (!a.st)
         return 1;
     int rc;

@@ -38,7 +38,13 @@ struct http_server {
     uv_tcp_t listener;
     bool listening;
     uv_check_t check;
-    reqctx *pending;
+    reqctx *pending;   /* answered by handlers, waiting for the turn's commit */
+    reqctx *committed; /* committed, waiting for a disk flush to start */
+    reqctx *flushing;  /* committed, in the flush now running */
+    bool flush_running;
+    bool flush_wanted; /* commits happened since the running flush started */
+    int flush_rc;
+    uv_work_t flush_work;
     int64_t active; /* requests not yet disposed */
     uv_timer_t stop_timer;
     int64_t stop_deadline;
@@ -73,26 +79,37 @@ void http__enqueue(http_ctx *c, const char *body, size_t len)
     hs->pending = rc;
 }
 
-static void on_check(uv_check_t *h)
+/* Moves every entry of *from, oldest first, to the end of *to. */
+static void move_all(reqctx **from, reqctx **to)
 {
-    http_server *hs = h->data;
-    if (!hs->pending && !store_dirty(hs->app->st))
-        return;
-    int rc = store_commit(hs->app->st);
-    /* take the queue, oldest first */
-    reqctx *list = NULL;
-    while (hs->pending) {
-        reqctx *r = hs->pending;
+    reqctx *rev = NULL;
+    while (*from) {
+        reqctx *r = *from;
         unlink_pending(r);
-        r->next = list;
-        list = r;
+        r->next = rev;
+        rev = r;
     }
-    while (list) {
-        reqctx *r = list;
-        list = r->next;
+    reqctx **tail = to;
+    while (*tail)
+        tail = &(*tail)->next;
+    while (rev) {
+        reqctx *r = rev;
+        rev = r->next;
         r->next = NULL;
+        r->pprev = tail;
+        *tail = r;
+        tail = &r->next;
+    }
+}
+
+/* Sends every response of list (oldest first); ok=false turns them into 500s. */
+static void send_all(reqctx **list, bool ok)
+{
+    while (*list) {
+        reqctx *r = *list;
+        unlink_pending(r);
         h2o_req_t *req = r->c.req;
-        if (rc != 0) {
+        if (!ok) {
             static const char msg[] = "{\"error\":\"Internal Server Error\"}";
             req->res.status = 500;
             req->res.headers = (h2o_headers_t){NULL, 0, 0};
@@ -104,6 +121,61 @@ static void on_check(uv_check_t *h)
         req->res.content_length = r->len;
         h2o_send_inline(req, r->body, r->len);
     }
+}
+
+static void start_flush(http_server *hs);
+
+static void flush_work(uv_work_t *w)
+{
+    http_server *hs = w->data;
+    hs->flush_rc = store_sync(hs->app->st);
+}
+
+static void flush_done(uv_work_t *w, int status)
+{
+    http_server *hs = w->data;
+    hs->flush_running = false;
+    send_all(&hs->flushing, status == 0 && hs->flush_rc == 0);
+    if (hs->flush_wanted)
+        start_flush(hs);
+}
+
+/* One flush on the thread pool covers every commit made before it starts;
+ * commits made meanwhile wait for the next one (pipelined group commit). */
+static void start_flush(http_server *hs)
+{
+    if (hs->flush_running) {
+        hs->flush_wanted = true;
+        return;
+    }
+    hs->flush_wanted = false;
+    hs->flush_running = true;
+    move_all(&hs->committed, &hs->flushing);
+    hs->flush_work.data = hs;
+    uv_queue_work(hs->app->loop, &hs->flush_work, flush_work, flush_done);
+}
+
+static void on_check(uv_check_t *h)
+{
+    http_server *hs = h->data;
+    bool dirty = store_dirty(hs->app->st);
+    if (!hs->pending && !dirty)
+        return;
+    int rc = store_commit(hs->app->st);
+    if (rc != 0) {
+        send_all(&hs->pending, false); /* rolled back: nothing of this turn is stored */
+        return;
+    }
+    /* without a flush to wait for (none pending, nothing written), answer now */
+    if (!store_defers_sync(hs->app->st) || (!dirty && !hs->flush_running && !hs->committed)) {
+        send_all(&hs->pending, true);
+        return;
+    }
+    /* responses of this turn wait for a flush that starts after the commit;
+     * reads answered alongside wait too, so nobody sees data before it is safe */
+    move_all(&hs->pending, &hs->committed);
+    if (dirty || hs->committed)
+        start_flush(hs);
 }
 
 /* ---- dispatch --------------------------------------------------------- */
@@ -392,11 +464,11 @@ const char *http_origin(http_ctx *c)
 static void on_stop_tick(uv_timer_t *t)
 {
     http_server *hs = t->data;
-    if (hs->active > 0 && time_now_ms() < hs->stop_deadline)
+    if ((hs->active > 0 || hs->flush_running) && time_now_ms() < hs->stop_deadline)
         return;
     uv_timer_stop(t);
-    on_check(&hs->check); /* answer whatever is still queued */
     store_commit(hs->app->st);
+    store_sync(hs->app->st);
     if (hs->stop_done)
         hs->stop_done(hs->stop_ud);
 }

@@ -9,7 +9,9 @@
  */
 #include "store/store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +182,9 @@ typedef struct table_sql {
 struct store {
     sqlite3 *db;
     bool in_tx;
+    bool deferred_sync;
+    char *wal_path;
+    int wal_fd; /* opened after the first commit created the WAL */
     table_sql runs;
     table_sql batches;
     table_sql waitpoints;
@@ -456,6 +461,12 @@ store *store_open(const store_options *opt)
     store *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
+    st->wal_fd = -1;
+    st->deferred_sync = opt->sync_full && opt->deferred_sync;
+    if (asprintf(&st->wal_path, "%s-wal", opt->path) < 0) {
+        free(st);
+        return NULL;
+    }
     if (sqlite3_open_v2(opt->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         fprintf(stderr, "store: cannot open %s: %s\n", opt->path, sqlite3_errmsg(st->db));
@@ -466,7 +477,7 @@ store *store_open(const store_options *opt)
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;"
              "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
-             opt->sync_full ? "FULL" : "NORMAL");
+             opt->sync_full && !st->deferred_sync ? "FULL" : "NORMAL");
     if (sqlite3_exec(st->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
         fail(st, "pragmas");
         goto fail;
@@ -493,7 +504,25 @@ void store_close(store *st)
         if (st->cache[i].st)
             sqlite3_finalize(st->cache[i].st);
     sqlite3_close(st->db);
+    if (st->wal_fd >= 0)
+        close(st->wal_fd);
+    free(st->wal_path);
     free(st);
+}
+
+bool store_defers_sync(const store *st)
+{
+    return st->deferred_sync;
+}
+
+/* With synchronous=NORMAL a WAL commit is written but not flushed; one
+ * fdatasync of the WAL afterwards makes it as durable as FULL would have,
+ * and covers every commit made before it. */
+int store_sync(store *st)
+{
+    if (!st->deferred_sync || st->wal_fd < 0)
+        return 0;
+    return fdatasync(st->wal_fd) == 0 ? 0 : ERR_IO;
 }
 
 bool store_dirty(const store *st)
@@ -512,6 +541,8 @@ int store_commit(store *st)
         return ERR_STORE;
     }
     st->in_tx = false;
+    if (st->deferred_sync && st->wal_fd < 0)
+        st->wal_fd = open(st->wal_path, O_RDONLY | O_CLOEXEC);
     return 0;
 }
 

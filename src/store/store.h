@@ -205,7 +205,9 @@ typedef struct store_run_filter {
 
 typedef struct store_options {
     const char *path; /* SQLite file */
-    bool sync_full;   /* synchronous=FULL (default) vs NORMAL */
+    bool sync_full;   /* durable commits (default) vs synchronous=NORMAL */
+    bool deferred_sync; /* with sync_full: commits return before the disk
+                         * flush, which store_sync() does (group commit) */
 } store_options;
 
 /* Opens (creating and migrating) the store. Returns NULL on failure and
@@ -219,6 +221,12 @@ bool store_dirty(const store *st);
 /* Commits the open transaction, if any, durably. Returns 0 or ERR_STORE
  * (the transaction is then rolled back). */
 int store_commit(store *st);
+
+/* With deferred_sync: makes every transaction committed so far durable
+ * (fdatasync of the WAL). Safe to call from another thread while the owner
+ * keeps writing; returns 0 or ERR_IO. Without deferred_sync: 0, nothing to do. */
+int store_sync(store *st);
+bool store_defers_sync(const store *st);
 
 /* Rolls back the open transaction, if any. */
 void store_rollback(store *st);
