@@ -79,30 +79,22 @@ void http__enqueue(http_ctx *c, const char *body, size_t len)
     hs->pending = rc;
 }
 
-/* Moves every entry of *from, oldest first, to the end of *to. */
+/* Moves every entry of *from, in its order, to the end of *to. */
 static void move_all(reqctx **from, reqctx **to)
 {
-    reqctx *rev = NULL;
-    while (*from) {
-        reqctx *r = *from;
-        unlink_pending(r);
-        r->next = rev;
-        rev = r;
-    }
     reqctx **tail = to;
     while (*tail)
         tail = &(*tail)->next;
-    while (rev) {
-        reqctx *r = rev;
-        rev = r->next;
-        r->next = NULL;
+    while (*from) {
+        reqctx *r = *from;
+        unlink_pending(r);
         r->pprev = tail;
         *tail = r;
         tail = &r->next;
     }
 }
 
-/* Sends every response of list (oldest first); ok=false turns them into 500s. */
+/* Sends every response of list, in its order; ok=false turns them into 500s. */
 static void send_all(reqctx **list, bool ok)
 {
     while (*list) {
