@@ -102,6 +102,8 @@ const char *const store_migrations[] = {
     /* 4: environment variables */
     "CREATE TABLE env_vars(env_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,"
     " is_secret INTEGER NOT NULL, PRIMARY KEY(env_id, name)) WITHOUT ROWID;",
+    /* 5: dequeue reads queued runs in queue order without sorting the whole queue */
+    "CREATE INDEX runs_dequeue ON runs(env_id, queue_ts) WHERE status = 1;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);
