@@ -15,6 +15,9 @@
 #include "util/id.h"
 #include "util/timefmt.h"
 
+static int new_waitpoint(engine *en, const char *env_id, const char *type, store_waitpoint *w,
+                         int64_t now);
+
 static char *tags_text(const char **tags, size_t n)
 {
     json_t *arr = json_array();
@@ -60,14 +63,6 @@ int engine_token_create(engine *en, const store_env *env, const token_opts *o, i
         }
         memset(&w, 0, sizeof w);
     }
-    char cuid[ID_CUID_LEN + 1], fid[64];
-    id_cuid(cuid);
-    id_friendly(fid, sizeof fid, "waitpoint_", cuid);
-    w.id = engine_strdup(cuid);
-    w.friendly_id = engine_strdup(fid);
-    w.env_id = engine_strdup(env->id);
-    w.type = engine_strdup("MANUAL");
-    w.status = engine_strdup("PENDING");
     if (o->idempotency_key) {
         w.idempotency_key = engine_strdup(o->idempotency_key);
         w.user_idempotency_key = 1;
@@ -77,10 +72,8 @@ int engine_token_create(engine *en, const store_env *env, const token_opts *o, i
     }
     w.timeout_at = o->timeout_at;
     w.completed_after = o->timeout_at;
-    w.created_at = now;
-    w.updated_at = now;
     w.tags = tags_text(o->tags, o->n_tags);
-    rc = store_waitpoint_insert(en->st, &w);
+    rc = new_waitpoint(en, env->id, "MANUAL", &w, now);
     if (rc)
         err_set(e, rc, "Something went wrong");
     else
