@@ -104,6 +104,14 @@ const char *const store_migrations[] = {
     " is_secret INTEGER NOT NULL, PRIMARY KEY(env_id, name)) WITHOUT ROWID;",
     /* 5: dequeue reads queued runs in queue order without sorting the whole queue */
     "CREATE INDEX runs_dequeue ON runs(env_id, queue_ts) WHERE status = 1;",
+    /* 6: the CLI's login (authorization codes, one-time login links) and
+     * project times for `trigger.dev init` */
+    "CREATE TABLE authorization_codes(code TEXT PRIMARY KEY, created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL, token TEXT) WITHOUT ROWID;"
+    "CREATE TABLE login_links(secret TEXT PRIMARY KEY, created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL, used_at INTEGER) WITHOUT ROWID;"
+    "ALTER TABLE projects ADD COLUMN created_at INTEGER;"
+    "ALTER TABLE projects ADD COLUMN initialized_at INTEGER;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);
