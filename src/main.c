@@ -23,11 +23,12 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: triggerd [--listen HOST:PORT] [--data DIR] [--sync full|normal]\n"
-                    "                [--rate-limit N] [--public-url URL] [--heartbeat-timeout MS]\n"
-                    "       triggerd keys --data DIR [--json]\n"
-                    "       triggerd rotate-key --data DIR --env dev|stg|prod\n"
-                    "       triggerd login-link --data DIR [--listen HOST:PORT] [--public-url URL]\n");
+    fprintf(stderr,
+            "usage: triggerd [--listen HOST:PORT] [--data DIR] [--sync full|normal]\n"
+            "                [--rate-limit N] [--public-url URL] [--heartbeat-timeout MS]\n"
+            "       triggerd keys --data DIR [--json]\n"
+            "       triggerd rotate-key --data DIR --env dev|stg|prod\n"
+            "       triggerd login-link --data DIR [--listen HOST:PORT] [--public-url URL]\n");
 }
 
 /* A non-negative decimal integer, nothing else. */
@@ -283,8 +284,9 @@ static int login_link(app *a)
     if (n && origin[n - 1] == '/')
         origin[n - 1] = 0;
     printf("%s%s%s\n", origin, LOGIN_LINK_PATH, secret);
-    fprintf(stderr, "Paste it into the page `trigger.dev login` opens; it works once, for %lld "
-                    "minutes.\n",
+    fprintf(stderr,
+            "Paste it into the page `trigger.dev login` opens; it works once, for %lld "
+            "minutes.\n",
             LOGIN_LINK_TTL_MS / 60000);
     return 0;
 }

@@ -59,8 +59,9 @@ void api_whoami(http_ctx *c)
 {
     store_project p = {0};
     store_project_get(c->app->st, &p);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "userId", "user_triggerd", "email",
-                          "dev@triggerd.local", "dashboardUrl", http_origin(c), "projectRef", p.ref);
+    json_t *o =
+        json_pack("{s:s,s:s,s:s,s:s}", "userId", "user_triggerd", "email", "dev@triggerd.local",
+                  "dashboardUrl", http_origin(c), "projectRef", p.ref);
     const char *ref = http_query(c, "projectRef");
     if (ref && p.ref[0] && strcmp(ref, p.ref) == 0)
         json_object_set_new(o, "project",

@@ -30,10 +30,10 @@ void api_login_code_create(http_ctx *c)
         http_reply_error(c, 400, "Failed to create authorization code");
         return;
     }
-    http_reply_json(c, 200,
-                    json_pack("{s:s,s:s}", "authorizationCode", code, "url",
-                              http_sprintf(c, "%s/account/authorization-code/%s", http_origin(c),
-                                           code)));
+    http_reply_json(
+        c, 200,
+        json_pack("{s:s,s:s}", "authorizationCode", code, "url",
+                  http_sprintf(c, "%s/account/authorization-code/%s", http_origin(c), code)));
 }
 
 /* POST /api/v1/token {authorizationCode} -> {token: null} while pending,
@@ -82,12 +82,23 @@ static const char *html_escape(http_ctx *c, const char *s)
     char *o = out;
     for (const char *p = s; *p; p++) {
         switch (*p) {
-        case '&': o += sprintf(o, "&amp;"); break;
-        case '<': o += sprintf(o, "&lt;"); break;
-        case '>': o += sprintf(o, "&gt;"); break;
-        case '"': o += sprintf(o, "&quot;"); break;
-        case '\'': o += sprintf(o, "&#39;"); break;
-        default: *o++ = *p;
+        case '&':
+            o += sprintf(o, "&amp;");
+            break;
+        case '<':
+            o += sprintf(o, "&lt;");
+            break;
+        case '>':
+            o += sprintf(o, "&gt;");
+            break;
+        case '"':
+            o += sprintf(o, "&quot;");
+            break;
+        case '\'':
+            o += sprintf(o, "&#39;");
+            break;
+        default:
+            *o++ = *p;
         }
     }
     *o = 0;
@@ -134,8 +145,7 @@ static void approve_form(http_ctx *c, int status, const char *error)
         "http://…" LOGIN_LINK_PATH "…\"><button type=\"submit\">Approve this login</button>"
         "</form><p class=\"fine\">The CLI stops waiting after about a minute (4.5) or five "
         "(4.8); this page is good for ten.</p>",
-        error ? "<p class=\"err\">" : "", error ? html_escape(c, error) : "",
-        error ? "</p>" : "");
+        error ? "<p class=\"err\">" : "", error ? html_escape(c, error) : "", error ? "</p>" : "");
     page(c, status, "Log in the Trigger.dev CLI", main);
 }
 
@@ -187,8 +197,8 @@ static char *form_field(http_ctx *c, const char *name)
             while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
                 v++;
             size_t n = strlen(v);
-            while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' ||
-                         v[n - 1] == '\n'))
+            while (n &&
+                   (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n'))
                 v[--n] = 0;
             return v;
         }

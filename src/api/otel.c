@@ -185,8 +185,8 @@ static void event_cb(void *ud, const store_event *ev)
     json_t *o = json_pack("{s:s,s:s,s:s,s:{},s:s,s:i,s:b,s:b,s:b,s:s,s:[],s:s}", "spanId",
                           ev->span_id ? ev->span_id : "", "runId", x->run, "message",
                           ev->message ? ev->message : "", "style", "startTime", at, "duration", 0,
-                          "isError", strcmp(level, "ERROR") == 0, "isPartial", 0, "isCancelled",
-                          0, "level", level, "events", "kind", span ? "SPAN" : "LOG");
+                          "isError", strcmp(level, "ERROR") == 0, "isPartial", 0, "isCancelled", 0,
+                          "level", level, "events", "kind", span ? "SPAN" : "LOG");
     if (json_is_object(attrs))
         json_object_set_new(o, "properties", attrs);
     else
