@@ -231,6 +231,11 @@ bool store_defers_sync(const store *st);
 /* Rolls back the open transaction, if any. */
 void store_rollback(store *st);
 
+/* A number that changes whenever another connection (another process, such
+ * as `triggerd rotate-key`) commits to the database; our own commits leave
+ * it alone (SQLite's PRAGMA data_version). Cheap: no disk read. */
+int store_data_version(store *st, int64_t *version);
+
 /* ---- tenancy ---------------------------------------------------------- */
 
 /* Number of environments; 0 means a fresh data dir. */
