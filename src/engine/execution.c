@@ -421,7 +421,7 @@ int engine_attempt_complete(engine *en, const store_env *env, const char *run_id
         goto out;
     }
     json_t *err = json_object_get(completion, "error");
-    char *err_text = err ? json_dumps(err, JSON_COMPACT) : NULL;
+    char *err_text = err ? jsontext_dumps(err, JSON_COMPACT) : NULL;
     const char *code = error_code(err);
     json_t *retry = json_object_get(completion, "retry");
     bool canceled = strcmp(r.snapshot_status, "PENDING_CANCEL") == 0 ||

@@ -5,6 +5,7 @@
 #define TD_ENGINE_INTERNAL_H
 
 #include "engine/engine.h"
+#include "util/jsontext.h"
 
 struct engine {
     store *st;

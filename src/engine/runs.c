@@ -48,7 +48,7 @@ static char *tags_json(const char **tags, size_t n)
         if (i == 0 || strcmp(sorted[i], sorted[i - 1]) != 0)
             json_array_append_new(arr, json_string(sorted[i]));
     free(sorted);
-    char *s = json_dumps(arr, JSON_COMPACT);
+    char *s = jsontext_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     if (!s)
         abort();
@@ -285,7 +285,7 @@ int engine_run_replay(engine *en, const store_env *env, const char *run_id, int6
     int rc = engine_run_get(en, env, run_id, &r, e);
     if (rc)
         return rc;
-    json_t *tags = json_loads(r.tags ? r.tags : "[]", 0, NULL);
+    json_t *tags = jsontext_loads(r.tags ? r.tags : "[]", 0, NULL);
     size_t n = json_is_array(tags) ? json_array_size(tags) : 0;
     const char **tv = calloc(n ? n : 1, sizeof *tv);
     if (!tv)
@@ -353,7 +353,7 @@ int engine_run_add_tags(engine *en, const store_env *env, const char *run_id, co
     int rc = engine_run_get(en, env, run_id, &r, e);
     if (rc)
         return rc;
-    json_t *have = json_loads(r.tags ? r.tags : "[]", 0, NULL);
+    json_t *have = jsontext_loads(r.tags ? r.tags : "[]", 0, NULL);
     if (!json_is_array(have)) {
         json_decref(have);
         have = json_array();
@@ -411,10 +411,10 @@ static int apply_ops(engine *en, store_run *r, const char *replace, const char *
 {
     json_t *md = NULL;
     if (replace) {
-        md = json_loads(replace, 0, NULL);
+        md = jsontext_loads(replace, 0, NULL);
     } else if (r->metadata &&
                (!r->metadata_type || strcmp(r->metadata_type, "application/json") == 0)) {
-        md = json_loads(r->metadata, 0, NULL);
+        md = jsontext_loads(r->metadata, 0, NULL);
     }
     if (!json_is_object(md)) {
         json_decref(md);
@@ -422,13 +422,13 @@ static int apply_ops(engine *en, store_run *r, const char *replace, const char *
     }
     int rc = 0;
     if (ops) {
-        json_t *arr = json_loads(ops, 0, NULL);
+        json_t *arr = jsontext_loads(ops, 0, NULL);
         rc = metadata_apply(md, arr, e);
         json_decref(arr);
         if (rc)
             goto out;
     }
-    char *text = json_dumps(md, JSON_COMPACT);
+    char *text = jsontext_dumps(md, JSON_COMPACT);
     if (!text)
         abort();
     if (strlen(text) > 256 * 1024) {
