@@ -330,8 +330,8 @@ static json_t *common_fields(const store_run *r, bool current)
         json_decref(tags);
     json_object_set_new(o, "costInCents", json_integer(0));
     json_object_set_new(o, "baseCostInCents", json_integer(0));
-    int64_t dur = r->started_at && r->completed_at ? r->completed_at - r->started_at : 0;
-    json_object_set_new(o, "durationMs", json_integer(dur));
+    /* compute time, as the real server's usageDurationMs: waits excluded */
+    json_object_set_new(o, "durationMs", json_integer(r->usage_ms));
     if (r->metadata && (!r->metadata_type || strcmp(r->metadata_type, "application/json") == 0)) {
         json_t *md = jsontext_loads(r->metadata, JSON_DECODE_ANY, NULL);
         if (json_is_object(md))

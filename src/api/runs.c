@@ -377,18 +377,6 @@ void api_runs_tags(http_ctx *c)
                                   http_sprintf(c, "Successfully set %zu new tags.", added)));
 }
 
-/* Serializes an optional member of body to text in pool memory, or NULL. */
-static const char *member_text(http_ctx *c, json_t *body, const char *k)
-{
-    json_t *v = json_object_get(body, k);
-    if (!v || json_is_null(v))
-        return NULL;
-    char *s = jsontext_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    char *p = http_sprintf(c, "%s", s ? s : "null");
-    free(s);
-    return p;
-}
-
 static bool valid_ops(json_t *ops)
 {
     return !ops || json_is_null(ops) || json_is_array(ops);
@@ -407,19 +395,14 @@ void api_runs_metadata_put(http_ctx *c)
         http_reply_error(c, 400, "Invalid request body");
         return;
     }
-    char *out = NULL;
+    json_t *out = NULL;
     err_t e = {0};
-    int rc = engine_run_update_metadata(
-        c->app->en, c->auth.env, http_param(c, 0), member_text(c, body, "metadata"),
-        member_text(c, body, "operations"), member_text(c, body, "parentOperations"),
-        member_text(c, body, "rootOperations"), c->now, &out, &e);
-    if (rc) {
+    if (engine_run_update_metadata(c->app->en, c->auth.env, http_param(c, 0), body, c->now, &out,
+                                   &e) != 0) {
         http_reply_err(c, &e);
         return;
     }
-    json_t *parsed = jsontext_loads(out, 0, NULL);
-    free(out);
-    http_reply_json(c, 200, json_pack("{s:o}", "metadata", parsed ? parsed : json_object()));
+    http_reply_json(c, 200, json_pack("{s:o}", "metadata", out));
 }
 
 /* The real server returns the raw packet string here, which the SDK's schema

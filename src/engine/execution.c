@@ -388,20 +388,6 @@ static const char *error_code(json_t *err)
     return NULL;
 }
 
-/* Saves the completion's flushed metadata as the run's metadata. */
-static void take_metadata(store_run *r, json_t *completion)
-{
-    json_t *fm = json_object_get(completion, "flushedMetadata");
-    const char *data = json_string_value(json_object_get(fm, "data"));
-    if (!data)
-        return;
-    free(r->metadata);
-    free(r->metadata_type);
-    r->metadata = engine_strdup(data);
-    const char *type = json_string_value(json_object_get(fm, "dataType"));
-    r->metadata_type = engine_strdup(type ? type : "application/json");
-}
-
 int engine_attempt_complete(engine *en, const store_env *env, const char *run_id,
                             const char *snapshot_id, json_t *completion, int64_t now,
                             attempt_status *status, store_run *out, err_t *e)
@@ -410,7 +396,7 @@ int engine_attempt_complete(engine *en, const store_env *env, const char *run_id
     int rc = load_current(en, env, run_id, snapshot_id, &r, e);
     if (rc)
         return rc;
-    take_metadata(&r, completion);
+    engine_run_take_completion(en, &r, completion, now);
     *status = ATTEMPT_RUN_FINISHED;
     if (json_is_true(json_object_get(completion, "ok"))) {
         json_t *output = json_object_get(completion, "output");

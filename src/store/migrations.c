@@ -104,6 +104,8 @@ const char *const store_migrations[] = {
     " is_secret INTEGER NOT NULL, PRIMARY KEY(env_id, name)) WITHOUT ROWID;",
     /* 5: dequeue reads queued runs in queue order without sorting the whole queue */
     "CREATE INDEX runs_dequeue ON runs(env_id, queue_ts) WHERE status = 1;",
+    /* 6: compute time of a run (the API's durationMs), summed over its attempts */
+    "ALTER TABLE runs ADD COLUMN usage_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

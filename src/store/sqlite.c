@@ -97,6 +97,7 @@ static const col run_cols[] = {
     RT(worker_id),
     RI(heartbeat_deadline),
     RI(available_at),
+    RI(usage_ms),
 };
 #define BT(f)                                                                                      \
     {                                                                                              \

@@ -101,6 +101,7 @@ typedef struct store_run {
     char *worker_id;            /* friendly id of the worker the run is locked to */
     int64_t heartbeat_deadline; /* stall deadline of the current snapshot, 0 = none */
     int64_t available_at;       /* not dequeued before this (retry backoff), 0 = now */
+    int64_t usage_ms; /* compute time: the attempts' usage.durationMs, summed */
 } store_run;
 
 void store_run_clear(store_run *r);
