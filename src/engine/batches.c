@@ -37,9 +37,14 @@ int engine_batch_create(engine *en, const store_env *env, const batch_create_opt
     if (o->parent_run_id) {
         store_run parent = {0};
         int rc = store_run_get(en->st, env->id, o->parent_run_id, &parent);
+        bool executing = rc == 0 && engine_run_executing(&parent);
         store_run_clear(&parent);
         if (rc)
             return err_set(e, ERR_NOT_FOUND, "Parent run %s not found", o->parent_run_id);
+        if (o->resume_parent && !executing)
+            return err_set(e, ERR_INVALID,
+                           "Cannot batch trigger and wait: the parent run %s is not executing",
+                           o->parent_run_id);
     }
     char cuid[ID_CUID_LEN + 1], fid[64];
     id_cuid(cuid);
@@ -142,9 +147,13 @@ static int add_item(engine *en, const store_env *env, store_batch *b, batch_item
     int trc = engine_trigger(en, env, o, now, &tr, &ie);
     if (trc == ERR_STORE)
         return err_set(e, trc, "Something went wrong");
-    if (trc)
+    if (trc) {
+        /* the item still gets a run, failed, so its index has a result */
         record_error(b, it->index, o->task, ie.msg);
-    else if ((rc = store_batch_item_set_run(en->st, b->id, it->index, tr.run_id)))
+        if ((rc = engine_trigger_failed(en, env, o, ie.msg, now, &tr)))
+            return err_set(e, rc, "Something went wrong");
+    }
+    if ((rc = store_batch_item_set_run(en->st, b->id, it->index, tr.run_id)))
         return err_set(e, rc, "Something went wrong");
     b->items_accepted++;
     return 0;

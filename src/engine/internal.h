@@ -14,20 +14,75 @@ struct engine {
     int64_t armed_at;  /* when the timer fires next, 0 = not armed */
     int64_t purged_at; /* last purge of expired request-dedup hashes */
     engine_limits limits;
+    store_env *envs; /* every environment, loaded when one is not found */
+    size_t n_envs;
+    size_t rr_cursor; /* where the next dequeue starts among the ready units */
 };
+
+/* ---- the core of state transitions (core.c, docs/engine.md) ---------- */
 
 /* Sets r's latest snapshot: a new id, status, description, completed
  * waitpoints (JSON array text, NULL = none) and its stall deadline. */
 void engine_snapshot(engine *en, store_run *r, const char *status, const char *desc,
                      const char *waitpoints, int64_t now);
 
+/* A finished run never changes: final status and no worker holding it. */
+bool engine_run_finished(const store_run *r);
+/* An attempt is running (EXECUTING or EXECUTING_WITH_WAITPOINTS). */
+bool engine_run_executing(const store_run *r);
+/* Blocked on waitpoints: the only state a waitpoint may continue. */
+bool engine_run_blocked(const store_run *r);
+/* Canceled while a worker holds it; the worker has not let go yet. */
+bool engine_run_pending_cancel(const store_run *r);
+
 /* Ends a run in a final status with its error (JSON text) or output, a
- * FINISHED snapshot, and completes the waitpoint of a parent waiting on it. */
+ * FINISHED snapshot, then settles it: the waiting parent's result, its
+ * batch, its idempotency key (released on failure). A no-op on a finished
+ * run; on a PENDING_CANCEL run it only lets go of the worker. Saves r. */
 int engine_finish(engine *en, store_run *r, int status, const char *error, const char *output,
                   const char *output_type, int64_t now);
 
+/* Cancels r and its non-final children: at once when no worker holds it,
+ * else status CANCELED and a PENDING_CANCEL snapshot for the worker. A
+ * no-op on a finished or already canceled run. Saves r. */
+int engine_cancel(engine *en, store_run *r, const char *reason, int64_t now);
+
+/* Completes the RUN waitpoint of a finished run (a parent waits on it)
+ * with its output or error, when still pending. */
+int engine_settle_waitpoint(engine *en, const store_run *r, int64_t now);
+
+/* Puts r back in the queue for another attempt no earlier than at: its
+ * waits are void, its worker let go. Saves r. */
+int engine_requeue(engine *en, store_run *r, int64_t at, const char *why, int64_t now);
+
+/* Blocks an executing run on a waitpoint (EXECUTING_WITH_WAITPOINTS).
+ * ERR_INVALID when r is not executing. Saves r. */
+int engine_block_run(engine *en, store_run *r, const char *waitpoint_fid, int64_t now);
+
+/* A blocked run whose last blocker completed goes on: a new EXECUTING
+ * snapshot hands it every waitpoint completed meanwhile. Not saved. */
+void engine_continue(engine *en, store_run *r, int64_t now);
+
+/* Puts a run in the queue at `now`: PENDING, queue order from its
+ * priority, and its TTL deadline. Not saved. */
+void engine_enqueue(engine *en, const store_env *env, store_run *r, int64_t now);
+
+/* The environment with id (borrowed; NULL if none). */
+const store_env *engine_env(engine *en, const char *env_id);
+bool engine_env_is_dev(engine *en, const char *env_id);
+
+int64_t engine_heartbeat_ms(engine *en);
+
+/* ---- shared between feature files ------------------------------------- */
+
 /* A waitpoint just completed: continue the runs it blocked. */
 int engine_waitpoint_done(engine *en, store_waitpoint *w, int64_t now);
+
+/* Makes the run of a trigger that was refused (a batch item that fails
+ * validation) in SYSTEM_FAILURE with reason, so a parent waiting on the
+ * batch gets a result for its index, as the platform does. */
+int engine_trigger_failed(engine *en, const store_env *env, const trigger_opts *o,
+                          const char *reason, int64_t now, trigger_result *res);
 
 /* After a trigger that resumes its parent: the child's RUN waitpoint, and
  * the parent blocked on it (unless the child is a batch item). */
@@ -41,21 +96,18 @@ int engine_batch_wait(engine *en, const store_env *env, const char *batch_fid,
  * on it, completes the batch's waitpoint. */
 int engine_batch_check_done(engine *en, const char *batch_fid, int64_t now);
 
-/* Blocks a run on a waitpoint (EXECUTING_WITH_WAITPOINTS). */
-int engine_block_run(engine *en, store_run *r, const char *waitpoint_fid, int64_t now);
-
 /* Processes stalled snapshots (heartbeat deadlines). */
 int engine_stalls_tick(engine *en, int64_t now);
 
 /* Makes sure the timer fires no later than `at` (ms epoch). */
 void engine_arm(engine *en, int64_t at);
 
-/* Puts a run in the queue at `now`: PENDING (or PENDING_VERSION), queue
- * order from its priority, and its TTL deadline. */
-void engine_enqueue(engine *en, const store_env *env, store_run *r, int64_t now);
-
 /* Times out due waitpoints (timers.c calls it on every tick). */
 int engine_waitpoints_tick(engine *en, int64_t now);
+
+/* The task resource named task in a worker's manifest (borrowed from
+ * tasks), or NULL. */
+json_t *engine_find_task(json_t *tasks, const char *task);
 
 /* strdup that aborts on out-of-memory (NULL stays NULL). */
 char *engine_strdup(const char *s);

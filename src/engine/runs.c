@@ -83,15 +83,8 @@ static int wait_on_existing(engine *en, const store_env *env, store_run *child,
         free(child->parent_id);
         child->parent_id = engine_strdup(o->parent_run_id);
         rc = engine_block_parent(en, child, o->batch_index, now);
-        if (rc == 0 && status_is_final((run_status)child->status)) {
-            /* already over: hand the parent its result at once */
-            char *err = engine_strdup(child->error), *out = engine_strdup(child->output),
-                 *type = engine_strdup(child->output_type);
-            rc = engine_finish(en, child, (int)child->status, err, out, type, child->completed_at);
-            free(err);
-            free(out);
-            free(type);
-        }
+        if (rc == 0 && status_is_final((run_status)child->status))
+            rc = engine_settle_waitpoint(en, child, now); /* already over: its result at once */
     } else if (rc == 0) {
         rc = engine_wait_token(en, env, o->parent_run_id, w.friendly_id, now, e);
     }
@@ -160,6 +153,14 @@ int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int6
         rc = load_parent(en, env, o->task, o->parent_run_id, &parent, e);
         if (rc)
             return rc;
+        /* triggerAndWait blocks the parent's attempt, so it needs one (batch
+         * items wait through their batch, blocked at its creation) */
+        if (o->resume_parent && !o->batch_id && !engine_run_executing(&parent)) {
+            err_set(e, ERR_INVALID, "Cannot trigger %s and wait: the parent run %s is not executing",
+                    o->task, parent.friendly_id);
+            store_run_clear(&parent);
+            return ERR_INVALID;
+        }
     }
 
     char cuid[ID_CUID_LEN + 1];
@@ -185,7 +186,9 @@ int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int6
         snprintf(q, sizeof q, "task/%s", o->task);
         r.queue = engine_strdup(q);
     }
-    r.concurrency_key = engine_strdup(o->concurrency_key);
+    /* an empty key is no key (dequeue units use '' for none) */
+    r.concurrency_key =
+        engine_strdup(o->concurrency_key && o->concurrency_key[0] ? o->concurrency_key : NULL);
     if (o->idempotency_key) {
         r.idempotency_key = engine_strdup(o->idempotency_key);
         r.idempotency_key_user =
@@ -244,6 +247,52 @@ out:
     return rc;
 }
 
+int engine_trigger_failed(engine *en, const store_env *env, const trigger_opts *o,
+                          const char *reason, int64_t now, trigger_result *res)
+{
+    memset(res, 0, sizeof *res);
+    store_run r = {0}, parent = {0};
+    char cuid[ID_CUID_LEN + 1], fid[64], q[300];
+    id_cuid(cuid);
+    id_friendly(fid, sizeof fid, "run_", cuid);
+    r.id = engine_strdup(cuid);
+    r.friendly_id = engine_strdup(fid);
+    r.env_id = engine_strdup(env->id);
+    r.task = engine_strdup(o->task ? o->task : "");
+    r.payload = engine_strdup(o->payload);
+    r.payload_type = engine_strdup(o->payload_type ? o->payload_type : "application/json");
+    snprintf(q, sizeof q, "task/%s", r.task);
+    r.queue = engine_strdup(o->queue && o->queue[0] ? o->queue : q);
+    r.tags = engine_strdup("[]"); /* what was given may be what is invalid */
+    r.created_at = now;
+    r.updated_at = now;
+    r.batch_id = engine_strdup(o->batch_id);
+    r.trigger_function = engine_strdup(o->trigger_function ? o->trigger_function : "trigger");
+    r.resume_parent = o->resume_parent;
+    if (o->parent_run_id && store_run_get(en->st, env->id, o->parent_run_id, &parent) == 0) {
+        r.parent_id = engine_strdup(parent.friendly_id);
+        r.root_id = engine_strdup(parent.root_id ? parent.root_id : parent.friendly_id);
+        r.depth = parent.depth + 1;
+    }
+    store_run_clear(&parent);
+    /* inserted outside the queue (not PENDING, so no dequeue unit sees it)
+     * and finished at once, so its parent's wait is settled like any run's */
+    r.status = RUN_PENDING_VERSION;
+    json_t *ej = json_pack("{s:s,s:s}", "type", "STRING_ERROR", "raw", reason ? reason : "");
+    char *err = json_dumps(ej, JSON_COMPACT);
+    json_decref(ej);
+    int rc = store_run_insert(en->st, &r);
+    if (rc == 0 && o->resume_parent && r.parent_id)
+        rc = engine_block_parent(en, &r, o->batch_index, now);
+    if (rc == 0)
+        rc = engine_finish(en, &r, RUN_SYSTEM_FAILURE, err, NULL, NULL, now);
+    if (rc == 0)
+        snprintf(res->run_id, sizeof res->run_id, "%s", r.friendly_id);
+    free(err);
+    store_run_clear(&r);
+    return rc;
+}
+
 int engine_run_get(engine *en, const store_env *env, const char *run_id, store_run *r, err_t *e)
 {
     int rc = store_run_get(en->st, env->id, run_id, r);
@@ -260,19 +309,7 @@ int engine_run_cancel(engine *en, const store_env *env, const char *run_id, int6
     int rc = engine_run_get(en, env, run_id, &r, e);
     if (rc)
         return rc;
-    const char *snap = r.snapshot_status ? r.snapshot_status : "";
-    if (status_is_final((run_status)r.status) || strcmp(snap, "PENDING_CANCEL") == 0) {
-        /* nothing to do */
-    } else if (strcmp(snap, "EXECUTING") == 0 || strcmp(snap, "EXECUTING_WITH_WAITPOINTS") == 0) {
-        /* the worker is told through its snapshot and completes the attempt */
-        engine_snapshot(en, &r, "PENDING_CANCEL", "Run was cancelled", NULL, now);
-        rc = store_run_update(en->st, &r);
-    } else {
-        rc = engine_finish(en, &r, RUN_CANCELED,
-                           "{\"type\":\"STRING_ERROR\",\"raw\":\"Canceled by user\"}", NULL, NULL,
-                           now);
-    }
-    if (rc)
+    if ((rc = engine_cancel(en, &r, "Canceled by user", now)))
         err_set(e, rc, "Something went wrong");
     store_run_clear(&r);
     return rc;
@@ -310,7 +347,7 @@ int engine_run_replay(engine *en, const store_env *env, const char *run_id, int6
         .max_attempts = r.max_attempts,
         .max_duration_s = r.max_duration_s,
         .test = r.is_test,
-        .lock_to_version = r.lock_to_version,
+        /* not the lock: the platform locks a replay only when asked to */
     };
     rc = engine_trigger(en, env, &o, now, res, e);
     free(tv);

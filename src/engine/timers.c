@@ -41,19 +41,34 @@ int engine_start(engine *en)
     return engine_tick(en, time_now_ms());
 }
 
-static void expire(store_run *r, int64_t now)
+/* A queued run past its TTL expires, through the same finish as every
+ * other end: a parent waiting on it resumes with the error, its batch may
+ * be done, its idempotency key is released. */
+static int expire(engine *en, store_run *r, int64_t now)
 {
     char msg[256];
     snprintf(msg, sizeof msg,
              "{\"type\":\"STRING_ERROR\",\"raw\":\"Run expired because the TTL (%s) was reached\"}",
              r->ttl ? r->ttl : "");
-    r->status = RUN_EXPIRED;
     r->expired_at = now;
-    r->completed_at = now;
-    r->updated_at = now;
-    r->expire_at = 0;
-    free(r->error);
-    r->error = engine_strdup(msg);
+    return engine_finish(en, r, RUN_EXPIRED, msg, NULL, NULL, now);
+}
+
+/* A run whose timer came due: a delay that is over, or a TTL. */
+static int fire(engine *en, store_run *r, int64_t now)
+{
+    if (r->status == RUN_DELAYED && r->delay_until <= now) {
+        engine_enqueue(en, NULL, r, now);
+        r->updated_at = now;
+        if (r->expire_at && r->expire_at <= now)
+            return expire(en, r, now);
+    } else if (r->expire_at && r->expire_at <= now) {
+        if (r->status == RUN_PENDING || r->status == RUN_PENDING_VERSION ||
+            r->status == RUN_WAITING_FOR_DEPLOY)
+            return expire(en, r, now);
+        r->expire_at = 0; /* started in time: the TTL no longer applies */
+    }
+    return store_run_update(en->st, r);
 }
 
 #define PURGE_EVERY_MS (3600LL * 1000)
@@ -72,22 +87,9 @@ int engine_tick(engine *en, int64_t now)
         if (rc)
             return rc;
         for (size_t i = 0; i < n; i++) {
-            store_run *r = &runs[i];
-            if (r->status == RUN_DELAYED && r->delay_until <= now) {
-                engine_enqueue(en, NULL, r, now);
-                r->updated_at = now;
-                if (r->expire_at && r->expire_at <= now)
-                    expire(r, now);
-            } else if (r->expire_at && r->expire_at <= now) {
-                if (r->status == RUN_PENDING || r->status == RUN_PENDING_VERSION ||
-                    r->status == RUN_WAITING_FOR_DEPLOY)
-                    expire(r, now);
-                else
-                    r->expire_at = 0; /* started in time: the TTL no longer applies */
-            }
             if (rc == 0)
-                rc = store_run_update(en->st, r);
-            store_run_clear(r);
+                rc = fire(en, &runs[i], now);
+            store_run_clear(&runs[i]);
         }
         free(runs);
         if (rc)

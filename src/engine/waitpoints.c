@@ -216,19 +216,6 @@ static void add_pending(store_run *r, json_t *cw)
     json_decref(arr);
 }
 
-/* The run may go on: a new EXECUTING snapshot hands it every waitpoint that
- * completed while it was blocked. */
-static void continue_run(engine *en, store_run *r, int64_t now)
-{
-    const char *pending = r->pending_waitpoints ? r->pending_waitpoints : "[]";
-    char *list = engine_strdup(pending);
-    engine_snapshot(en, r, "EXECUTING", "Run was continued, whilst still executing.", list, now);
-    free(list);
-    free(r->pending_waitpoints);
-    r->pending_waitpoints = NULL;
-    r->status = RUN_EXECUTING;
-}
-
 int engine_waitpoint_done(engine *en, store_waitpoint *w, int64_t now)
 {
     json_t *cw = completed_json(w);
@@ -236,7 +223,7 @@ int engine_waitpoint_done(engine *en, store_waitpoint *w, int64_t now)
     /* batch items report to the waiting parent, which the batch blocks */
     if (w->batch_id && w->resume_run && strcmp(w->type, "RUN") == 0) {
         store_run p = {0};
-        if (store_run_get(en->st, NULL, w->resume_run, &p) == 0) {
+        if (store_run_get(en->st, NULL, w->resume_run, &p) == 0 && engine_run_blocked(&p)) {
             add_pending(&p, cw);
             rc = store_run_update(en->st, &p);
         }
@@ -249,12 +236,13 @@ int engine_waitpoint_done(engine *en, store_waitpoint *w, int64_t now)
     for (size_t i = 0; i < n; i++) {
         store_run r = {0};
         int64_t left = 0;
+        /* only a blocked run goes on; one that was canceled, requeued or
+         * finished since it blocked has no waits left (docs/engine.md) */
         if (rc == 0 && (rc = store_blocker_remove(en->st, runs[i], w->friendly_id, &left)) == 0 &&
-            store_run_get(en->st, NULL, runs[i], &r) == 0 &&
-            !status_is_final((run_status)r.status)) {
+            store_run_get(en->st, NULL, runs[i], &r) == 0 && engine_run_blocked(&r)) {
             add_pending(&r, cw);
             if (left == 0)
-                continue_run(en, &r, now);
+                engine_continue(en, &r, now);
             rc = store_run_update(en->st, &r);
         }
         store_run_clear(&r);
@@ -263,17 +251,6 @@ int engine_waitpoint_done(engine *en, store_waitpoint *w, int64_t now)
     free(runs);
     json_decref(cw);
     return rc;
-}
-
-int engine_block_run(engine *en, store_run *r, const char *waitpoint_fid, int64_t now)
-{
-    int rc = store_blocker_add(en->st, r->friendly_id, waitpoint_fid);
-    if (rc)
-        return rc;
-    if (!r->snapshot_status || strcmp(r->snapshot_status, "EXECUTING_WITH_WAITPOINTS") != 0)
-        engine_snapshot(en, r, "EXECUTING_WITH_WAITPOINTS", "Run is blocked by waitpoints", NULL,
-                        now);
-    return store_run_update(en->st, r);
 }
 
 /* Makes a waitpoint row: type, and the fields the caller set in w. */
@@ -313,6 +290,18 @@ int engine_block_parent(engine *en, const store_run *child, int64_t batch_index,
     return rc;
 }
 
+/* Waits are for running attempts only: a run that is finished, canceled or
+ * back in the queue has no attempt to block (docs/engine.md). */
+static int require_executing(const store_run *r, err_t *e)
+{
+    if (engine_run_executing(r))
+        return 0;
+    return err_set(e, ERR_INVALID, "Run %s cannot wait: it is not executing (%s)", r->friendly_id,
+                   engine_run_pending_cancel(r) ? "PENDING_CANCEL"
+                   : r->snapshot_status         ? r->snapshot_status
+                                                : status_api_name((run_status)r->status, true));
+}
+
 int engine_wait_duration(engine *en, const store_env *env, const char *run_id, int64_t until,
                          const char *idempotency_key, int64_t idempotency_ttl_ms, int64_t now,
                          char wp[64], int64_t *wait_until, err_t *e)
@@ -322,6 +311,8 @@ int engine_wait_duration(engine *en, const store_env *env, const char *run_id, i
     int rc = engine_run_get(en, env, run_id, &r, e);
     if (rc)
         return err_set(e, ERR_UNAUTHORIZED, "Run not found in this environment");
+    if ((rc = require_executing(&r, e)))
+        goto out;
     if (idempotency_key &&
         store_waitpoint_by_idempotency(en->st, env->id, idempotency_key, &w) == 0 &&
         (!w.idempotency_expires_at || w.idempotency_expires_at > now)) {
@@ -365,7 +356,7 @@ int engine_wait_token(engine *en, const store_env *env, const char *run_id,
     int rc = engine_run_get(en, env, run_id, &r, e);
     if (rc)
         return rc;
-    if ((rc = engine_waitpoint_get(en, env, waitpoint_id, &w, e)))
+    if ((rc = require_executing(&r, e)) || (rc = engine_waitpoint_get(en, env, waitpoint_id, &w, e)))
         goto out;
     if (strcmp(w.status, "PENDING") == 0) {
         rc = engine_block_run(en, &r, w.friendly_id, now);
@@ -374,7 +365,7 @@ int engine_wait_token(engine *en, const store_env *env, const char *run_id,
         json_t *cw = completed_json(&w);
         add_pending(&r, cw);
         json_decref(cw);
-        continue_run(en, &r, now);
+        engine_continue(en, &r, now);
         rc = store_run_update(en->st, &r);
     }
     if (rc)
@@ -392,8 +383,12 @@ int engine_batch_wait(engine *en, const store_env *env, const char *batch_fid,
     store_run p = {0};
     w.batch_id = engine_strdup(batch_fid);
     w.resume_run = engine_strdup(parent_id);
-    int rc = new_waitpoint(en, env->id, "BATCH", &w, now);
-    if (rc == 0 && store_run_get(en->st, env->id, parent_id, &p) == 0)
+    int rc = store_run_get(en->st, env->id, parent_id, &p);
+    if (rc == 0 && !engine_run_executing(&p))
+        rc = ERR_INVALID; /* the caller checked; a wait needs a running attempt */
+    if (rc == 0)
+        rc = new_waitpoint(en, env->id, "BATCH", &w, now);
+    if (rc == 0)
         rc = engine_block_run(en, &p, w.friendly_id, now);
     store_run_clear(&p);
     store_waitpoint_clear(&w);

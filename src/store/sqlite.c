@@ -1439,24 +1439,129 @@ int store_queue_limit(store *st, const char *env_id, const char *name, int64_t *
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(st, "queue limit");
 }
 
-int store_run_candidates(store *st, const char *env_id, int64_t now, size_t max, store_run **runs,
-                         size_t *n)
+int store_ready_units(store *st, const char *env_id, store_unit **units, size_t *n)
+{
+    sqlite3_stmt *s =
+        stmt(st, "SELECT queue, ckey FROM ready_units WHERE env_id=? AND n>0 ORDER BY queue, ckey");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    size_t cap = 0, cnt = 0;
+    store_unit *u = NULL;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            u = realloc(u, cap * sizeof *u);
+            if (!u)
+                abort();
+        }
+        u[cnt].queue = col_dup(s, 0);
+        char *k = col_dup(s, 1);
+        if (k && !k[0]) /* '' is the unit of runs without a key */
+            k = (free(k), NULL);
+        u[cnt].ckey = k;
+        cnt++;
+    }
+    sqlite3_reset(s);
+    *units = u;
+    *n = cnt;
+    return rc == SQLITE_DONE ? 0 : fail(st, "ready units");
+}
+
+void store_units_free(store_unit *u, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(u[i].queue);
+        free(u[i].ckey);
+    }
+    free(u);
+}
+
+int store_unit_candidates(store *st, const char *env_id, const store_unit *u, int64_t now,
+                          size_t max, store_run **runs, size_t *n)
+{
+    static char keyed[4400], unkeyed[4400];
+    if (!keyed[0]) {
+        snprintf(keyed, sizeof keyed,
+                 "%s WHERE env_id=?1 AND status=1 AND queue=?2 AND concurrency_key=?3 AND"
+                 " COALESCE(available_at,0)<=?4 ORDER BY queue_ts LIMIT ?5",
+                 st->runs.select);
+        snprintf(unkeyed, sizeof unkeyed,
+                 "%s WHERE env_id=?1 AND status=1 AND queue=?2 AND concurrency_key IS NULL AND"
+                 " COALESCE(available_at,0)<=?4 ORDER BY queue_ts LIMIT ?5",
+                 st->runs.select);
+    }
+    sqlite3_stmt *s = stmt(st, u->ckey ? keyed : unkeyed);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    bind_text(s, 2, u->queue);
+    if (u->ckey)
+        bind_text(s, 3, u->ckey);
+    sqlite3_bind_int64(s, 4, now);
+    sqlite3_bind_int64(s, 5, (int64_t)max);
+    int rc = read_runs(st, s, runs, n);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_queue_limits(store *st, const char *env_id, store_queue_limit_t **limits, size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, "SELECT name, concurrency_limit FROM queues WHERE env_id=?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    size_t cap = 0, cnt = 0;
+    store_queue_limit_t *l = NULL;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            l = realloc(l, cap * sizeof *l);
+            if (!l)
+                abort();
+        }
+        l[cnt].name = col_dup(s, 0);
+        l[cnt].limit = sqlite3_column_int64(s, 1);
+        cnt++;
+    }
+    sqlite3_reset(s);
+    *limits = l;
+    *n = cnt;
+    return rc == SQLITE_DONE ? 0 : fail(st, "queue limits");
+}
+
+void store_queue_limits_free(store_queue_limit_t *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(l[i].name);
+    free(l);
+}
+
+int store_worker_by_version(store *st, const char *env_id, const char *version, store_worker *w)
 {
     static char sql[4400];
     if (!sql[0])
-        snprintf(sql, sizeof sql,
-                 "%s WHERE env_id=? AND status=1 AND COALESCE(available_at,0)<=? ORDER BY"
-                 " queue_ts LIMIT ?",
-                 st->runs.select);
+        snprintf(sql, sizeof sql, "%s WHERE env_id=? AND version=? ORDER BY seq DESC LIMIT 1",
+                 st->workers.select);
     sqlite3_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, (int64_t)max);
-    int rc = read_runs(st, s, runs, n);
-    sqlite3_reset(s);
-    return rc;
+    bind_text(s, 2, version);
+    return read_one_worker(st, s, w);
+}
+
+int store_blockers_clear(store *st, const char *run_fid)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, "DELETE FROM run_blockers WHERE run_id=?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, run_fid);
+    return exec_write(st, s);
 }
 
 int store_run_active(store *st, const char *env_id, char ***queues, char ***keys, size_t *n)

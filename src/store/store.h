@@ -350,10 +350,34 @@ int store_queue_upsert(store *st, const char *env_id, const char *name, const ch
 /* A queue's limit: *limit = -1 when unlimited or unknown. */
 int store_queue_limit(store *st, const char *env_id, const char *name, int64_t *limit);
 
-/* Queued runs of env that may be taken at now (PENDING, available), oldest
- * queue order first, at most max. Caller clears. */
-int store_run_candidates(store *st, const char *env_id, int64_t now, size_t max, store_run **runs,
-                         size_t *n);
+/* A dequeue unit: the queued runs of one queue and concurrency key (NULL:
+ * none) of an environment. Dequeue visits units in turn. */
+typedef struct store_unit {
+    char *queue;
+    char *ckey;
+} store_unit;
+
+/* Every unit of env that holds queued runs, in (queue, key) order; free
+ * with store_units_free. */
+int store_ready_units(store *st, const char *env_id, store_unit **units, size_t *n);
+void store_units_free(store_unit *u, size_t n);
+/* Queued runs of one unit that may be taken at now (available), in queue
+ * order, at most max. Caller clears. */
+int store_unit_candidates(store *st, const char *env_id, const store_unit *u, int64_t now,
+                          size_t max, store_run **runs, size_t *n);
+
+typedef struct store_queue_limit_t {
+    char *name;
+    int64_t limit; /* -1: none */
+} store_queue_limit_t;
+
+/* Every declared queue of env with its limit; free with store_queue_limits_free. */
+int store_queue_limits(store *st, const char *env_id, store_queue_limit_t **limits, size_t *n);
+void store_queue_limits_free(store_queue_limit_t *l, size_t n);
+/* The newest worker of env with version (ERR_NOT_FOUND if none). */
+int store_worker_by_version(store *st, const char *env_id, const char *version, store_worker *w);
+/* Removes every blocker of a run (its waits are void: requeued or finished). */
+int store_blockers_clear(store *st, const char *run_fid);
 /* Runs of env holding concurrency (snapshot PENDING_EXECUTING, EXECUTING or
  * PENDING_CANCEL): queue and concurrency key of each, as two malloc'd
  * arrays of malloc'd strings (key may be NULL). */

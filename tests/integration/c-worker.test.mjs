@@ -79,17 +79,36 @@ test("the example worker runs hello, flaky (retries), sleepy (wait.for) and pare
   }
 });
 
-test("a run whose worker is killed mid-run is retried after its heartbeat stalls", async () => {
+test("outside dev, a run whose worker is killed mid-run is retried after its heartbeat stalls", async () => {
+  const key = srv.keys.prod;
+  const w1 = startWorker(srv, { TRIGGER_SECRET_KEY: key });
+  const id = await triggerId(srv, "slow", {}, { payload: '{"ms":4000}', key });
+  await waitForStatus(srv, id, "EXECUTING", 20000, key);
+  await killWorker(w1, "SIGKILL");
+  // heartbeat timeout is 2 s: the stalled attempt is failed and the run requeued
+  const w2 = startWorker(srv, { TRIGGER_SECRET_KEY: key });
+  try {
+    const run = await waitForStatus(srv, id, "COMPLETED", 30000, key);
+    assert.equal(run.attemptCount, 2);
+    assert.deepEqual(run.output, { slept: 4000, attempt: 2 });
+  } finally {
+    await killWorker(w2);
+  }
+});
+
+test("in dev, a run whose worker is killed mid-run fails once its heartbeat stalls, as the platform's", async () => {
   const w1 = startWorker(srv);
   const id = await triggerId(srv, "slow", {}, { payload: '{"ms":4000}' });
   await waitForStatus(srv, id, "EXECUTING");
   await killWorker(w1, "SIGKILL");
-  // heartbeat timeout is 2 s: the stalled attempt is failed and the run requeued
   const w2 = startWorker(srv);
   try {
-    const run = await waitForStatus(srv, id, "COMPLETED", 30000);
-    assert.equal(run.attemptCount, 2);
-    assert.deepEqual(run.output, { slept: 4000, attempt: 2 });
+    const run = await waitForStatus(srv, id, "FAILED", 30000);
+    assert.equal(run.attemptCount, 1, "not retried: the dev CLI that ran it is gone");
+    assert.match(JSON.stringify(run.error), /TASK_RUN_STALLED_EXECUTING/);
+    // and it stays failed: the new worker never gets it
+    await sleep(1500);
+    assert.equal((await retrieve(srv, id)).status, "FAILED");
   } finally {
     await killWorker(w2);
   }

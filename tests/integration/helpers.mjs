@@ -93,11 +93,11 @@ export async function waitFor(fn, { timeout = 20000, interval = 100, what = "con
 }
 
 /** Polls run `id` until its status is `status`; returns the run. */
-export function waitForStatus(srv, id, status, timeout = 20000) {
+export function waitForStatus(srv, id, status, timeout = 20000, key = undefined) {
   let last;
   return waitFor(
     async () => {
-      last = await retrieve(srv, id);
+      last = await retrieve(srv, id, { key });
       return last.status === status ? last : null;
     },
     { timeout, interval: 100, what: `${id} to become ${status}` },

@@ -1,0 +1,303 @@
+/*
+ * engine/core.c - the core of run state transitions, which every feature
+ * file (runs, execution, dequeue, waitpoints, batches, timers) calls: take
+ * a snapshot, enqueue and requeue, block a run, decide whether it may
+ * continue, cancel, and finish. docs/engine.md is the state machine these
+ * functions implement; a transition it does not list is refused here.
+ *
+ * The one rule that keeps runs from being lost or run twice: a run finishes
+ * once (engine_finish is a no-op on a finished run), and everything that
+ * follows a final status (the waiting parent's result, the batch, the
+ * idempotency key, the children of a canceled run) happens in settle(),
+ * called exactly when the status becomes final.
+ */
+#include "engine/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/queue.h"
+#include "engine/status.h"
+#include "util/id.h"
+
+static bool snap_is(const store_run *r, const char *s)
+{
+    return r->snapshot_status && strcmp(r->snapshot_status, s) == 0;
+}
+
+static int64_t heartbeat_ms(engine *en)
+{
+    return en->limits.heartbeat_timeout_ms > 0 ? en->limits.heartbeat_timeout_ms
+                                               : ENGINE_DEFAULT_HEARTBEAT_MS;
+}
+
+int64_t engine_heartbeat_ms(engine *en)
+{
+    return heartbeat_ms(en);
+}
+
+void engine_snapshot(engine *en, store_run *r, const char *status, const char *desc,
+                     const char *waitpoints, int64_t now)
+{
+    char cuid[ID_CUID_LEN + 1], fid[64];
+    id_cuid(cuid);
+    id_friendly(fid, sizeof fid, "snapshot_", cuid);
+    free(r->snapshot_id);
+    free(r->snapshot_status);
+    free(r->snapshot_desc);
+    free(r->snapshot_waitpoints);
+    r->snapshot_id = engine_strdup(fid);
+    r->snapshot_status = engine_strdup(status);
+    r->snapshot_desc = engine_strdup(desc);
+    r->snapshot_waitpoints = engine_strdup(waitpoints ? waitpoints : "[]");
+    r->snapshot_at = now;
+    r->updated_at = now;
+    /* the statuses a worker must keep alive (engine-facts.md, heartbeats) */
+    bool watched = strcmp(status, "PENDING_EXECUTING") == 0 || strcmp(status, "EXECUTING") == 0 ||
+                   strcmp(status, "EXECUTING_WITH_WAITPOINTS") == 0 ||
+                   strcmp(status, "PENDING_CANCEL") == 0;
+    r->heartbeat_deadline = watched ? now + heartbeat_ms(en) : 0;
+    if (watched)
+        engine_arm(en, r->heartbeat_deadline);
+}
+
+bool engine_run_finished(const store_run *r)
+{
+    if (snap_is(r, "FINISHED"))
+        return true;
+    return status_is_final((run_status)r->status) && !snap_is(r, "PENDING_CANCEL");
+}
+
+bool engine_run_executing(const store_run *r)
+{
+    return !status_is_final((run_status)r->status) &&
+           (snap_is(r, "EXECUTING") || snap_is(r, "EXECUTING_WITH_WAITPOINTS"));
+}
+
+bool engine_run_blocked(const store_run *r)
+{
+    return !status_is_final((run_status)r->status) && snap_is(r, "EXECUTING_WITH_WAITPOINTS");
+}
+
+bool engine_run_pending_cancel(const store_run *r)
+{
+    return snap_is(r, "PENDING_CANCEL");
+}
+
+void engine_enqueue(engine *en, const store_env *env, store_run *r, int64_t now)
+{
+    (void)env;
+    r->status = RUN_PENDING;
+    r->queued_at = now;
+    r->queue_ts = queue_order_key(now, r->priority_ms);
+    r->delay_until = 0;
+    if (r->ttl_ms > 0) {
+        r->expire_at = now + r->ttl_ms;
+        engine_arm(en, r->expire_at);
+    } else {
+        r->expire_at = 0;
+    }
+}
+
+int engine_requeue(engine *en, store_run *r, int64_t at, const char *why, int64_t now)
+{
+    /* the waits of the attempt that is over are void: a new attempt starts clean */
+    int rc = store_blockers_clear(en->st, r->friendly_id);
+    if (rc)
+        return rc;
+    free(r->pending_waitpoints);
+    r->pending_waitpoints = NULL;
+    r->status = RUN_PENDING;
+    r->available_at = at;
+    free(r->worker_id);
+    r->worker_id = NULL;
+    engine_snapshot(en, r, "QUEUED", why, NULL, now);
+    if (at > now)
+        engine_arm(en, at); /* nothing fires then, but dequeue polls pick it up */
+    return store_run_update(en->st, r);
+}
+
+int engine_block_run(engine *en, store_run *r, const char *waitpoint_fid, int64_t now)
+{
+    if (!engine_run_executing(r))
+        return ERR_INVALID;
+    int rc = store_blocker_add(en->st, r->friendly_id, waitpoint_fid);
+    if (rc)
+        return rc;
+    if (!snap_is(r, "EXECUTING_WITH_WAITPOINTS"))
+        engine_snapshot(en, r, "EXECUTING_WITH_WAITPOINTS", "Run is blocked by waitpoints", NULL,
+                        now);
+    return store_run_update(en->st, r);
+}
+
+void engine_continue(engine *en, store_run *r, int64_t now)
+{
+    const char *pending = r->pending_waitpoints ? r->pending_waitpoints : "[]";
+    char *list = engine_strdup(pending);
+    engine_snapshot(en, r, "EXECUTING", "Run was continued, whilst still executing.", list, now);
+    free(list);
+    free(r->pending_waitpoints);
+    r->pending_waitpoints = NULL;
+    r->status = RUN_EXECUTING;
+}
+
+/* ---- finishing --------------------------------------------------------- */
+
+/* The statuses that release an idempotency key (idempotency.mdx, "Failed
+ * runs and idempotency"): every failure; success and cancel keep it. */
+static bool releases_key(int status)
+{
+    return status == RUN_COMPLETED_WITH_ERRORS || status == RUN_SYSTEM_FAILURE ||
+           status == RUN_CRASHED || status == RUN_TIMED_OUT || status == RUN_EXPIRED ||
+           status == RUN_INTERRUPTED;
+}
+
+int engine_settle_waitpoint(engine *en, const store_run *r, int64_t now)
+{
+    store_waitpoint w = {0};
+    int rc = store_waitpoint_by_run(en->st, r->friendly_id, &w);
+    if (rc == ERR_NOT_FOUND)
+        return 0;
+    if (rc == 0 && strcmp(w.status, "PENDING") == 0) {
+        bool ok = r->status == RUN_COMPLETED_SUCCESSFULLY;
+        free(w.status);
+        w.status = engine_strdup("COMPLETED");
+        free(w.output);
+        free(w.output_type);
+        w.output = engine_strdup(ok         ? r->output
+                                 : r->error ? r->error
+                                            : "{\"type\":\"STRING_ERROR\",\"raw\":\"Run failed\"}");
+        w.output_type = engine_strdup(ok && r->output_type ? r->output_type : "application/json");
+        w.output_is_error = !ok;
+        w.completed_at = now;
+        w.updated_at = now;
+        rc = store_waitpoint_update(en->st, &w);
+        if (rc == 0)
+            rc = engine_waitpoint_done(en, &w, now);
+    }
+    store_waitpoint_clear(&w);
+    return rc;
+}
+
+static int cancel_children(engine *en, const store_run *r, int64_t now);
+
+/* What follows a run's final status, once: its waiting parent resumes, its
+ * batch may be done, a canceled run's children are canceled. */
+static int settle(engine *en, const store_run *r, int64_t now)
+{
+    int rc = engine_settle_waitpoint(en, r, now);
+    if (rc == 0 && r->batch_id)
+        rc = engine_batch_check_done(en, r->batch_id, now);
+    if (rc == 0 && r->status == RUN_CANCELED)
+        rc = cancel_children(en, r, now);
+    return rc;
+}
+
+/* Sets a final status with its error or output (the fields; not saved). */
+static void set_final(store_run *r, int status, const char *error, const char *output,
+                      const char *output_type, int64_t now)
+{
+    r->status = status;
+    r->completed_at = now;
+    r->expire_at = 0;
+    r->delay_until = 0;
+    r->available_at = 0;
+    free(r->error);
+    r->error = engine_strdup(error);
+    if (output || output_type) {
+        free(r->output);
+        free(r->output_type);
+        r->output = engine_strdup(output);
+        r->output_type = engine_strdup(output_type ? output_type : "application/json");
+    }
+    free(r->pending_waitpoints);
+    r->pending_waitpoints = NULL;
+    if (releases_key(status) && r->idempotency_key)
+        r->idempotency_key = (free(r->idempotency_key), NULL);
+}
+
+int engine_finish(engine *en, store_run *r, int status, const char *error, const char *output,
+                  const char *output_type, int64_t now)
+{
+    if (engine_run_finished(r))
+        return 0; /* a finished run never changes */
+    int rc = store_blockers_clear(en->st, r->friendly_id);
+    if (rc)
+        return rc;
+    if (engine_run_pending_cancel(r)) {
+        /* the worker let go of a canceled run: it was settled at the cancel */
+        engine_snapshot(en, r, "FINISHED", "Run was cancelled", NULL, now);
+        return store_run_update(en->st, r);
+    }
+    set_final(r, status, error, output, output_type, now);
+    engine_snapshot(en, r, "FINISHED", "Run has finished", NULL, now);
+    if ((rc = store_run_update(en->st, r)))
+        return rc;
+    return settle(en, r, now);
+}
+
+int engine_cancel(engine *en, store_run *r, const char *reason, int64_t now)
+{
+    if (engine_run_finished(r) || engine_run_pending_cancel(r))
+        return 0;
+    char err[512];
+    json_t *ej = json_pack("{s:s,s:s}", "type", "STRING_ERROR", "raw", reason);
+    char *ejs = json_dumps(ej, JSON_COMPACT);
+    snprintf(err, sizeof err, "%s", ejs ? ejs : "{\"type\":\"STRING_ERROR\",\"raw\":\"Canceled\"}");
+    free(ejs);
+    json_decref(ej);
+    bool held = engine_run_executing(r) || snap_is(r, "PENDING_EXECUTING");
+    if (!held)
+        return engine_finish(en, r, RUN_CANCELED, err, NULL, NULL, now);
+    /* a worker holds it: the run is CANCELED at once (as the platform shows
+     * it), and PENDING_CANCEL tells the worker to stop and let go */
+    int rc = store_blockers_clear(en->st, r->friendly_id);
+    if (rc)
+        return rc;
+    set_final(r, RUN_CANCELED, err, NULL, NULL, now);
+    engine_snapshot(en, r, "PENDING_CANCEL", "Run was cancelled", NULL, now);
+    if ((rc = store_run_update(en->st, r)))
+        return rc;
+    return settle(en, r, now);
+}
+
+/* "Any in-progress child runs are also canceled" (runs.mdx); recursion is
+ * bounded by the run depth limit. */
+static int cancel_children(engine *en, const store_run *r, int64_t now)
+{
+    store_run *kids = NULL;
+    size_t n = 0;
+    int rc = store_run_children(en->st, r->friendly_id, 100000, &kids, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = engine_cancel(en, &kids[i], "Canceled by parent run", now);
+        store_run_clear(&kids[i]);
+    }
+    free(kids);
+    return rc;
+}
+
+/* ---- environments ------------------------------------------------------ */
+
+const store_env *engine_env(engine *en, const char *env_id)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < en->n_envs; i++)
+            if (strcmp(en->envs[i].id, env_id) == 0)
+                return &en->envs[i];
+        /* not known yet (created since the last load): load them again */
+        free(en->envs);
+        en->envs = NULL;
+        en->n_envs = 0;
+        if (store_env_list(en->st, &en->envs, &en->n_envs) != 0)
+            return NULL;
+    }
+    return NULL;
+}
+
+bool engine_env_is_dev(engine *en, const char *env_id)
+{
+    const store_env *env = engine_env(en, env_id);
+    return env && strcmp(env->type, "DEVELOPMENT") == 0;
+}
