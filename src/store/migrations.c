@@ -133,6 +133,11 @@ const char *const store_migrations[] = {
     "DROP INDEX runs_queue;"
     "DROP INDEX runs_dequeue;"
     "CREATE INDEX runs_unit ON runs(env_id, queue, concurrency_key, queue_ts) WHERE status = 1;",
+    /* 7: realtime: every run write takes the next change number, so a feed
+     * resumes from an offset without missing a change */
+    "ALTER TABLE runs ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE runs SET change_seq = seq;"
+    "CREATE INDEX runs_changes ON runs(env_id, change_seq);",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);
