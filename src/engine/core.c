@@ -100,10 +100,31 @@ void engine_enqueue(engine *en, const store_env *env, store_run *r, int64_t now)
     }
 }
 
+char *engine_string_error(const char *raw)
+{
+    json_t *ej = json_pack("{s:s,s:s}", "type", "STRING_ERROR", "raw", raw ? raw : "");
+    char *s = ej ? json_dumps(ej, JSON_COMPACT) : NULL;
+    json_decref(ej);
+    if (!s)
+        abort();
+    return s;
+}
+
+/* Drops the blockers of a run whose waits are void. Blockers exist only
+ * while the run is blocked (engine_block_run adds them with that snapshot,
+ * every way out of it drops or completes them), so other runs cost no
+ * write. */
+static int drop_blockers(engine *en, const store_run *r)
+{
+    if (!snap_is(r, "EXECUTING_WITH_WAITPOINTS"))
+        return 0;
+    return store_blockers_clear(en->st, r->friendly_id);
+}
+
 int engine_requeue(engine *en, store_run *r, int64_t at, const char *why, int64_t now)
 {
     /* the waits of the attempt that is over are void: a new attempt starts clean */
-    int rc = store_blockers_clear(en->st, r->friendly_id);
+    int rc = drop_blockers(en, r);
     if (rc)
         return rc;
     free(r->pending_waitpoints);
@@ -222,7 +243,7 @@ int engine_finish(engine *en, store_run *r, int status, const char *error, const
 {
     if (engine_run_finished(r))
         return 0; /* a finished run never changes */
-    int rc = store_blockers_clear(en->st, r->friendly_id);
+    int rc = drop_blockers(en, r);
     if (rc)
         return rc;
     if (engine_run_pending_cancel(r)) {
@@ -241,25 +262,24 @@ int engine_cancel(engine *en, store_run *r, const char *reason, int64_t now)
 {
     if (engine_run_finished(r) || engine_run_pending_cancel(r))
         return 0;
-    char err[512];
-    json_t *ej = json_pack("{s:s,s:s}", "type", "STRING_ERROR", "raw", reason);
-    char *ejs = json_dumps(ej, JSON_COMPACT);
-    snprintf(err, sizeof err, "%s", ejs ? ejs : "{\"type\":\"STRING_ERROR\",\"raw\":\"Canceled\"}");
-    free(ejs);
-    json_decref(ej);
+    char *err = engine_string_error(reason);
+    int rc;
     bool held = engine_run_executing(r) || snap_is(r, "PENDING_EXECUTING");
-    if (!held)
-        return engine_finish(en, r, RUN_CANCELED, err, NULL, NULL, now);
+    if (!held) {
+        rc = engine_finish(en, r, RUN_CANCELED, err, NULL, NULL, now);
+        goto out;
+    }
     /* a worker holds it: the run is CANCELED at once (as the platform shows
      * it), and PENDING_CANCEL tells the worker to stop and let go */
-    int rc = store_blockers_clear(en->st, r->friendly_id);
-    if (rc)
-        return rc;
+    if ((rc = drop_blockers(en, r)))
+        goto out;
     set_final(r, RUN_CANCELED, err, NULL, NULL, now);
     engine_snapshot(en, r, "PENDING_CANCEL", "Run was cancelled", NULL, now);
-    if ((rc = store_run_update(en->st, r)))
-        return rc;
-    return settle(en, r, now);
+    if ((rc = store_run_update(en->st, r)) == 0)
+        rc = settle(en, r, now);
+out:
+    free(err);
+    return rc;
 }
 
 /* "Any in-progress child runs are also canceled" (runs.mdx); recursion is

@@ -47,6 +47,9 @@ int engine_finish(engine *en, store_run *r, int status, const char *error, const
  * no-op on a finished or already canceled run. Saves r. */
 int engine_cancel(engine *en, store_run *r, const char *reason, int64_t now);
 
+/* A TaskRunError {type: STRING_ERROR, raw} as JSON text (malloc'd). */
+char *engine_string_error(const char *raw);
+
 /* Completes the RUN waitpoint of a finished run (a parent waits on it)
  * with its output or error, when still pending. */
 int engine_settle_waitpoint(engine *en, const store_run *r, int64_t now);

@@ -278,9 +278,7 @@ int engine_trigger_failed(engine *en, const store_env *env, const trigger_opts *
     /* inserted outside the queue (not PENDING, so no dequeue unit sees it)
      * and finished at once, so its parent's wait is settled like any run's */
     r.status = RUN_PENDING_VERSION;
-    json_t *ej = json_pack("{s:s,s:s}", "type", "STRING_ERROR", "raw", reason ? reason : "");
-    char *err = json_dumps(ej, JSON_COMPACT);
-    json_decref(ej);
+    char *err = engine_string_error(reason);
     int rc = store_run_insert(en->st, &r);
     if (rc == 0 && o->resume_parent && r.parent_id)
         rc = engine_block_parent(en, &r, o->batch_index, now);

@@ -47,11 +47,13 @@ int engine_start(engine *en)
 static int expire(engine *en, store_run *r, int64_t now)
 {
     char msg[256];
-    snprintf(msg, sizeof msg,
-             "{\"type\":\"STRING_ERROR\",\"raw\":\"Run expired because the TTL (%s) was reached\"}",
+    snprintf(msg, sizeof msg, "Run expired because the TTL (%s) was reached",
              r->ttl ? r->ttl : "");
+    char *err = engine_string_error(msg);
     r->expired_at = now;
-    return engine_finish(en, r, RUN_EXPIRED, msg, NULL, NULL, now);
+    int rc = engine_finish(en, r, RUN_EXPIRED, err, NULL, NULL, now);
+    free(err);
+    return rc;
 }
 
 /* A run whose timer came due: a delay that is over, or a TTL. */

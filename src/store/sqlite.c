@@ -385,6 +385,19 @@ static int update_row(store *st, const char *sql, const row_type *t, const void 
     return exec_write(st, s);
 }
 
+/* Makes room for element n of a growing array (capacity *cap, elements of
+ * size bytes), doubling; aborts on out-of-memory. Returns the array. */
+static void *grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return arr;
+    *cap = *cap ? *cap * 2 : 16;
+    arr = realloc(arr, *cap * size);
+    if (!arr)
+        abort();
+    return arr;
+}
+
 /* Reads every row of a SELECT into a malloc'd array of t rows. */
 static int read_rows(store *st, sqlite3_stmt *s, const row_type *t, void **out, size_t *n)
 {
@@ -392,12 +405,7 @@ static int read_rows(store *st, sqlite3_stmt *s, const row_type *t, void **out, 
     char *rows = NULL;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            rows = realloc(rows, cap * t->size);
-            if (!rows)
-                abort();
-        }
+        rows = grow(rows, &cap, cnt, t->size);
         memset(rows + cnt * t->size, 0, t->size);
         read_row(s, rows + cnt * t->size, t->cols, t->ncols);
         cnt++;
@@ -1450,12 +1458,7 @@ int store_ready_units(store *st, const char *env_id, store_unit **units, size_t 
     store_unit *u = NULL;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            u = realloc(u, cap * sizeof *u);
-            if (!u)
-                abort();
-        }
+        u = grow(u, &cap, cnt, sizeof *u);
         u[cnt].queue = col_dup(s, 0);
         char *k = col_dup(s, 1);
         if (k && !k[0]) /* '' is the unit of runs without a key */
@@ -1516,12 +1519,7 @@ int store_queue_limits(store *st, const char *env_id, store_queue_limit_t **limi
     store_queue_limit_t *l = NULL;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            l = realloc(l, cap * sizeof *l);
-            if (!l)
-                abort();
-        }
+        l = grow(l, &cap, cnt, sizeof *l);
         l[cnt].name = col_dup(s, 0);
         l[cnt].limit = sqlite3_column_int64(s, 1);
         cnt++;
@@ -1575,13 +1573,9 @@ int store_run_active(store *st, const char *env_id, char ***queues, char ***keys
     size_t cap = 0, cnt = 0;
     char **q = NULL, **k = NULL;
     while (sqlite3_step(s) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            q = realloc(q, cap * sizeof *q);
-            k = realloc(k, cap * sizeof *k);
-            if (!q || !k)
-                abort();
-        }
+        size_t kcap = cap;
+        q = grow(q, &cap, cnt, sizeof *q);
+        k = grow(k, &kcap, cnt, sizeof *k);
         q[cnt] = col_dup(s, 0);
         k[cnt] = col_dup(s, 1);
         cnt++;
