@@ -186,7 +186,7 @@ int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int6
         snprintf(q, sizeof q, "task/%s", o->task);
         r.queue = engine_strdup(q);
     }
-    /* an empty key is no key (dequeue units use '' for none) */
+    /* an empty key is no key: such runs share the queue's unkeyed unit */
     r.concurrency_key =
         engine_strdup(o->concurrency_key && o->concurrency_key[0] ? o->concurrency_key : NULL);
     if (o->idempotency_key) {

@@ -104,32 +104,9 @@ const char *const store_migrations[] = {
     " is_secret INTEGER NOT NULL, PRIMARY KEY(env_id, name)) WITHOUT ROWID;",
     /* 5: dequeue reads queued runs in queue order without sorting the whole queue */
     "CREATE INDEX runs_dequeue ON runs(env_id, queue_ts) WHERE status = 1;",
-    /* 6: fair dequeue. ready_units counts the queued runs of every (queue,
-     * concurrency key) of an environment, kept by triggers on runs, so
-     * dequeue visits each unit in turn instead of reading one long queue;
-     * runs_unit reads one unit in queue order. Key '' stands for none. */
-    "CREATE TABLE ready_units(env_id TEXT NOT NULL, queue TEXT NOT NULL,"
-    " ckey TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(env_id, queue, ckey)) WITHOUT ROWID;"
-    "INSERT INTO ready_units SELECT env_id, queue, COALESCE(concurrency_key,''), COUNT(*)"
-    " FROM runs WHERE status = 1 GROUP BY 1, 2, 3;"
-    "CREATE TRIGGER ready_ins AFTER INSERT ON runs WHEN NEW.status = 1 BEGIN"
-    " INSERT INTO ready_units VALUES(NEW.env_id, NEW.queue, COALESCE(NEW.concurrency_key,''), 1)"
-    " ON CONFLICT DO UPDATE SET n = n + 1; END;"
-    "CREATE TRIGGER ready_out AFTER UPDATE ON runs WHEN OLD.status = 1 AND (NEW.status != 1"
-    " OR NEW.queue IS NOT OLD.queue OR NEW.concurrency_key IS NOT OLD.concurrency_key) BEGIN"
-    " UPDATE ready_units SET n = n - 1 WHERE env_id = OLD.env_id AND queue = OLD.queue"
-    " AND ckey = COALESCE(OLD.concurrency_key,'');"
-    " DELETE FROM ready_units WHERE env_id = OLD.env_id AND queue = OLD.queue"
-    " AND ckey = COALESCE(OLD.concurrency_key,'') AND n <= 0; END;"
-    "CREATE TRIGGER ready_in AFTER UPDATE ON runs WHEN NEW.status = 1 AND (OLD.status != 1"
-    " OR NEW.queue IS NOT OLD.queue OR NEW.concurrency_key IS NOT OLD.concurrency_key) BEGIN"
-    " INSERT INTO ready_units VALUES(NEW.env_id, NEW.queue, COALESCE(NEW.concurrency_key,''), 1)"
-    " ON CONFLICT DO UPDATE SET n = n + 1; END;"
-    "CREATE TRIGGER ready_del AFTER DELETE ON runs WHEN OLD.status = 1 BEGIN"
-    " UPDATE ready_units SET n = n - 1 WHERE env_id = OLD.env_id AND queue = OLD.queue"
-    " AND ckey = COALESCE(OLD.concurrency_key,'');"
-    " DELETE FROM ready_units WHERE env_id = OLD.env_id AND queue = OLD.queue"
-    " AND ckey = COALESCE(OLD.concurrency_key,'') AND n <= 0; END;"
+    /* 6: fair dequeue reads the queued runs one (queue, concurrency key)
+     * unit at a time, in queue order, and finds the units by skipping
+     * through the same index (store_ready_units) */
     "DROP INDEX runs_queue;"
     "DROP INDEX runs_dequeue;"
     "CREATE INDEX runs_unit ON runs(env_id, queue, concurrency_key, queue_ts) WHERE status = 1;",

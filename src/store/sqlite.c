@@ -1447,29 +1447,89 @@ int store_queue_limit(store *st, const char *env_id, const char *name, int64_t *
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(st, "queue limit");
 }
 
+/* Appends a unit (strings copied). */
+static void add_unit(store_unit **u, size_t *cap, size_t *n, const char *queue, const char *key)
+{
+    *u = grow(*u, cap, *n, sizeof **u);
+    (*u)[*n].queue = strdup(queue);
+    (*u)[*n].ckey = key ? strdup(key) : NULL;
+    if (!(*u)[*n].queue || (key && !(*u)[*n].ckey))
+        abort();
+    (*n)++;
+}
+
+/* The units are derived from runs_unit rather than kept in a table: each
+ * step of these recursive queries is one seek to the next distinct queue
+ * (or key of a queue), so finding them costs a seek per unit and no write
+ * at all when runs are queued or taken. */
 int store_ready_units(store *st, const char *env_id, store_unit **units, size_t *n)
 {
-    sqlite3_stmt *s =
-        stmt(st, "SELECT queue, ckey FROM ready_units WHERE env_id=? AND n>0 ORDER BY queue, ckey");
-    if (!s)
+    sqlite3_stmt *qs = stmt(st, "WITH RECURSIVE q(name) AS (SELECT MIN(queue) FROM runs"
+                                " WHERE env_id=?1 AND status=1 UNION ALL SELECT (SELECT MIN(queue)"
+                                " FROM runs WHERE env_id=?1 AND status=1 AND queue>q.name) FROM q"
+                                " WHERE q.name IS NOT NULL) SELECT name FROM q WHERE name IS NOT NULL");
+    if (!qs)
         return ERR_STORE;
-    bind_text(s, 1, env_id);
-    size_t cap = 0, cnt = 0;
+    bind_text(qs, 1, env_id);
+    char **queues = NULL;
+    size_t nq = 0, qcap = 0, cap = 0, cnt = 0;
     store_unit *u = NULL;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        u = grow(u, &cap, cnt, sizeof *u);
-        u[cnt].queue = col_dup(s, 0);
-        char *k = col_dup(s, 1);
-        if (k && !k[0]) /* '' is the unit of runs without a key */
-            k = (free(k), NULL);
-        u[cnt].ckey = k;
-        cnt++;
+    while ((rc = sqlite3_step(qs)) == SQLITE_ROW) {
+        queues = grow(queues, &qcap, nq, sizeof *queues);
+        queues[nq++] = col_dup(qs, 0);
     }
-    sqlite3_reset(s);
+    sqlite3_reset(qs);
+    if (rc != SQLITE_DONE)
+        rc = fail(st, "ready queues");
+    else
+        rc = 0;
+    for (size_t i = 0; i < nq && rc == 0; i++) {
+        /* the unit of runs without a key first, then each key in order */
+        sqlite3_stmt *s = stmt(st, "SELECT EXISTS(SELECT 1 FROM runs WHERE env_id=?1 AND status=1"
+                                   " AND queue=?2 AND concurrency_key IS NULL)");
+        if (!s) {
+            rc = ERR_STORE;
+            break;
+        }
+        bind_text(s, 1, env_id);
+        bind_text(s, 2, queues[i]);
+        int step = sqlite3_step(s);
+        bool unkeyed = step == SQLITE_ROW && sqlite3_column_int(s, 0);
+        sqlite3_reset(s);
+        if (step != SQLITE_ROW) {
+            rc = fail(st, "ready units");
+            break;
+        }
+        if (unkeyed)
+            add_unit(&u, &cap, &cnt, queues[i], NULL);
+        s = stmt(st, "WITH RECURSIVE k(v) AS (SELECT MIN(concurrency_key) FROM runs WHERE"
+                     " env_id=?1 AND status=1 AND queue=?2 UNION ALL SELECT (SELECT"
+                     " MIN(concurrency_key) FROM runs WHERE env_id=?1 AND status=1 AND queue=?2"
+                     " AND concurrency_key>k.v) FROM k WHERE k.v IS NOT NULL) SELECT v FROM k"
+                     " WHERE v IS NOT NULL");
+        if (!s) {
+            rc = ERR_STORE;
+            break;
+        }
+        bind_text(s, 1, env_id);
+        bind_text(s, 2, queues[i]);
+        while ((step = sqlite3_step(s)) == SQLITE_ROW)
+            add_unit(&u, &cap, &cnt, queues[i], (const char *)sqlite3_column_text(s, 0));
+        sqlite3_reset(s);
+        if (step != SQLITE_DONE)
+            rc = fail(st, "ready units");
+    }
+    for (size_t i = 0; i < nq; i++)
+        free(queues[i]);
+    free(queues);
+    if (rc) {
+        store_units_free(u, cnt);
+        return rc;
+    }
     *units = u;
     *n = cnt;
-    return rc == SQLITE_DONE ? 0 : fail(st, "ready units");
+    return 0;
 }
 
 void store_units_free(store_unit *u, size_t n)

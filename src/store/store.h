@@ -357,8 +357,8 @@ typedef struct store_unit {
     char *ckey;
 } store_unit;
 
-/* Every unit of env that holds queued runs, in (queue, key) order; free
- * with store_units_free. */
+/* Every unit of env that holds queued runs, in (queue, key) order (the
+ * unit without a key first); free with store_units_free. */
 int store_ready_units(store *st, const char *env_id, store_unit **units, size_t *n);
 void store_units_free(store_unit *u, size_t n);
 /* Queued runs of one unit that may be taken at now (available), in queue
