@@ -26,6 +26,7 @@ typedef struct app_config {
     int64_t rate_limit;   /* requests per rate window per environment; 0 = off */
     int64_t rate_window_ms;
     int64_t heartbeat_timeout_ms; /* 0 = the engine's default (60 s) */
+    int64_t key_grace_ms;         /* rotate-key: how long the old key keeps working */
 } app_config;
 
 typedef struct app {

@@ -9,6 +9,7 @@
 
 #include "util/err.h"
 #include "util/id.h"
+#include "util/jsontext.h"
 #include "util/timefmt.h"
 
 static const struct {
@@ -99,7 +100,7 @@ int bootstrap_print(store *st, FILE *out, bool json)
             json_object_set_new(keys, envs[i].slug, json_string(envs[i].api_key));
         if (np)
             json_object_set_new(o, "accessToken", json_string(pats[0]));
-        char *s = json_dumps(o, JSON_INDENT(2));
+        char *s = jsontext_dumps(o, JSON_INDENT(2));
         fprintf(out, "%s\n", s);
         free(s);
         json_decref(o);

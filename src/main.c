@@ -4,7 +4,10 @@
  *   triggerd [--listen HOST:PORT] [--data DIR] [--sync full|normal]
  *            [--rate-limit N] [--public-url URL] [--heartbeat-timeout MS]
  *   triggerd keys --data DIR [--json]
- *   triggerd rotate-key --data DIR --env dev|stg|prod
+ *   triggerd rotate-key --data DIR --env dev|stg|prod [--key-grace MS]
+ *
+ * --key-grace (or TRIGGERD_KEY_GRACE_MS): how long the rotated-out key keeps
+ * working, 24 h by default; tests use a few seconds.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -24,7 +27,7 @@ static void usage(void)
     fprintf(stderr, "usage: triggerd [--listen HOST:PORT] [--data DIR] [--sync full|normal]\n"
                     "                [--rate-limit N] [--public-url URL] [--heartbeat-timeout MS]\n"
                     "       triggerd keys --data DIR [--json]\n"
-                    "       triggerd rotate-key --data DIR --env dev|stg|prod\n");
+                    "       triggerd rotate-key --data DIR --env dev|stg|prod [--key-grace MS]\n");
 }
 
 /* A non-negative decimal integer, nothing else. */
@@ -90,6 +93,7 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
     cfg->sync_full = true;
     cfg->rate_limit = 3000;
     cfg->rate_window_ms = 10000;
+    cfg->key_grace_ms = AUTH_KEY_GRACE_MS;
     if (envv("TRIGGERD_LISTEN") && parse_listen(cfg, envv("TRIGGERD_LISTEN")))
         return -1;
     if (envv("TRIGGERD_SYNC") && parse_sync(envv("TRIGGERD_SYNC"), &cfg->sync_full))
@@ -98,6 +102,9 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
         return -1;
     if (envv("TRIGGERD_HEARTBEAT_TIMEOUT_MS") &&
         parse_count(envv("TRIGGERD_HEARTBEAT_TIMEOUT_MS"), &cfg->heartbeat_timeout_ms))
+        return -1;
+    if (envv("TRIGGERD_KEY_GRACE_MS") &&
+        parse_count(envv("TRIGGERD_KEY_GRACE_MS"), &cfg->key_grace_ms))
         return -1;
     if (envv("TRIGGERD_PUBLIC_URL"))
         snprintf(cfg->public_url, sizeof cfg->public_url, "%s", envv("TRIGGERD_PUBLIC_URL"));
@@ -127,6 +134,9 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
                 return -1;
         } else if (strcmp(a, "--heartbeat-timeout") == 0) {
             if (parse_count(v, &cfg->heartbeat_timeout_ms))
+                return -1;
+        } else if (strcmp(a, "--key-grace") == 0) {
+            if (parse_count(v, &cfg->key_grace_ms))
                 return -1;
         } else if (strcmp(a, "--public-url") == 0) {
             snprintf(cfg->public_url, sizeof cfg->public_url, "%s", v);
@@ -246,7 +256,7 @@ static int rotate(app *a, const char *slug)
         return 1;
     }
     char key[64];
-    int rc = auth_rotate(au, env->id, time_now_ms(), key);
+    int rc = auth_rotate(au, env->id, time_now_ms(), a->cfg.key_grace_ms, key);
     auth_free(au);
     if (rc) {
         fprintf(stderr, "triggerd: rotation failed\n");

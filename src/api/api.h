@@ -7,6 +7,7 @@
 
 #include "engine/engine.h"
 #include "http/http.h"
+#include "util/jsontext.h"
 
 extern const http_route api_routes[];
 extern const size_t api_routes_count;

@@ -140,7 +140,7 @@ void api_batch_items(http_ctx *c)
             http_reply_error(c, 400, "Batch item exceeds the maximum size of 3MB");
             ok = false;
         } else if (!blank) {
-            json_t *item = json_loadb(p, len, 0, NULL);
+            json_t *item = jsontext_loadb(p, len, 0, NULL);
             json_t *idx = json_object_get(item, "index");
             if (!json_is_object(item) || !json_is_integer(idx) || json_integer_value(idx) < 0) {
                 json_decref(item);
@@ -347,7 +347,7 @@ void api_batch_retrieve_v2(http_ctx *c)
     if (!can_read_batch(c, http_param(c, 0)) || !load_batch(c, http_param(c, 0), &b))
         return;
     json_t *o = present_batch(c, &b);
-    json_t *errs = json_loads(b.errors ? b.errors : "[]", 0, NULL);
+    json_t *errs = jsontext_loads(b.errors ? b.errors : "[]", 0, NULL);
     json_t *proc = json_pack("{s:o}", "errors", json_is_array(errs) ? errs : json_array());
     if (b.completed_at) {
         char done[32];
@@ -366,7 +366,7 @@ void api_batch_retrieve_v1(http_ctx *c)
     if (!can_read_batch(c, http_param(c, 0)) || !load_batch(c, http_param(c, 0), &b))
         return;
     json_t *o = present_batch(c, &b);
-    json_t *errs = json_loads(b.errors ? b.errors : "[]", 0, NULL);
+    json_t *errs = jsontext_loads(b.errors ? b.errors : "[]", 0, NULL);
     size_t nerr = json_array_size(errs);
     json_object_set_new(o, "successfulRunCount", json_integer(b.items_accepted - (int64_t)nerr));
     json_object_set_new(o, "failedRunCount", json_integer((json_int_t)nerr));

@@ -192,7 +192,7 @@ static json_t *execution_json(http_ctx *c, const store_run *r, const attempt_inf
     store_project p = {0};
     store_project_get(c->app->st, &p);
     const store_env *env = c->auth.env;
-    json_t *tags = json_loads(r->tags ? r->tags : "[]", 0, NULL);
+    json_t *tags = jsontext_loads(r->tags ? r->tags : "[]", 0, NULL);
     json_t *run = json_pack("{s:s,s:s,s:s,s:o,s:b,s:{s:s}}", "id", r->friendly_id, "payload",
                             r->payload ? r->payload : "", "payloadType",
                             r->payload_type ? r->payload_type : "application/json", "tags",
@@ -208,7 +208,7 @@ static json_t *execution_json(http_ctx *c, const store_run *r, const attempt_inf
     if (r->idempotency_key)
         json_object_set_new(run, "idempotencyKey", json_string(r->idempotency_key));
     if (r->metadata && (!r->metadata_type || strcmp(r->metadata_type, "application/json") == 0)) {
-        json_t *md = json_loads(r->metadata, 0, NULL);
+        json_t *md = jsontext_loads(r->metadata, 0, NULL);
         if (json_is_object(md))
             json_object_set_new(run, "metadata", md);
         else
@@ -304,7 +304,7 @@ void api_snapshot_latest(http_ctx *c)
         http_reply_error(c, 404, "No execution snapshot yet");
         return;
     }
-    json_t *cw = json_loads(r.snapshot_waitpoints ? r.snapshot_waitpoints : "[]", 0, NULL);
+    json_t *cw = jsontext_loads(r.snapshot_waitpoints ? r.snapshot_waitpoints : "[]", 0, NULL);
     http_reply_json(c, 200,
                     json_pack("{s:{s:s,s:o,s:o,s:o}}", "execution", "version", "1", "snapshot",
                               snapshot_json(&r), "run", base_run_json(&r), "completedWaitpoints",

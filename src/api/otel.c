@@ -64,7 +64,7 @@ static int64_t nanos_to_ms(json_t *v)
 static void add_event(http_ctx *c, const char *run, int64_t ms, const char *level, const char *msg,
                       json_t *rec, json_t *attrs)
 {
-    char *at = json_dumps(attrs, JSON_COMPACT);
+    char *at = jsontext_dumps(attrs, JSON_COMPACT);
     store_event ev = {
         .time_ms = ms ? ms : c->now,
         .level = level,
@@ -147,7 +147,7 @@ static void event_cb(void *ud, const store_event *ev)
     events_ctx *x = ud;
     char at[32];
     time_format_iso(ev->time_ms, at);
-    json_t *attrs = ev->attributes ? json_loads(ev->attributes, 0, NULL) : NULL;
+    json_t *attrs = ev->attributes ? jsontext_loads(ev->attributes, 0, NULL) : NULL;
     json_t *o = json_pack("{s:s,s:s,s:s,s:{},s:s,s:i,s:b,s:b,s:b,s:s,s:[],s:s}", "spanId",
                           ev->span_id ? ev->span_id : "", "runId", x->run, "message",
                           ev->message ? ev->message : "", "style", "startTime", at, "duration", 0,

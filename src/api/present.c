@@ -39,7 +39,7 @@ static const char *as_text(http_ctx *c, json_t *v)
         return NULL;
     if (json_is_string(v))
         return json_string_value(v);
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = jsontext_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!s)
         return NULL;
     char *p = http_sprintf(c, "%s", s);
@@ -232,7 +232,7 @@ void api_jwt_headers(http_ctx *c, json_t *scopes, bool full_claims)
                          : json_pack("{s:s,s:b}", "sub", env->id, "pub", 1);
     if (full_claims && extra)
         json_object_update(claims, extra);
-    char *ctext = json_dumps(claims, JSON_COMPACT);
+    char *ctext = jsontext_dumps(claims, JSON_COMPACT);
     if (tok)
         http_add_header(c, "x-trigger-jwt", tok);
     if (ctext)
@@ -274,7 +274,7 @@ static void set_str(json_t *o, const char *k, const char *v)
 /* SerializedError {message, name?, stackTrace?} from a stored TaskRunError. */
 static json_t *present_error(const char *text)
 {
-    json_t *e = json_loads(text, 0, NULL);
+    json_t *e = jsontext_loads(text, 0, NULL);
     if (!json_is_object(e)) {
         json_decref(e);
         return json_pack("{s:s}", "message", text);
@@ -324,16 +324,16 @@ static json_t *common_fields(const store_run *r, bool current)
     set_time(o, "delayedUntil", r->delay_until);
     set_str(o, "ttl", r->ttl);
     set_time(o, "expiredAt", r->expired_at);
-    json_t *tags = json_loads(r->tags ? r->tags : "[]", 0, NULL);
+    json_t *tags = jsontext_loads(r->tags ? r->tags : "[]", 0, NULL);
     json_object_set_new(o, "tags", json_is_array(tags) ? tags : json_array());
     if (!json_is_array(tags))
         json_decref(tags);
     json_object_set_new(o, "costInCents", json_integer(0));
     json_object_set_new(o, "baseCostInCents", json_integer(0));
-    int64_t dur = r->started_at && r->completed_at ? r->completed_at - r->started_at : 0;
-    json_object_set_new(o, "durationMs", json_integer(dur));
+    /* compute time, as the real server's usageDurationMs: waits excluded */
+    json_object_set_new(o, "durationMs", json_integer(r->usage_ms));
     if (r->metadata && (!r->metadata_type || strcmp(r->metadata_type, "application/json") == 0)) {
-        json_t *md = json_loads(r->metadata, JSON_DECODE_ANY, NULL);
+        json_t *md = jsontext_loads(r->metadata, JSON_DECODE_ANY, NULL);
         if (json_is_object(md))
             json_object_set_new(o, "metadata", md);
         else
@@ -366,14 +366,14 @@ static void present_packet(http_ctx *c, json_t *o, const char *key, const char *
         return;
     }
     if (!type || strcmp(type, "application/json") == 0) {
-        json_t *v = json_loads(data, JSON_DECODE_ANY, NULL);
+        json_t *v = jsontext_loads(data, JSON_DECODE_ANY, NULL);
         if (v)
             json_object_set_new(o, key, v);
         return;
     }
     if (strcmp(type, "application/super+json") == 0) {
         /* superjson {json, meta}: the plain JSON part is the closest value */
-        json_t *v = json_loads(data, JSON_DECODE_ANY, NULL);
+        json_t *v = jsontext_loads(data, JSON_DECODE_ANY, NULL);
         json_t *inner = json_object_get(v, "json");
         if (inner)
             json_object_set(o, key, inner);
@@ -450,7 +450,7 @@ char *api_request_hash(http_ctx *c, json_t *parts)
         return NULL;
     json_t *arr = json_pack("[s,s]", rk, c->auth.env->id);
     json_array_extend(arr, parts);
-    char *text = json_dumps(arr, JSON_COMPACT);
+    char *text = jsontext_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     if (!text)
         return NULL;

@@ -34,7 +34,7 @@ static bool can_read_run(http_ctx *c, const store_run *r)
     res[n++] = (scope_res){"tasks", r->task};
     if (r->batch_id)
         res[n++] = (scope_res){"batch", r->batch_id};
-    json_t *tags = json_loads(r->tags ? r->tags : "[]", 0, NULL);
+    json_t *tags = jsontext_loads(r->tags ? r->tags : "[]", 0, NULL);
     for (size_t i = 0; i < json_array_size(tags) && n < 16; i++)
         res[n++] = (scope_res){"tags", json_string_value(json_array_get(tags, i))};
     bool ok = http_authorize(c, "read", res, n);
@@ -377,18 +377,6 @@ void api_runs_tags(http_ctx *c)
                                   http_sprintf(c, "Successfully set %zu new tags.", added)));
 }
 
-/* Serializes an optional member of body to text in pool memory, or NULL. */
-static const char *member_text(http_ctx *c, json_t *body, const char *k)
-{
-    json_t *v = json_object_get(body, k);
-    if (!v || json_is_null(v))
-        return NULL;
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    char *p = http_sprintf(c, "%s", s ? s : "null");
-    free(s);
-    return p;
-}
-
 static bool valid_ops(json_t *ops)
 {
     return !ops || json_is_null(ops) || json_is_array(ops);
@@ -407,19 +395,14 @@ void api_runs_metadata_put(http_ctx *c)
         http_reply_error(c, 400, "Invalid request body");
         return;
     }
-    char *out = NULL;
+    json_t *out = NULL;
     err_t e = {0};
-    int rc = engine_run_update_metadata(
-        c->app->en, c->auth.env, http_param(c, 0), member_text(c, body, "metadata"),
-        member_text(c, body, "operations"), member_text(c, body, "parentOperations"),
-        member_text(c, body, "rootOperations"), c->now, &out, &e);
-    if (rc) {
+    if (engine_run_update_metadata(c->app->en, c->auth.env, http_param(c, 0), body, c->now, &out,
+                                   &e) != 0) {
         http_reply_err(c, &e);
         return;
     }
-    json_t *parsed = json_loads(out, 0, NULL);
-    free(out);
-    http_reply_json(c, 200, json_pack("{s:o}", "metadata", parsed ? parsed : json_object()));
+    http_reply_json(c, 200, json_pack("{s:o}", "metadata", out));
 }
 
 /* The real server returns the raw packet string here, which the SDK's schema
@@ -429,7 +412,7 @@ void api_runs_metadata_get(http_ctx *c)
     store_run r = {0};
     if (!load_run(c, &r))
         return;
-    json_t *md = r.metadata ? json_loads(r.metadata, 0, NULL) : NULL;
+    json_t *md = r.metadata ? jsontext_loads(r.metadata, 0, NULL) : NULL;
     http_reply_json(c, 200,
                     json_pack("{s:o,s:s}", "metadata", md ? md : json_object(), "metadataType",
                               r.metadata_type ? r.metadata_type : "application/json"));
@@ -457,7 +440,7 @@ void api_runs_result(http_ctx *c)
         if (r.status == RUN_CANCELED)
             err = json_pack("{s:s,s:s}", "type", "INTERNAL_ERROR", "code", "TASK_RUN_CANCELLED");
         else if (r.error)
-            err = json_loads(r.error, 0, NULL);
+            err = jsontext_loads(r.error, 0, NULL);
         if (!err)
             err = json_pack("{s:s,s:s}", "type", "STRING_ERROR", "raw", "Unknown error");
         o = json_pack("{s:b,s:s,s:o,s:s}", "ok", 0, "id", r.friendly_id, "error", err,

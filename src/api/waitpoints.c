@@ -41,7 +41,7 @@ static void set_time(json_t *o, const char *k, int64_t ms)
 
 static json_t *present_token(http_ctx *c, const store_waitpoint *w, bool full)
 {
-    json_t *tags = json_loads(w->tags ? w->tags : "[]", 0, NULL);
+    json_t *tags = jsontext_loads(w->tags ? w->tags : "[]", 0, NULL);
     json_t *o =
         json_pack("{s:s,s:s,s:s,s:o}", "id", w->friendly_id, "url", callback_url(c, c->auth.env, w),
                   "status", token_status(w), "tags", json_is_array(tags) ? tags : json_array());
@@ -134,7 +134,7 @@ void api_tokens_create(http_ctx *c)
         free(tok);
     }
     json_t *claims = json_pack("{s:s,s:b,s:O}", "sub", c->auth.env->id, "pub", 1, "scopes", scopes);
-    char *ct = json_dumps(claims, JSON_COMPACT);
+    char *ct = jsontext_dumps(claims, JSON_COMPACT);
     if (ct)
         http_add_header(c, "x-trigger-jwt-claims", ct);
     free(ct);
@@ -257,7 +257,7 @@ static const char *data_text(http_ctx *c, json_t *data)
 {
     if (!data)
         return NULL;
-    char *s = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = jsontext_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
     const char *p = http_sprintf(c, "%s", s ? s : "null");
     free(s);
     return p;
@@ -303,7 +303,7 @@ void api_tokens_callback(http_ctx *c)
     }
     /* any JSON body is the output; an unparsable one becomes {} */
     h2o_iovec_t b = http_body(c);
-    json_t *data = b.len ? json_loadb(b.base, b.len, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *data = b.len ? jsontext_loadb(b.base, b.len, JSON_DECODE_ANY, NULL) : NULL;
     const char *out = data_text(c, data ? data : json_object());
     json_decref(data);
     if (engine_waitpoint_complete(c->app->en, env, id, out, c->now, &e) != 0) {

@@ -1,7 +1,10 @@
 /*
  * auth/auth.c - credential resolution against an in-memory keyring that
- * mirrors the envs table (a handful of rows), so the hot path does no SQL.
- * Rotated keys are looked up in the store, where their grace windows live.
+ * mirrors the envs table (a handful of rows). Rotated keys are looked up in
+ * the store, where their grace windows live, so a key past its window stops
+ * working by time alone. The keyring follows rotations made by another
+ * process (`triggerd rotate-key`) through the store's data version, checked
+ * on every resolve: one cheap pragma, no table read unless something changed.
  */
 #include "auth/auth.h"
 
@@ -14,6 +17,7 @@
 
 struct auth {
     store *st;
+    int64_t data_version; /* the store's, when the keyring was loaded */
     store_env *envs;
     size_t n_envs;
     char (*pats)[64];
@@ -26,17 +30,55 @@ void auth_result_clear(auth_result *r)
     memset(r, 0, sizeof *r);
 }
 
+/* True when envs holds the same environments, in the same order, as the
+ * keyring. */
+static bool same_envs(const auth *a, const store_env *envs, size_t n)
+{
+    if (!a->envs || n != a->n_envs)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(envs[i].id, a->envs[i].id) != 0)
+            return false;
+    return true;
+}
+
+/* Loads the keyring from the store. The environments are updated in place
+ * when the set is unchanged (the usual case: a rotated key), so an env
+ * pointer a request borrowed from the keyring stays valid. */
 static int reload(auth *a)
 {
-    free(a->envs);
+    int64_t version = 0;
+    store_env *envs = NULL;
+    size_t n = 0;
+    char(*pats)[64] = NULL;
+    size_t n_pats = 0;
+    if (store_data_version(a->st, &version) || store_env_list(a->st, &envs, &n) ||
+        store_pat_list(a->st, &pats, &n_pats)) {
+        free(envs);
+        return ERR_STORE;
+    }
+    if (same_envs(a, envs, n)) {
+        memcpy(a->envs, envs, n * sizeof *envs);
+        free(envs);
+    } else {
+        free(a->envs);
+        a->envs = envs;
+        a->n_envs = n;
+    }
     free(a->pats);
-    a->envs = NULL;
-    a->pats = NULL;
-    if (store_env_list(a->st, &a->envs, &a->n_envs))
-        return ERR_STORE;
-    if (store_pat_list(a->st, &a->pats, &a->n_pats))
-        return ERR_STORE;
+    a->pats = pats;
+    a->n_pats = n_pats;
+    a->data_version = version;
     return 0;
+}
+
+/* Reloads the keyring when another process committed to the store since it
+ * was loaded. On a store error the keyring in memory stays in use. */
+static void refresh(auth *a)
+{
+    int64_t version;
+    if (store_data_version(a->st, &version) == 0 && version != a->data_version)
+        reload(a);
 }
 
 auth *auth_new(store *st)
@@ -132,6 +174,7 @@ int auth_resolve(auth *a, const char *token, bool allow_jwt, int64_t now_ms, aut
     memset(out, 0, sizeof *out);
     if (!token || !token[0])
         return err_set(e, ERR_UNAUTHORIZED, "Invalid or Missing API Key");
+    refresh(a);
     json_t *peek = jwt_peek_payload(token);
     if (peek && json_is_true(json_object_get(peek, "pub"))) {
         int rc = allow_jwt ? resolve_jwt(a, token, peek, now_ms, out, e)
@@ -141,11 +184,6 @@ int auth_resolve(auth *a, const char *token, bool allow_jwt, int64_t now_ms, aut
     }
     json_decref(peek);
     if (find_key(a, token, out))
-        return 0;
-    /* a key rotated by another process (`triggerd rotate-key`) since we
-     * loaded the keyring: reload and look again */
-    if (strncmp(token, "tr_", 3) == 0 && store_env_key_exists(a->st, token) && reload(a) == 0 &&
-        find_key(a, token, out))
         return 0;
     char env_id[32];
     if (strncmp(token, "tr_", 3) == 0 && store_revoked_key_env(a->st, token, now_ms, env_id) == 0) {
@@ -160,6 +198,7 @@ int auth_resolve(auth *a, const char *token, bool allow_jwt, int64_t now_ms, aut
 
 int auth_resolve_pat(auth *a, const char *token, err_t *e)
 {
+    refresh(a);
     if (token && strncmp(token, "tr_pat_", 7) == 0)
         for (size_t i = 0; i < a->n_pats; i++)
             if (strcmp(a->pats[i], token) == 0)
@@ -167,7 +206,7 @@ int auth_resolve_pat(auth *a, const char *token, err_t *e)
     return err_set(e, ERR_UNAUTHORIZED, "Invalid or Missing Access Token");
 }
 
-int auth_rotate(auth *a, const char *env_id, int64_t now_ms, char new_key[64])
+int auth_rotate(auth *a, const char *env_id, int64_t now_ms, int64_t grace_ms, char new_key[64])
 {
     const store_env *env = auth_env_by_id(a, env_id);
     if (!env)
@@ -175,7 +214,7 @@ int auth_rotate(auth *a, const char *env_id, int64_t now_ms, char new_key[64])
     char body[21];
     id_alnum(body, 20);
     snprintf(new_key, 64, "tr_%s_%s", env->slug, body);
-    int rc = store_env_set_key(a->st, env_id, new_key, env->api_key, now_ms + AUTH_KEY_GRACE_MS);
+    int rc = store_env_set_key(a->st, env_id, new_key, env->api_key, now_ms + grace_ms);
     if (rc)
         return rc;
     rc = store_commit(a->st);

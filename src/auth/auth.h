@@ -48,9 +48,10 @@ int auth_resolve_pat(auth *a, const char *token, err_t *e);
 const store_env *auth_env_by_slug(auth *a, const char *slug);
 const store_env *auth_env_by_id(auth *a, const char *id);
 
-/* Replaces env's root key with a new random one; the old key keeps working
- * for AUTH_KEY_GRACE_MS. Writes the new key into new_key. */
-int auth_rotate(auth *a, const char *env_id, int64_t now_ms, char new_key[64]);
+/* Replaces env's root key with a new random one; the old key, and tokens
+ * signed with it, keep working for grace_ms (AUTH_KEY_GRACE_MS by default).
+ * Writes the new key into new_key. */
+int auth_rotate(auth *a, const char *env_id, int64_t now_ms, int64_t grace_ms, char new_key[64]);
 
 /* Mints a JWT for env: {sub, pub:true, scopes, iat, exp, iss, aud} plus
  * extra members (borrowed, may be NULL). Returns a malloc'd token. */

@@ -112,7 +112,7 @@ int engine_batch_get(engine *en, const store_env *env, const char *batch_id, sto
 /* Appends {index, taskIdentifier, error} to the batch's errors. */
 static void record_error(store_batch *b, int64_t idx, const char *task, const char *msg)
 {
-    json_t *errs = json_loads(b->errors ? b->errors : "[]", 0, NULL);
+    json_t *errs = jsontext_loads(b->errors ? b->errors : "[]", 0, NULL);
     if (!json_is_array(errs)) {
         json_decref(errs);
         errs = json_array();
@@ -120,7 +120,7 @@ static void record_error(store_batch *b, int64_t idx, const char *task, const ch
     json_array_append_new(errs, json_pack("{s:I,s:s,s:s}", "index", (json_int_t)idx,
                                           "taskIdentifier", task ? task : "", "error", msg));
     free(b->errors);
-    b->errors = json_dumps(errs, JSON_COMPACT);
+    b->errors = jsontext_dumps(errs, JSON_COMPACT);
     json_decref(errs);
 }
 
@@ -165,7 +165,7 @@ static void seal(store_batch *b, int64_t now)
     if (b->sealed || b->items_accepted < b->run_count)
         return;
     b->sealed = 1;
-    json_t *errs = json_loads(b->errors ? b->errors : "[]", 0, NULL);
+    json_t *errs = jsontext_loads(b->errors ? b->errors : "[]", 0, NULL);
     size_t nerr = json_array_size(errs);
     json_decref(errs);
     free(b->status);

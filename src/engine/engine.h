@@ -94,12 +94,13 @@ int engine_run_reschedule(engine *en, const store_env *env, const char *run_id, 
 int engine_run_add_tags(engine *en, const store_env *env, const char *run_id, const char **tags,
                         size_t n, int64_t now, size_t *added, err_t *e);
 
-/* Replaces the metadata (when `replace` is non-NULL, a JSON object text) then
- * applies the operations; parent/root operations go to those runs.
- * *out is the run's new metadata as JSON text (malloc'd). */
+/* Applies a metadata change set (borrowed), FlushedRunMetadata {metadata?,
+ * operations?, parentOperations?, rootOperations?}: the operations when they
+ * are an array, else metadata as a full replacement; parent and root
+ * operations go to those runs, or to the run itself when it has none.
+ * *out is the run's new metadata object (new reference, caller decrefs). */
 int engine_run_update_metadata(engine *en, const store_env *env, const char *run_id,
-                               const char *replace, const char *ops, const char *parent_ops,
-                               const char *root_ops, int64_t now, char **out, err_t *e);
+                               json_t *changes, int64_t now, json_t **out, err_t *e);
 
 /* Clears an idempotency key for task so the next trigger makes a new run. */
 int engine_idempotency_reset(engine *en, const store_env *env, const char *key, const char *task,

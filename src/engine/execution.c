@@ -126,20 +126,6 @@ static const char *error_code(json_t *err)
     return NULL;
 }
 
-/* Saves the completion's flushed metadata as the run's metadata. */
-static void take_metadata(store_run *r, json_t *completion)
-{
-    json_t *fm = json_object_get(completion, "flushedMetadata");
-    const char *data = json_string_value(json_object_get(fm, "data"));
-    if (!data)
-        return;
-    free(r->metadata);
-    free(r->metadata_type);
-    r->metadata = engine_strdup(data);
-    const char *type = json_string_value(json_object_get(fm, "dataType"));
-    r->metadata_type = engine_strdup(type ? type : "application/json");
-}
-
 int engine_attempt_complete(engine *en, const store_env *env, const char *run_id,
                             const char *snapshot_id, json_t *completion, int64_t now,
                             attempt_status *status, store_run *out, err_t *e)
@@ -148,7 +134,7 @@ int engine_attempt_complete(engine *en, const store_env *env, const char *run_id
     int rc = load_current(en, env, run_id, snapshot_id, &r, e);
     if (rc)
         return rc;
-    take_metadata(&r, completion);
+    engine_run_take_completion(en, &r, completion, now);
     *status = ATTEMPT_RUN_FINISHED;
     if (engine_run_pending_cancel(&r)) {
         /* canceled while it ran: whatever the attempt says, it stays
@@ -165,7 +151,7 @@ int engine_attempt_complete(engine *en, const store_env *env, const char *run_id
         goto out;
     }
     json_t *err = json_object_get(completion, "error");
-    char *err_text = err ? json_dumps(err, JSON_COMPACT) : NULL;
+    char *err_text = err ? jsontext_dumps(err, JSON_COMPACT) : NULL;
     const char *code = error_code(err);
     json_t *retry = json_object_get(completion, "retry");
     bool canceled = code && strcmp(code, "TASK_RUN_CANCELLED") == 0;

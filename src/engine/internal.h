@@ -5,6 +5,7 @@
 #define TD_ENGINE_INTERNAL_H
 
 #include "engine/engine.h"
+#include "util/jsontext.h"
 
 struct engine {
     store *st;
@@ -104,6 +105,14 @@ int engine_stalls_tick(engine *en, int64_t now);
 
 /* Makes sure the timer fires no later than `at` (ms epoch). */
 void engine_arm(engine *en, int64_t at);
+
+/* What an attempt's completion (borrowed) reports besides its outcome,
+ * applied to r in memory (the caller saves r): the attempt's compute time
+ * (usage.durationMs, added to the run's) and the metadata changes the SDK
+ * flushed as the task returned (runmeta.c; a parent or root they change is
+ * saved here). Changes that do not apply are dropped, as the real server
+ * drops them: they never fail the completion. */
+void engine_run_take_completion(engine *en, store_run *r, json_t *completion, int64_t now);
 
 /* Times out due waitpoints (timers.c calls it on every tick). */
 int engine_waitpoints_tick(engine *en, int64_t now);

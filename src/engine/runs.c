@@ -1,7 +1,8 @@
 /*
  * engine/runs.c - the life of a run up to the moment a worker takes it:
  * trigger (idempotency, delay, TTL, tags, parent links), and the operations
- * the runs API offers on it (cancel, replay, reschedule, tags, metadata).
+ * the runs API offers on it (cancel, replay, reschedule, tags; metadata is
+ * engine/runmeta.c).
  */
 #include "engine/internal.h"
 
@@ -10,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/metadata.h"
 #include "engine/queue.h"
 #include "engine/status.h"
 #include "util/id.h"
@@ -48,7 +48,7 @@ static char *tags_json(const char **tags, size_t n)
         if (i == 0 || strcmp(sorted[i], sorted[i - 1]) != 0)
             json_array_append_new(arr, json_string(sorted[i]));
     free(sorted);
-    char *s = json_dumps(arr, JSON_COMPACT);
+    char *s = jsontext_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     if (!s)
         abort();
@@ -320,7 +320,7 @@ int engine_run_replay(engine *en, const store_env *env, const char *run_id, int6
     int rc = engine_run_get(en, env, run_id, &r, e);
     if (rc)
         return rc;
-    json_t *tags = json_loads(r.tags ? r.tags : "[]", 0, NULL);
+    json_t *tags = jsontext_loads(r.tags ? r.tags : "[]", 0, NULL);
     size_t n = json_is_array(tags) ? json_array_size(tags) : 0;
     const char **tv = calloc(n ? n : 1, sizeof *tv);
     if (!tv)
@@ -388,7 +388,7 @@ int engine_run_add_tags(engine *en, const store_env *env, const char *run_id, co
     int rc = engine_run_get(en, env, run_id, &r, e);
     if (rc)
         return rc;
-    json_t *have = json_loads(r.tags ? r.tags : "[]", 0, NULL);
+    json_t *have = jsontext_loads(r.tags ? r.tags : "[]", 0, NULL);
     if (!json_is_array(have)) {
         json_decref(have);
         have = json_array();
@@ -437,98 +437,6 @@ out:
     free(all);
     json_decref(have);
     store_run_clear(&r);
-    return rc;
-}
-
-/* Applies operation list ops (JSON text) to run's metadata and saves it. */
-static int apply_ops(engine *en, store_run *r, const char *replace, const char *ops, int64_t now,
-                     err_t *e)
-{
-    json_t *md = NULL;
-    if (replace) {
-        md = json_loads(replace, 0, NULL);
-    } else if (r->metadata &&
-               (!r->metadata_type || strcmp(r->metadata_type, "application/json") == 0)) {
-        md = json_loads(r->metadata, 0, NULL);
-    }
-    if (!json_is_object(md)) {
-        json_decref(md);
-        md = json_object();
-    }
-    int rc = 0;
-    if (ops) {
-        json_t *arr = json_loads(ops, 0, NULL);
-        rc = metadata_apply(md, arr, e);
-        json_decref(arr);
-        if (rc)
-            goto out;
-    }
-    char *text = json_dumps(md, JSON_COMPACT);
-    if (!text)
-        abort();
-    if (strlen(text) > 256 * 1024) {
-        free(text);
-        rc = err_set(e, ERR_TOO_LARGE, "Metadata exceeds the maximum size of 256KB");
-        goto out;
-    }
-    free(r->metadata);
-    free(r->metadata_type);
-    r->metadata = text;
-    r->metadata_type = engine_strdup("application/json");
-    r->updated_at = now;
-    rc = store_run_update(en->st, r);
-    if (rc)
-        err_set(e, rc, "Something went wrong");
-out:
-    json_decref(md);
-    return rc;
-}
-
-/* Metadata of runs completed more than this long ago is frozen ([19]). */
-#define METADATA_GRACE_MS (10LL * 60 * 1000)
-
-static int update_related(engine *en, const store_env *env, const char *run_id, const char *ops,
-                          int64_t now, err_t *e)
-{
-    if (!run_id || !ops)
-        return 0;
-    store_run rel = {0};
-    if (store_run_get(en->st, env->id, run_id, &rel) != 0)
-        return 0; /* a missing parent or root is ignored, as the real API does */
-    int rc = apply_ops(en, &rel, NULL, ops, now, e);
-    store_run_clear(&rel);
-    return rc;
-}
-
-int engine_run_update_metadata(engine *en, const store_env *env, const char *run_id,
-                               const char *replace, const char *ops, const char *parent_ops,
-                               const char *root_ops, int64_t now, char **out, err_t *e)
-{
-    store_run r = {0};
-    *out = NULL;
-    int rc = store_run_get(en->st, env->id, run_id, &r);
-    if (rc == ERR_NOT_FOUND)
-        return err_set(e, rc, "Task Run not found");
-    if (rc)
-        return err_set(e, rc, "Something went wrong");
-    if (status_is_final((run_status)r.status) && r.completed_at &&
-        now - r.completed_at > METADATA_GRACE_MS) {
-        rc = err_set(e, ERR_UNPROCESSABLE, "Cannot update metadata for a completed run");
-        goto out;
-    }
-    rc = apply_ops(en, &r, replace, ops, now, e);
-    if (rc)
-        goto out;
-    *out = engine_strdup(r.metadata);
-    rc = update_related(en, env, r.parent_id, parent_ops, now, e);
-    if (rc == 0)
-        rc = update_related(en, env, r.root_id ? r.root_id : r.friendly_id, root_ops, now, e);
-out:
-    store_run_clear(&r);
-    if (rc) {
-        free(*out);
-        *out = NULL;
-    }
     return rc;
 }
 

@@ -24,7 +24,7 @@ static char *tags_text(const char **tags, size_t n)
     for (size_t i = 0; i < n; i++)
         if (tags[i] && tags[i][0])
             json_array_append_new(arr, json_string(tags[i]));
-    char *s = json_dumps(arr, JSON_COMPACT);
+    char *s = jsontext_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     if (!s)
         abort();
@@ -205,14 +205,14 @@ static json_t *completed_json(const store_waitpoint *w)
 /* Appends a completed waitpoint to the run's pending list (JSON text). */
 static void add_pending(store_run *r, json_t *cw)
 {
-    json_t *arr = json_loads(r->pending_waitpoints ? r->pending_waitpoints : "[]", 0, NULL);
+    json_t *arr = jsontext_loads(r->pending_waitpoints ? r->pending_waitpoints : "[]", 0, NULL);
     if (!json_is_array(arr)) {
         json_decref(arr);
         arr = json_array();
     }
     json_array_append(arr, cw);
     free(r->pending_waitpoints);
-    r->pending_waitpoints = json_dumps(arr, JSON_COMPACT);
+    r->pending_waitpoints = jsontext_dumps(arr, JSON_COMPACT);
     json_decref(arr);
 }
 

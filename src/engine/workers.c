@@ -122,7 +122,7 @@ int engine_worker_register(engine *en, const store_env *env, json_t *metadata, i
     id_friendly(fid, sizeof fid, "worker_", cuid);
     if ((rc = next_version(en, env, now, version)))
         return err_set(e, rc, "Something went wrong");
-    char *tasks_text = json_dumps(tasks, JSON_COMPACT);
+    char *tasks_text = jsontext_dumps(tasks, JSON_COMPACT);
     w.id = engine_strdup(cuid);
     w.friendly_id = engine_strdup(fid);
     w.env_id = engine_strdup(env->id);

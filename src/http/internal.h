@@ -5,6 +5,7 @@
 #define TD_HTTP_INTERNAL_H
 
 #include "http/http.h"
+#include "util/jsontext.h"
 
 /* Queues the response of c (status and headers already on c->req->res) to
  * be sent after the turn's commit. body must live in the request pool. */

@@ -93,7 +93,7 @@ json_t *http_json(http_ctx *c)
         return NULL;
     }
     json_error_t je;
-    json_t *j = json_loadb(b.base, b.len, JSON_DECODE_ANY, &je);
+    json_t *j = jsontext_loadb(b.base, b.len, JSON_DECODE_ANY, &je);
     if (!j) {
         http_reply_error(c, 400, "Invalid JSON");
         return NULL;
@@ -158,7 +158,7 @@ void http_reply_raw(http_ctx *c, int status, const char *content_type, const cha
 
 void http_reply_json(http_ctx *c, int status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *text = body ? jsontext_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     json_decref(body);
     if (!text) {
         http_reply_raw(c, 500, "application/json", "{\"error\":\"Internal Server Error\"}", 33);

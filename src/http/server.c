@@ -192,7 +192,7 @@ void http__cors_headers(http_ctx *c)
 static void problem(http_ctx *c, int status, json_t *body)
 {
     h2o_req_t *r = c->req;
-    char *text = json_dumps(body, JSON_COMPACT);
+    char *text = jsontext_dumps(body, JSON_COMPACT);
     json_decref(body);
     c->replied = true;
     r->res.status = status;

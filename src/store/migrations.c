@@ -110,6 +110,8 @@ const char *const store_migrations[] = {
     "DROP INDEX runs_queue;"
     "DROP INDEX runs_dequeue;"
     "CREATE INDEX runs_unit ON runs(env_id, queue, concurrency_key, queue_ts) WHERE status = 1;",
+    /* 7: compute time of a run (the API's durationMs), summed over its attempts */
+    "ALTER TABLE runs ADD COLUMN usage_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -97,6 +97,7 @@ static const col run_cols[] = {
     RT(worker_id),
     RI(heartbeat_deadline),
     RI(available_at),
+    RI(usage_ms),
 };
 #define BT(f)                                                                                      \
     {                                                                                              \
@@ -633,6 +634,18 @@ int store_env_list(store *st, store_env **envs, size_t *n)
     *envs = out;
     *n = cnt;
     return 0;
+}
+
+int store_data_version(store *st, int64_t *version)
+{
+    sqlite3_stmt *s = stmt(st, "PRAGMA data_version");
+    if (!s)
+        return ERR_STORE;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *version = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : fail(st, "data_version");
 }
 
 bool store_env_key_exists(store *st, const char *key)

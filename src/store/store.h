@@ -101,6 +101,7 @@ typedef struct store_run {
     char *worker_id;            /* friendly id of the worker the run is locked to */
     int64_t heartbeat_deadline; /* stall deadline of the current snapshot, 0 = none */
     int64_t available_at;       /* not dequeued before this (retry backoff), 0 = now */
+    int64_t usage_ms; /* compute time: the attempts' usage.durationMs, summed */
 } store_run;
 
 void store_run_clear(store_run *r);
@@ -230,6 +231,11 @@ bool store_defers_sync(const store *st);
 
 /* Rolls back the open transaction, if any. */
 void store_rollback(store *st);
+
+/* A number that changes whenever another connection (another process, such
+ * as `triggerd rotate-key`) commits to the database; our own commits leave
+ * it alone (SQLite's PRAGMA data_version). Cheap: no disk read. */
+int store_data_version(store *st, int64_t *version);
 
 /* ---- tenancy ---------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { promisify } from "node:util";
 import { startTriggerd, BINARY, api, triggerId, expectStatus, waitFor, sleep, uid, stopServer } from "./helpers.mjs";
 
@@ -26,8 +27,8 @@ async function keysJson(srv) {
   return JSON.parse(r.stdout);
 }
 
-async function rotate(srv, env) {
-  const r = await cli(["rotate-key", "--data", srv.dataDir, "--env", env]);
+async function rotate(srv, env, extra = []) {
+  const r = await cli(["rotate-key", "--data", srv.dataDir, "--env", env, ...extra]);
   assert.equal(r.code, 0, `rotate-key --env ${env}: ${r.stderr}`);
   const key = r.stdout.trim();
   assert.match(key, new RegExp(`^tr_${env}_[0-9A-Za-z]{20,24}$`), `printed key "${key}"`);
@@ -115,8 +116,8 @@ describe("keys and key rotation", () => {
   test("rotate while running: the rotation holds after a restart, and every key in grace works", async () => {
     const fresh = await rotate(srv, "dev");
     rotated.dev.push(fresh);
-    // The running server picks the rotation up without a restart (it reloads
-    // its keyring at most once a second when it meets an unknown key).
+    // The running server picks the rotation up without a restart (it follows
+    // the store's data version on every request).
     await waitFor(
       async () => (await api(srv, "GET", "/api/v1/runs?page[size]=1", { key: fresh })).status === 200,
       { timeout: 5000, interval: 200, what: "the running server to accept the new key" },
@@ -182,5 +183,61 @@ describe("keys and key rotation", () => {
       assert.notEqual(r.code, 0, `rotate-key ${args.join(" ")} should fail`);
     }
     assert.deepEqual(await keysJson(srv), before);
+  });
+});
+
+/** True when the JWT's HS256 signature was made with key. */
+function signedWith(jwt, key) {
+  const [h, p, sig] = jwt.split(".");
+  return createHmac("sha256", key).update(`${h}.${p}`).digest("base64url") === sig;
+}
+
+describe("a rotation on a running server, with a short grace", () => {
+  let srv;
+  before(async () => {
+    srv = await startTriggerd();
+  });
+  after(async () => {
+    await stopServer(srv);
+  });
+
+  test("new tokens are signed with the new key at once, and the old key stops when its grace ends", async () => {
+    const old = srv.keys.dev;
+    const task = uid("grace-");
+    const before = await api(srv, "POST", `/api/v1/tasks/${task}/trigger`, { body: { payload: "{}" } });
+    expectStatus(before, 200, "trigger before the rotation:");
+    const oldJwt = before.headers.get("x-trigger-jwt");
+    assert.ok(signedWith(oldJwt, old), "the token minted before the rotation is signed with the old key");
+
+    const fresh = await rotate(srv, "dev", ["--key-grace", "3000"]);
+    // Right after the rotation, before anyone used the new key: requests with
+    // the old key (in grace) get tokens signed with the new one.
+    const trig = await api(srv, "POST", `/api/v1/tasks/${task}/trigger`, { body: { payload: "{}" }, key: old });
+    expectStatus(trig, 200, "trigger with the old key in grace:");
+    assert.ok(signedWith(trig.headers.get("x-trigger-jwt"), fresh), "x-trigger-jwt is signed with the new key");
+    const minted = await api(srv, "POST", "/api/v1/auth/jwt", { body: { claims: { scopes: ["read:runs"] } }, key: old });
+    expectStatus(minted, 200, "POST /api/v1/auth/jwt with the old key in grace:");
+    assert.ok(signedWith(minted.json.token, fresh), "a minted public token is signed with the new key");
+    expectStatus(await api(srv, "GET", `/api/v3/runs/${before.json.id}`, { key: oldJwt }), 200, "old-key token in grace:");
+
+    // Past the grace window the old key and its tokens stop working, without a restart.
+    await waitFor(
+      async () => (await api(srv, "GET", "/api/v1/runs?page[size]=1", { key: old })).status === 401,
+      { timeout: 15000, interval: 250, what: "the old key to stop working after its 3 s grace" },
+    );
+    await refused(srv, old, "old key past its grace");
+    expectStatus(await api(srv, "GET", `/api/v3/runs/${before.json.id}`, { key: oldJwt }), 401, "old-key token past the grace:");
+    await works(srv, fresh, "new key");
+    expectStatus(await api(srv, "GET", `/api/v3/runs/${trig.json.id}`, { key: trig.headers.get("x-trigger-jwt") }), 200,
+      "token minted in grace, signed with the new key:");
+    // And still after a restart.
+    await srv.restart();
+    await refused(srv, old, "old key past its grace, after a restart");
+    await works(srv, fresh, "new key after a restart");
+  });
+
+  test("rotate-key refuses a malformed --key-grace", async () => {
+    const r = await cli(["rotate-key", "--data", srv.dataDir, "--env", "dev", "--key-grace", "soon"]);
+    assert.notEqual(r.code, 0);
   });
 });

@@ -437,6 +437,84 @@ test("logger.info lines come back from GET /api/v1/runs/{id}/events", { timeout:
   assert.ok(t[0] <= t[1] && t[1] <= t[2], `log lines out of order: ${found.map((e) => e.startTime)}`);
 });
 
+// ---- data the run carries (src/trigger/data.ts) ---------------------------
+
+// Strings JSON.stringify writes as escapes JSON.parse reads back; the real
+// server round-trips them (util/jsontext.h).
+const AWKWARD = {
+  nul: "a\u0000b",
+  high: "\ud800",
+  low: "x\udfffy",
+  pair: "\ud83d\ude00",
+  "key\u0000nul": 1,
+  "key\ud800lone": 2,
+  list: ["\u0000", "\udbff", { deep: "\u0000\ud800" }],
+};
+
+test("an output with U+0000 and lone surrogates comes back equal, and reaches the task as the payload", { timeout: 60_000 }, async () => {
+  const h = await tasks.trigger("dev-data-echo", AWKWARD);
+  const run = await finished(h.id);
+  assertCompleted(run);
+  assert.deepEqual(run.payload, AWKWARD);
+  assert.deepEqual(run.output, AWKWARD);
+});
+
+test("a superjson output keeps its undefined members and dates for the parent (triggerAndWait)", { timeout: 60_000 }, async () => {
+  const h = await tasks.trigger("dev-data-superjson-parent", {});
+  const run = await finished(h.id);
+  assertCompleted(run);
+  const { childId, ...seen } = run.output;
+  assert.deepEqual(seen, { hasA: true, aIsUndefined: true, list0IsUndefined: true, whenIsDate: true, n: 1 });
+  // runs.retrieve presents the JSON part, as the real server does (superjson's
+  // serialize of the parsed value: undefined becomes null, a Date its ISO string)
+  const child = await runs.retrieve(childId);
+  assertCompleted(child);
+  assert.deepEqual(child.output, { a: null, n: 1, list: [null, 2], when: "1970-01-01T00:00:00.000Z" });
+});
+
+test("an offloaded superjson output is downloaded with its undefined members and dates", { timeout: 60_000 }, async () => {
+  const h = await tasks.trigger("dev-data-superjson-big", {});
+  const run = await finished(h.id);
+  assertCompleted(run);
+  assert.ok(run.output && "a" in run.output, `output keys: ${Object.keys(run.output ?? {})}`);
+  assert.equal(run.output.a, undefined);
+  assert.ok(run.output.when instanceof Date, `when: ${run.output.when}`);
+  assert.equal(run.output.big.length, 150_000);
+});
+
+test("metadata set just before returning is added to the trigger-time metadata", { timeout: 60_000 }, async () => {
+  const h = await tasks.trigger("dev-data-meta-end", {}, { metadata: { seeded: 1, log: ["trigger"] } });
+  const run = await finished(h.id);
+  assertCompleted(run);
+  const want = { seeded: 1, log: ["trigger", "end"], final: "yes", count: 2 };
+  assert.deepEqual(run.metadata, want);
+  // GET /api/v1/runs/{id}/metadata (metadata.refresh) answers the same object
+  const res = await fetch(`${srv.url}/api/v1/runs/${h.id}/metadata`, {
+    headers: { authorization: `Bearer ${srv.keys.dev}` },
+  });
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { metadata: want, metadataType: "application/json" });
+});
+
+test("a child's metadata.parent / metadata.root calls just before it returns reach its parent and root", { timeout: 90_000 }, async () => {
+  const h = await tasks.trigger("dev-data-meta-root", {}, { metadata: { role: "root" } });
+  const run = await finished(h.id, 75_000);
+  assertCompleted(run);
+  const { middle, leaf } = run.output;
+  assert.deepEqual(run.metadata, { role: "root", leafDone: 1 });
+  assert.deepEqual((await runs.retrieve(middle)).metadata, { fromLeaf: leaf, log: ["leaf"] });
+});
+
+test("durationMs is compute time: a 6 s server-side wait is left out", { timeout: 60_000 }, async () => {
+  const h = await tasks.trigger("dev-data-wait", {});
+  const run = await finished(h.id);
+  assertCompleted(run);
+  const wall = run.finishedAt.getTime() - run.startedAt.getTime();
+  assert.ok(wall >= 6000, `wall time ${wall} ms`);
+  assert.ok(run.durationMs > 0, `durationMs ${run.durationMs}`);
+  assert.ok(run.durationMs < wall - 5000, `durationMs ${run.durationMs} includes the wait (wall ${wall} ms)`);
+});
+
 // Last: it kills the CLI.
 test("killing the CLI cancels the run it was executing (watchdog disconnect)", { timeout: 60_000 }, async () => {
   const h = await tasks.trigger("dev-long", {});
