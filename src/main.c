@@ -5,6 +5,7 @@
  *            [--rate-limit N] [--public-url URL] [--heartbeat-timeout MS]
  *   triggerd keys --data DIR [--json]
  *   triggerd rotate-key --data DIR --env dev|stg|prod [--key-grace MS]
+ *   triggerd login-link --data DIR [--listen HOST:PORT] [--public-url URL]
  *
  * --key-grace (or TRIGGERD_KEY_GRACE_MS): how long the rotated-out key keeps
  * working, 24 h by default; tests use a few seconds.
@@ -17,6 +18,7 @@
 
 #include "api/api.h"
 #include "app.h"
+#include "auth/login.h"
 #include "bootstrap.h"
 #include "http/ratelimit.h"
 #include "http/server.h"
@@ -24,10 +26,12 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: triggerd [--listen HOST:PORT] [--data DIR] [--sync full|normal]\n"
-                    "                [--rate-limit N] [--public-url URL] [--heartbeat-timeout MS]\n"
-                    "       triggerd keys --data DIR [--json]\n"
-                    "       triggerd rotate-key --data DIR --env dev|stg|prod [--key-grace MS]\n");
+    fprintf(stderr,
+            "usage: triggerd [--listen HOST:PORT] [--data DIR] [--sync full|normal]\n"
+            "                [--rate-limit N] [--public-url URL] [--heartbeat-timeout MS]\n"
+            "       triggerd keys --data DIR [--json]\n"
+            "       triggerd rotate-key --data DIR --env dev|stg|prod [--key-grace MS]\n"
+            "       triggerd login-link --data DIR [--listen HOST:PORT] [--public-url URL]\n");
 }
 
 /* A non-negative decimal integer, nothing else. */
@@ -266,6 +270,37 @@ static int rotate(app *a, const char *slug)
     return 0;
 }
 
+/* Prints a one-time link that approves one `trigger.dev login` on the page
+ * the CLI opens. The origin is --public-url, else the --listen address the
+ * server is assumed to use (the same flags and env vars as serving). */
+static int login_link(app *a)
+{
+    bool created;
+    char secret[LOGIN_LINK_LEN + 1];
+    if (bootstrap_ensure(a->st, &created) != 0 || login_link_new(a->st, time_now_ms(), secret) ||
+        store_commit(a->st) != 0) {
+        fprintf(stderr, "triggerd: could not create a login link\n");
+        return 1;
+    }
+    const char *host = a->cfg.listen_host;
+    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+        host = "127.0.0.1";
+    char origin[600];
+    if (a->cfg.public_url[0])
+        snprintf(origin, sizeof origin, "%s", a->cfg.public_url);
+    else
+        snprintf(origin, sizeof origin, "http://%s:%d", host, a->cfg.listen_port);
+    size_t n = strlen(origin);
+    if (n && origin[n - 1] == '/')
+        origin[n - 1] = 0;
+    printf("%s%s%s\n", origin, LOGIN_LINK_PATH, secret);
+    fprintf(stderr,
+            "Paste it into the page `trigger.dev login` opens; it works once, for %lld "
+            "minutes.\n",
+            LOGIN_LINK_TTL_MS / 60000);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -290,6 +325,8 @@ int main(int argc, char **argv)
         rc = bootstrap_ensure(a.st, &created) || bootstrap_print(a.st, stdout, c.json) ? 1 : 0;
     } else if (strcmp(c.cmd, "rotate-key") == 0) {
         rc = rotate(&a, c.env_slug);
+    } else if (strcmp(c.cmd, "login-link") == 0) {
+        rc = login_link(&a);
     } else {
         usage();
         rc = 2;

@@ -52,6 +52,21 @@ const http_route api_routes[] = {
     {"POST", "/api/v1/auth/jwt/claims", api_auth_claims, S | EXEMPT | ROUTE_LEGACY, 0},
     {"POST", "/api/v1/auth/jwt", api_auth_jwt, S | ROUTE_LEGACY, 0},
     {"GET", "/api/v2/whoami", api_whoami, ROUTE_PAT | S, 0},
+    /* the CLI's login (authorization codes) and triggerd's page that approves them */
+    {"POST", "/api/v1/authorization-code", api_login_code_create, ROUTE_NOAUTH, 4 * 1024},
+    {"POST", "/api/v1/token", api_login_token, ROUTE_NOAUTH, 4 * 1024},
+    {"GET", "/account/authorization-code/:code", api_login_page, ROUTE_NOAUTH, 0},
+    {"POST", "/account/authorization-code/:code", api_login_approve, ROUTE_NOAUTH, 4 * 1024},
+    {"GET", "/account/login-link/:secret", api_login_link_page, ROUTE_NOAUTH, 0},
+    /* projects and organizations for `trigger.dev init` */
+    {"GET", "/api/v1/projects", api_projects_list, ROUTE_PAT, 0},
+    {"GET", "/api/v1/projects/:projectRef", api_project_get, ROUTE_PAT, 0},
+    {"POST", "/api/v1/projects/:projectRef/init", api_project_init, ROUTE_PAT, 0},
+    {"GET", "/api/v1/orgs", api_orgs_list, ROUTE_PAT, 0},
+    {"POST", "/api/v1/orgs", api_orgs_create, ROUTE_PAT, 4 * 1024},
+    {"GET", "/api/v1/orgs/:orgParam/projects", api_org_projects_list, ROUTE_PAT, 0},
+    {"POST", "/api/v1/orgs/:orgParam/projects", api_org_projects_create, ROUTE_PAT, 4 * 1024},
+    {"POST", "/api/v1/profile/complete", api_profile_complete, ROUTE_PAT, 4 * 1024},
     /* the dev CLI (docs/dev-protocol.md) */
     {"GET", "/api/v1/platform-notifications", api_platform_notifications, ROUTE_PAT | S, 0},
     {"GET", "/api/v1/projects/:projectRef/envvars", api_envvars_all, S, 0},

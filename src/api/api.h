@@ -115,5 +115,18 @@ void api_tokens_list(http_ctx *c);
 void api_tokens_retrieve(http_ctx *c);
 void api_tokens_complete(http_ctx *c);
 void api_tokens_callback(http_ctx *c);
+void api_login_code_create(http_ctx *c);
+void api_login_token(http_ctx *c);
+void api_login_page(http_ctx *c);
+void api_login_approve(http_ctx *c);
+void api_login_link_page(http_ctx *c);
+void api_projects_list(http_ctx *c);
+void api_project_get(http_ctx *c);
+void api_project_init(http_ctx *c);
+void api_orgs_list(http_ctx *c);
+void api_orgs_create(http_ctx *c);
+void api_org_projects_list(http_ctx *c);
+void api_org_projects_create(http_ctx *c);
+void api_profile_complete(http_ctx *c);
 
 #endif

@@ -52,12 +52,21 @@ void api_auth_jwt(http_ctx *c)
     free(tok);
 }
 
+/* GET /api/v2/whoami[?projectRef=]: the one local user; with our project's
+ * ref also `project` {name, url, orgTitle}, which `trigger.dev whoami` prints
+ * under "Project details". */
 void api_whoami(http_ctx *c)
 {
     store_project p = {0};
     store_project_get(c->app->st, &p);
-    http_reply_json(c, 200,
-                    json_pack("{s:s,s:s,s:s,s:s}", "userId", "user_triggerd", "email",
-                              "dev@triggerd.local", "dashboardUrl", http_origin(c), "projectRef",
-                              p.ref));
+    json_t *o =
+        json_pack("{s:s,s:s,s:s,s:s}", "userId", "user_triggerd", "email", "dev@triggerd.local",
+                  "dashboardUrl", http_origin(c), "projectRef", p.ref);
+    const char *ref = http_query(c, "projectRef");
+    if (ref && p.ref[0] && strcmp(ref, p.ref) == 0)
+        json_object_set_new(o, "project",
+                            json_pack("{s:s,s:s,s:s}", "name", p.name, "url",
+                                      http_sprintf(c, "%s/projects/v3/%s", http_origin(c), p.ref),
+                                      "orgTitle", p.org_title));
+    http_reply_json(c, 200, o);
 }

@@ -235,6 +235,11 @@ static json_t *execution_json(http_ctx *c, const store_run *r, const attempt_inf
     return ex;
 }
 
+static void put_var(void *ud, const store_env_var *v)
+{
+    json_object_set_new(ud, v->name, json_string(v->value));
+}
+
 void api_attempt_start(http_ctx *c)
 {
     store_run r = {0};
@@ -245,8 +250,14 @@ void api_attempt_start(http_ctx *c)
         http_reply_err(c, &e);
         return;
     }
-    json_t *env = json_pack("{s:s,s:s}", "TRIGGER_OTEL_EXPORTER_OTLP_ENDPOINT",
-                            http_sprintf(c, "%s/otel", http_origin(c)), "TRIGGER_RUN_ID", r.id);
+    /* The environment's variables, then the platform's own over them: the CLI
+     * (4.8) builds the run's process.env from these (dev-protocol 3.2), not
+     * from the variables it fetched when the worker started. */
+    json_t *env = json_object();
+    engine_env_var_each(c->app->en, c->auth.env, put_var, env);
+    json_object_set_new(env, "TRIGGER_OTEL_EXPORTER_OTLP_ENDPOINT",
+                        json_string(http_sprintf(c, "%s/otel", http_origin(c))));
+    json_object_set_new(env, "TRIGGER_RUN_ID", json_string(r.id));
     http_reply_json(c, 200,
                     json_pack("{s:o,s:o,s:o,s:o}", "run", base_run_json(&r), "snapshot",
                               snapshot_json(&r), "execution", execution_json(c, &r, &ai), "envVars",

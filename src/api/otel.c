@@ -4,6 +4,8 @@
  * "$metadata.ctx.run.id" attribute, and read back through
  * GET /api/v1/runs/{id}/events.
  */
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +63,26 @@ static int64_t nanos_to_ms(json_t *v)
     return 0;
 }
 
+/* The event level of a log record, from its OTLP severityNumber as the real
+ * server does (otlpTransform logLevelToEventLevel): TRACE 1-4, DEBUG 5-8,
+ * INFO 9-12, WARN 13-16, ERROR 17-24 (FATAL too), INFO when absent. The
+ * SDK's severityText ("log", "Log", ...) is not a level. */
+static const char *severity_level(json_t *num)
+{
+    json_int_t n = json_is_integer(num) ? json_integer_value(num) : 0;
+    if (json_is_string(num))
+        n = strtoll(json_string_value(num), NULL, 10);
+    if (n >= 1 && n <= 4)
+        return "TRACE";
+    if (n >= 5 && n <= 8)
+        return "DEBUG";
+    if (n >= 13 && n <= 16)
+        return "WARN";
+    if (n >= 17 && n <= 24)
+        return "ERROR";
+    return "INFO";
+}
+
 static void add_event(http_ctx *c, const char *run, int64_t ms, const char *level, const char *msg,
                       json_t *rec, json_t *attrs)
 {
@@ -94,10 +116,13 @@ void api_otel_logs(http_ctx *c)
                 json_t *attrs = attributes(json_object_get(rec, "attributes"), &run, NULL);
                 json_t *b = json_object_get(rec, "body");
                 const char *msg = json_string_value(json_object_get(b, "stringValue"));
-                const char *level = json_string_value(json_object_get(rec, "severityText"));
+                const char *text = json_string_value(json_object_get(rec, "severityText"));
+                if (!msg)
+                    msg = http_sprintf(c, "%s log", text ? text : "");
                 if (run)
                     add_event(c, run, nanos_to_ms(json_object_get(rec, "timeUnixNano")),
-                              level ? level : "info", msg, rec, attrs);
+                              severity_level(json_object_get(rec, "severityNumber")), msg, rec,
+                              attrs);
                 json_decref(attrs);
             }
         }
@@ -147,13 +172,21 @@ static void event_cb(void *ud, const store_event *ev)
     events_ctx *x = ud;
     char at[32];
     time_format_iso(ev->time_ms, at);
+    /* Spans are stored as "trace"; log levels upper case (rows written before
+     * the severityNumber mapping hold the SDK's lower-case severityText). */
+    bool span = ev->level && strcmp(ev->level, "trace") == 0;
+    char level[16];
+    snprintf(level, sizeof level, "%s", ev->level && *ev->level ? ev->level : "INFO");
+    for (char *p = level; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    if (strcmp(level, "LOG") == 0)
+        snprintf(level, sizeof level, "INFO");
     json_t *attrs = ev->attributes ? jsontext_loads(ev->attributes, 0, NULL) : NULL;
     json_t *o = json_pack("{s:s,s:s,s:s,s:{},s:s,s:i,s:b,s:b,s:b,s:s,s:[],s:s}", "spanId",
                           ev->span_id ? ev->span_id : "", "runId", x->run, "message",
                           ev->message ? ev->message : "", "style", "startTime", at, "duration", 0,
-                          "isError", 0, "isPartial", 0, "isCancelled", 0, "level",
-                          ev->level ? ev->level : "info", "events", "kind",
-                          ev->level && strcmp(ev->level, "trace") == 0 ? "SPAN" : "LOG");
+                          "isError", strcmp(level, "ERROR") == 0, "isPartial", 0, "isCancelled", 0,
+                          "level", level, "events", "kind", span ? "SPAN" : "LOG");
     if (json_is_object(attrs))
         json_object_set_new(o, "properties", attrs);
     else

@@ -112,6 +112,14 @@ const char *const store_migrations[] = {
     "CREATE INDEX runs_unit ON runs(env_id, queue, concurrency_key, queue_ts) WHERE status = 1;",
     /* 7: compute time of a run (the API's durationMs), summed over its attempts */
     "ALTER TABLE runs ADD COLUMN usage_ms INTEGER NOT NULL DEFAULT 0;",
+    /* 8: the CLI's login (authorization codes, one-time login links) and
+     * project times for `trigger.dev init` */
+    "CREATE TABLE authorization_codes(code TEXT PRIMARY KEY, created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL, token TEXT) WITHOUT ROWID;"
+    "CREATE TABLE login_links(secret TEXT PRIMARY KEY, created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL, used_at INTEGER) WITHOUT ROWID;"
+    "ALTER TABLE projects ADD COLUMN created_at INTEGER;"
+    "ALTER TABLE projects ADD COLUMN initialized_at INTEGER;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

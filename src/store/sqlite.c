@@ -1849,3 +1849,166 @@ int store_env_var_each(store *st, const char *env_id, void (*fn)(void *ud, const
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : fail(st, "env vars");
 }
+
+/* ---- CLI login and project details ------------------------------------ */
+
+/* These run a few times per login or `init`, so they prepare their statement
+ * per call instead of taking a slot in the statement cache. */
+static sqlite3_stmt *prepare_once(store *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        fail(st, "prepare");
+        return NULL;
+    }
+    return s;
+}
+
+/* Steps a write statement once and finalizes it; *changes (if not NULL) gets
+ * the rows it changed. */
+static int write_once(store *st, sqlite3_stmt *s, int *changes)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return fail(st, "write");
+    if (changes)
+        *changes = sqlite3_changes(st->db);
+    return 0;
+}
+
+int store_auth_code_insert(store *st, const char *code, int64_t now, int64_t expires_at)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = prepare_once(st, "DELETE FROM authorization_codes WHERE expires_at<=?");
+    if (!s)
+        return ERR_STORE;
+    sqlite3_bind_int64(s, 1, now);
+    if (write_once(st, s, NULL))
+        return ERR_STORE;
+    s = prepare_once(st, "INSERT INTO authorization_codes(code,created_at,expires_at)"
+                         " VALUES(?,?,?)");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, code);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int64(s, 3, expires_at);
+    return write_once(st, s, NULL);
+}
+
+int store_auth_code_get(store *st, const char *code, int64_t now, char **token)
+{
+    *token = NULL;
+    sqlite3_stmt *s =
+        prepare_once(st, "SELECT token FROM authorization_codes WHERE code=? AND expires_at>?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, code);
+    sqlite3_bind_int64(s, 2, now);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *token = col_dup(s, 0);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? ERR_NOT_FOUND : fail(st, "authorization code");
+}
+
+int store_auth_code_approve(store *st, const char *code, const char *token, int64_t now)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = prepare_once(st, "UPDATE authorization_codes SET token=?"
+                                       " WHERE code=? AND expires_at>? AND token IS NULL");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, token);
+    bind_text(s, 2, code);
+    sqlite3_bind_int64(s, 3, now);
+    int changed = 0;
+    if (write_once(st, s, &changed))
+        return ERR_STORE;
+    return changed ? 0 : ERR_NOT_FOUND;
+}
+
+int store_auth_code_delete(store *st, const char *code)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = prepare_once(st, "DELETE FROM authorization_codes WHERE code=?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, code);
+    return write_once(st, s, NULL);
+}
+
+int store_login_link_insert(store *st, const char *secret, int64_t now, int64_t expires_at)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = prepare_once(st, "DELETE FROM login_links WHERE expires_at<=?");
+    if (!s)
+        return ERR_STORE;
+    sqlite3_bind_int64(s, 1, now);
+    if (write_once(st, s, NULL))
+        return ERR_STORE;
+    s = prepare_once(st, "INSERT INTO login_links(secret,created_at,expires_at) VALUES(?,?,?)");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, secret);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int64(s, 3, expires_at);
+    return write_once(st, s, NULL);
+}
+
+int store_login_link_use(store *st, const char *secret, int64_t now)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = prepare_once(st, "UPDATE login_links SET used_at=?"
+                                       " WHERE secret=? AND used_at IS NULL AND expires_at>?");
+    if (!s)
+        return ERR_STORE;
+    sqlite3_bind_int64(s, 1, now);
+    bind_text(s, 2, secret);
+    sqlite3_bind_int64(s, 3, now);
+    int changed = 0;
+    if (write_once(st, s, &changed))
+        return ERR_STORE;
+    return changed ? 0 : ERR_NOT_FOUND;
+}
+
+int store_project_times(store *st, const char *ref, int64_t *created_at, int64_t *initialized_at)
+{
+    /* Projects made before migration 6 have no created_at: the first access
+     * token was minted in the same bootstrap transaction. */
+    sqlite3_stmt *s = prepare_once(
+        st, "SELECT COALESCE(created_at,(SELECT MIN(created_at) FROM access_tokens),0),"
+            " COALESCE(initialized_at,0) FROM projects WHERE ref=?");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, ref);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *created_at = sqlite3_column_int64(s, 0);
+        *initialized_at = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? ERR_NOT_FOUND : fail(st, "project times");
+}
+
+int store_project_set_initialized(store *st, const char *ref, int64_t now)
+{
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = prepare_once(
+        st, "UPDATE projects SET initialized_at=? WHERE ref=? AND initialized_at IS NULL");
+    if (!s)
+        return ERR_STORE;
+    sqlite3_bind_int64(s, 1, now);
+    bind_text(s, 2, ref);
+    return write_once(st, s, NULL);
+}

@@ -439,4 +439,26 @@ int store_request_put(store *st, const char *hash, const char *entity, int64_t e
 /* Drops request hashes past their expiry. */
 int store_request_purge(store *st, int64_t now);
 
+/* ---- CLI login and project details ----------------------------------- */
+
+/* Authorization codes of the CLI's login flow (api/cli.c, auth/login.c).
+ * Insert also drops expired codes. */
+int store_auth_code_insert(store *st, const char *code, int64_t now, int64_t expires_at);
+/* ERR_NOT_FOUND when the code is unknown or expired at now; otherwise
+ * *token is the approving access token (malloc'd, caller frees) or NULL
+ * while the code waits for approval. */
+int store_auth_code_get(store *st, const char *code, int64_t now, char **token);
+/* Approves a pending, unexpired code with token; ERR_NOT_FOUND otherwise. */
+int store_auth_code_approve(store *st, const char *code, const char *token, int64_t now);
+int store_auth_code_delete(store *st, const char *code);
+/* One-time login links (`triggerd login-link`). Insert also drops expired
+ * links; use marks an unused, unexpired link used, ERR_NOT_FOUND otherwise. */
+int store_login_link_insert(store *st, const char *secret, int64_t now, int64_t expires_at);
+int store_login_link_use(store *st, const char *secret, int64_t now);
+/* When the project was created and first initialized by `trigger.dev init`
+ * (ms, 0 if never). ERR_NOT_FOUND for an unknown ref. */
+int store_project_times(store *st, const char *ref, int64_t *created_at, int64_t *initialized_at);
+/* Records the first `init` of the project (later calls keep the first time). */
+int store_project_set_initialized(store *st, const char *ref, int64_t now);
+
 #endif

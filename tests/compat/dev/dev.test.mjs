@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer, uid, sleep } from "../helpers.mjs";
-import { tasks, runs, wait, SDK_VERSION } from "../sdk.mjs";
+import { tasks, runs, wait, envvars, SDK_VERSION } from "../sdk.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const latest = process.env.TRIGGER_SDK === "latest";
@@ -204,9 +204,14 @@ function assertCompleted(run) {
 
 let killedOnPurpose = false;
 
+// Set through the API before the CLI starts (4.5 reads the project's variables when
+// it builds the worker, 4.8 from every attempt start).
+const ENV_VARS = { TD_FIXTURE_GREETING: "hello from triggerd", TD_FIXTURE_SECRET: "s3cr=t value" };
+
 before(async () => {
   projectDir = prepareProject();
   srv = await startServer();
+  await envvars.upload(srv.projectRef, "dev", { variables: ENV_VARS, override: true });
   await startCli();
 });
 
@@ -513,6 +518,53 @@ test("durationMs is compute time: a 6 s server-side wait is left out", { timeout
   assert.ok(wall >= 6000, `wall time ${wall} ms`);
   assert.ok(run.durationMs > 0, `durationMs ${run.durationMs}`);
   assert.ok(run.durationMs < wall - 5000, `durationMs ${run.durationMs} includes the wait (wall ${wall} ms)`);
+});
+
+/** GET /api/v1/runs/{id}/events until every message in `want` is there (or 15 s); the events. */
+async function eventsWith(runId, want) {
+  let events = [];
+  let last;
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const res = await fetch(`${srv.url}/api/v1/runs/${runId}/events`, {
+      headers: { authorization: `Bearer ${srv.keys.dev}` },
+    });
+    last = `${res.status} ${(await res.clone().text()).slice(0, 500)}`;
+    if (res.ok) {
+      events = (await res.json()).events ?? [];
+      if (want.every((w) => events.some((e) => e.message === w))) return events;
+    }
+    await sleep(250);
+  }
+  assert.fail(`missing log lines ${JSON.stringify(want.filter((w) => !events.some((e) => e.message === w)))}; last response: ${last}`);
+}
+
+// Levels come from the OTLP severityNumber, as the real server's TaskEventLevel
+// (otlpTransform logLevelToEventLevel): DEBUG, INFO (logger.log and .info), WARN, ERROR,
+// and isError only for ERROR.
+test("logger.debug, info, warn and error lines are stored with their level", { timeout: 60_000 }, async () => {
+  const marker = uid("m");
+  const h = await tasks.trigger("dev-logs", { marker });
+  assertCompleted(await finished(h.id));
+  const levels = { debug: "DEBUG", one: "INFO", warn: "WARN", error: "ERROR" };
+  const want = Object.keys(levels).map((w) => `dev-log ${w} ${marker}`);
+  const events = await eventsWith(h.id, want);
+  for (const [w, level] of Object.entries(levels)) {
+    const e = events.find((x) => x.message === `dev-log ${w} ${marker}`);
+    assert.equal(e.level, level, JSON.stringify(e));
+    assert.equal(e.isError, level === "ERROR", JSON.stringify(e));
+    assert.equal(e.kind, "LOG");
+    assert.equal(e.runId, h.id);
+  }
+  assert.equal(events.find((x) => x.message === `dev-log debug ${marker}`).properties?.n, 4);
+});
+
+test("env vars set through the API are in process.env of the run", { timeout: 60_000 }, async () => {
+  const names = [...Object.keys(ENV_VARS), "TD_FIXTURE_UNSET", "TRIGGER_PROJECT_REF"];
+  const h = await tasks.trigger("dev-env", { names });
+  const run = await finished(h.id);
+  assertCompleted(run);
+  assert.deepEqual(run.output, { ...ENV_VARS, TD_FIXTURE_UNSET: null, TRIGGER_PROJECT_REF: srv.projectRef });
 });
 
 // Last: it kills the CLI.
