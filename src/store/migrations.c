@@ -112,6 +112,11 @@ const char *const store_migrations[] = {
     "CREATE INDEX runs_unit ON runs(env_id, queue, concurrency_key, queue_ts) WHERE status = 1;",
     /* 7: compute time of a run (the API's durationMs), summed over its attempts */
     "ALTER TABLE runs ADD COLUMN usage_ms INTEGER NOT NULL DEFAULT 0;",
+    /* 8: realtime: every run write takes the next change number, so a feed
+     * resumes from an offset without missing a change */
+    "ALTER TABLE runs ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE runs SET change_seq = seq;"
+    "CREATE INDEX runs_changes ON runs(env_id, change_seq);",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);
