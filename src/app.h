@@ -16,6 +16,7 @@
 
 typedef struct http_server http_server;
 typedef struct ratelimit ratelimit;
+typedef struct realtime realtime;
 
 typedef struct app_config {
     char listen_host[128];
@@ -38,6 +39,12 @@ typedef struct app {
     auth *au;
     ratelimit *rl;
     http_server *http;
+    realtime *rt;
+    /* commit pipeline hooks (http/server.c calls them; realtime sets them):
+     * the turn's transaction `gen` committed (ok) or rolled back, and every
+     * commit up to `gen` is on disk */
+    void (*on_commit)(struct app *a, uint64_t gen, bool ok);
+    void (*on_durable)(struct app *a, uint64_t gen);
 } app;
 
 #endif

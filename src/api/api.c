@@ -38,6 +38,10 @@ const http_route api_routes[] = {
     {"PUT", "/api/v1/runs/:runId/metadata", api_runs_metadata_put, S, API_METADATA_BODY_MAX},
     {"GET", "/api/v1/runs/:runId/metadata", api_runs_metadata_get, S | ROUTE_LEGACY, 0},
     {"GET", "/api/v1/runs/:runId/result", api_runs_result, S | ROUTE_LEGACY, 0},
+    /* 6.13 realtime run feeds (Electric shape protocol) */
+    {"GET", "/realtime/v1/runs/:runId", api_realtime_run, S | J | CORS | EXEMPT, 0},
+    {"GET", "/realtime/v1/runs", api_realtime_runs, S | J | CORS | EXEMPT, 0},
+    {"GET", "/realtime/v1/batches/:batchId", api_realtime_batch, S | J | CORS | EXEMPT, 0},
     /* 6.8 waitpoint tokens */
     {"POST", "/api/v1/waitpoints/tokens", api_tokens_create, S, API_TOKEN_BODY_MAX},
     {"GET", "/api/v1/waitpoints/tokens", api_tokens_list, S, 0},

@@ -57,7 +57,17 @@ char *api_request_hash(http_ctx *c, json_t *parts);
 const char *api_request_seen(http_ctx *c, const char *hash);
 bool api_request_remember(http_ctx *c, const char *hash, const char *entity);
 
+/* JWT read access to a run (its id, task, tags or batch); secret keys
+ * always. Replies 403 when refused. */
+bool api_can_read_run(http_ctx *c, const store_run *r);
+
+/* The change hub with the Electric row serializer (api/realtime.c). */
+struct realtime *api_realtime_new(app *a);
+
 /* Handlers, one per route. */
+void api_realtime_run(http_ctx *c);
+void api_realtime_runs(http_ctx *c);
+void api_realtime_batch(http_ctx *c);
 void api_healthz(http_ctx *c);
 void api_trigger(http_ctx *c);
 void api_runs_retrieve(http_ctx *c);

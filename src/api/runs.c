@@ -24,7 +24,7 @@ static bool load_run(http_ctx *c, store_run *r)
 }
 
 /* JWT read access to a run: its id, task, any tag, or its batch. */
-static bool can_read_run(http_ctx *c, const store_run *r)
+bool api_can_read_run(http_ctx *c, const store_run *r)
 {
     if (c->auth.kind == AUTH_SECRET)
         return true;
@@ -47,7 +47,7 @@ void api_runs_retrieve(http_ctx *c)
     store_run r = {0};
     if (!load_run(c, &r))
         return;
-    if (can_read_run(c, &r))
+    if (api_can_read_run(c, &r))
         http_reply_json(c, 200, api_present_run(c, &r, true));
     store_run_clear(&r);
 }

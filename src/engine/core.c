@@ -21,6 +21,32 @@
 #include "engine/status.h"
 #include "util/id.h"
 
+void engine_set_change_hook(engine *en, void (*fn)(void *ud, const store_run *r), void *ud)
+{
+    en->on_change = fn;
+    en->on_change_ud = ud;
+}
+
+/* Every run write of the engine goes through here, so realtime hears of
+ * each change once (it publishes after the commit is durable). */
+int engine_save(engine *en, store_run *r)
+{
+    r->change_seq = store_next_change_seq(en->st);
+    int rc = store_run_update(en->st, r);
+    if (rc == 0 && en->on_change)
+        en->on_change(en->on_change_ud, r);
+    return rc;
+}
+
+int engine_insert(engine *en, store_run *r)
+{
+    r->change_seq = store_next_change_seq(en->st);
+    int rc = store_run_insert(en->st, r);
+    if (rc == 0 && en->on_change)
+        en->on_change(en->on_change_ud, r);
+    return rc;
+}
+
 static bool snap_is(const store_run *r, const char *s)
 {
     return r->snapshot_status && strcmp(r->snapshot_status, s) == 0;
@@ -136,7 +162,7 @@ int engine_requeue(engine *en, store_run *r, int64_t at, const char *why, int64_
     engine_snapshot(en, r, "QUEUED", why, NULL, now);
     if (at > now)
         engine_arm(en, at); /* nothing fires then, but dequeue polls pick it up */
-    return store_run_update(en->st, r);
+    return engine_save(en, r);
 }
 
 int engine_block_run(engine *en, store_run *r, const char *waitpoint_fid, int64_t now)
@@ -149,7 +175,7 @@ int engine_block_run(engine *en, store_run *r, const char *waitpoint_fid, int64_
     if (!snap_is(r, "EXECUTING_WITH_WAITPOINTS"))
         engine_snapshot(en, r, "EXECUTING_WITH_WAITPOINTS", "Run is blocked by waitpoints", NULL,
                         now);
-    return store_run_update(en->st, r);
+    return engine_save(en, r);
 }
 
 void engine_continue(engine *en, store_run *r, int64_t now)
@@ -249,11 +275,11 @@ int engine_finish(engine *en, store_run *r, int status, const char *error, const
     if (engine_run_pending_cancel(r)) {
         /* the worker let go of a canceled run: it was settled at the cancel */
         engine_snapshot(en, r, "FINISHED", "Run was cancelled", NULL, now);
-        return store_run_update(en->st, r);
+        return engine_save(en, r);
     }
     set_final(r, status, error, output, output_type, now);
     engine_snapshot(en, r, "FINISHED", "Run has finished", NULL, now);
-    if ((rc = store_run_update(en->st, r)))
+    if ((rc = engine_save(en, r)))
         return rc;
     return settle(en, r, now);
 }
@@ -275,7 +301,7 @@ int engine_cancel(engine *en, store_run *r, const char *reason, int64_t now)
         goto out;
     set_final(r, RUN_CANCELED, err, NULL, NULL, now);
     engine_snapshot(en, r, "PENDING_CANCEL", "Run was cancelled", NULL, now);
-    if ((rc = store_run_update(en->st, r)) == 0)
+    if ((rc = engine_save(en, r)) == 0)
         rc = settle(en, r, now);
 out:
     free(err);

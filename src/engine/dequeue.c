@@ -181,7 +181,7 @@ static int take(dq_poll *p, store_run *r, bool *taken)
     if (!task) { /* no worker has this task yet: PENDING_VERSION */
         r->status = RUN_PENDING_VERSION;
         r->updated_at = p->now;
-        return store_run_update(p->en->st, r);
+        return engine_save(p->en, r);
     }
     /* a run triggered without a queue runs on its task's queue */
     const char *tq = json_string_value(json_object_get(json_object_get(task, "queue"), "name"));
@@ -198,7 +198,7 @@ static int take(dq_poll *p, store_run *r, bool *taken)
     free(r->worker_id);
     r->worker_id = engine_strdup(p->ws.w[wi].friendly_id);
     engine_snapshot(p->en, r, "PENDING_EXECUTING", "Run was dequeued for execution", NULL, p->now);
-    int rc = store_run_update(p->en->st, r);
+    int rc = engine_save(p->en, r);
     if (rc)
         return rc;
     hold(&p->h, r->queue, r->concurrency_key);

@@ -64,6 +64,11 @@ typedef struct trigger_result {
 engine *engine_new(store *st, uv_loop_t *loop);
 void engine_free(engine *en);
 
+/* fn is told of every run the engine writes (r borrowed for the call), in
+ * write order, before the write is committed: realtime buffers the change
+ * and publishes it once the commit is durable. */
+void engine_set_change_hook(engine *en, void (*fn)(void *ud, const store_run *r), void *ud);
+
 /* Starts the timer that fires delayed runs and expires TTLs (also catches
  * up on timers that came due while triggerd was down). */
 int engine_start(engine *en);

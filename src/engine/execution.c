@@ -83,7 +83,7 @@ int engine_attempt_start(engine *en, const store_env *env, const char *run_id,
     free(r.version);
     r.version = engine_strdup(w.version);
     engine_snapshot(en, &r, "EXECUTING", "Attempt created, starting execution", NULL, now);
-    if ((rc = store_run_update(en->st, &r))) {
+    if ((rc = engine_save(en, &r))) {
         err_set(e, rc, "Something went wrong");
         goto out;
     }
@@ -108,7 +108,7 @@ int engine_heartbeat(engine *en, const store_env *env, const char *run_id, const
     /* a heartbeat for an older snapshot extends nothing, but is not an error */
     if (r.snapshot_id && strcmp(r.snapshot_id, snapshot_id) == 0 && r.heartbeat_deadline) {
         r.heartbeat_deadline = now + engine_heartbeat_ms(en);
-        rc = store_run_update(en->st, &r);
+        rc = store_run_update(en->st, &r) /* not a change anyone sees */;
         if (rc)
             err_set(e, rc, "Something went wrong");
         else
@@ -223,7 +223,7 @@ static int handle_stall(engine *en, store_run *r, int64_t now)
         return engine_finish(en, r, RUN_CANCELED, NULL, NULL, NULL, now);
     if (strcmp(s, "EXECUTING") != 0 && strcmp(s, "EXECUTING_WITH_WAITPOINTS") != 0) {
         r->heartbeat_deadline = 0; /* nothing to watch */
-        return store_run_update(en->st, r);
+        return engine_save(en, r);
     }
     bool waiting = strcmp(s, "EXECUTING_WITH_WAITPOINTS") == 0;
     bool dev = engine_env_is_dev(en, r->env_id);

@@ -18,7 +18,14 @@ struct engine {
     store_env *envs; /* every environment, loaded when one is not found */
     size_t n_envs;
     size_t rr_cursor; /* where the next dequeue starts among the ready units */
+    void (*on_change)(void *ud, const store_run *r);
+    void *on_change_ud;
 };
+
+/* Writes a run back / inserts a new one, stamped with the next change
+ * number, and tells the change hook. The only way the engine writes runs. */
+int engine_save(engine *en, store_run *r);
+int engine_insert(engine *en, store_run *r);
 
 /* ---- the core of state transitions (core.c, docs/engine.md) ---------- */
 

@@ -133,7 +133,7 @@ static int apply_changes(engine *en, store_run *r, json_t *ch, int64_t now, err_
     if (rc == 0)
         rc = apply_to(en, &t, r->root_id, json_object_get(ch, "rootOperations"), now, e);
     for (int i = 0; i < 2 && rc == 0; i++)
-        if (t.found[i] && (rc = store_run_update(en->st, &t.rel[i])))
+        if (t.found[i] && (rc = engine_save(en, &t.rel[i])))
             err_set(e, rc, "Something went wrong");
     targets_clear(&t);
     return rc;
@@ -155,7 +155,7 @@ int engine_run_update_metadata(engine *en, const store_env *env, const char *run
         goto out;
     }
     rc = apply_changes(en, &r, changes, now, e);
-    if (rc == 0 && (rc = store_run_update(en->st, &r)))
+    if (rc == 0 && (rc = engine_save(en, &r)))
         err_set(e, rc, "Something went wrong");
     if (rc == 0)
         *out = current(&r);

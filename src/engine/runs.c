@@ -131,7 +131,7 @@ int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int6
             /* expired: the key is released and a new run takes it */
             r.idempotency_key = (free(r.idempotency_key), NULL);
             r.updated_at = now;
-            rc = store_run_update(en->st, &r);
+            rc = engine_save(en, &r);
             store_run_clear(&r);
             if (rc)
                 return err_set(e, rc, "Something went wrong");
@@ -234,7 +234,7 @@ int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int6
     } else {
         engine_enqueue(en, env, &r, now);
     }
-    rc = store_run_insert(en->st, &r);
+    rc = engine_insert(en, &r);
     if (rc == 0 && o->resume_parent && r.parent_id)
         rc = engine_block_parent(en, &r, o->batch_index, now);
     if (rc) {
@@ -279,7 +279,7 @@ int engine_trigger_failed(engine *en, const store_env *env, const trigger_opts *
      * and finished at once, so its parent's wait is settled like any run's */
     r.status = RUN_PENDING_VERSION;
     char *err = engine_string_error(reason);
-    int rc = store_run_insert(en->st, &r);
+    int rc = engine_insert(en, &r);
     if (rc == 0 && o->resume_parent && r.parent_id)
         rc = engine_block_parent(en, &r, o->batch_index, now);
     if (rc == 0)
@@ -372,7 +372,7 @@ int engine_run_reschedule(engine *en, const store_env *env, const char *run_id, 
         r.delay_until = at;
         engine_arm(en, at);
     }
-    rc = store_run_update(en->st, &r);
+    rc = engine_save(en, &r);
     if (rc)
         err_set(e, rc, "Something went wrong");
 out:
@@ -428,7 +428,7 @@ int engine_run_add_tags(engine *en, const store_env *env, const char *run_id, co
         free(r.tags);
         r.tags = tags_json(all, m);
         r.updated_at = now;
-        rc = store_run_update(en->st, &r);
+        rc = engine_save(en, &r);
         if (rc)
             err_set(e, rc, "Something went wrong");
     }

@@ -70,7 +70,7 @@ static int fire(engine *en, store_run *r, int64_t now)
             return expire(en, r, now);
         r->expire_at = 0; /* started in time: the TTL no longer applies */
     }
-    return store_run_update(en->st, r);
+    return engine_save(en, r);
 }
 
 #define PURGE_EVERY_MS (3600LL * 1000)

@@ -225,7 +225,7 @@ int engine_waitpoint_done(engine *en, store_waitpoint *w, int64_t now)
         store_run p = {0};
         if (store_run_get(en->st, NULL, w->resume_run, &p) == 0 && engine_run_blocked(&p)) {
             add_pending(&p, cw);
-            rc = store_run_update(en->st, &p);
+            rc = engine_save(en, &p);
         }
         store_run_clear(&p);
     }
@@ -243,7 +243,7 @@ int engine_waitpoint_done(engine *en, store_waitpoint *w, int64_t now)
             add_pending(&r, cw);
             if (left == 0)
                 engine_continue(en, &r, now);
-            rc = store_run_update(en->st, &r);
+            rc = engine_save(en, &r);
         }
         store_run_clear(&r);
         free(runs[i]);
@@ -366,7 +366,7 @@ int engine_wait_token(engine *en, const store_env *env, const char *run_id,
         add_pending(&r, cw);
         json_decref(cw);
         engine_continue(en, &r, now);
-        rc = store_run_update(en->st, &r);
+        rc = engine_save(en, &r);
     }
     if (rc)
         err_set(e, rc, "Something went wrong");

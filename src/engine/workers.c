@@ -93,7 +93,7 @@ static int release_pending_version(engine *en, const store_env *env, json_t *tas
         if (has && rc == 0) {
             runs[i].status = RUN_PENDING;
             runs[i].updated_at = now;
-            rc = store_run_update(en->st, &runs[i]);
+            rc = engine_save(en, &runs[i]);
         }
         store_run_clear(&runs[i]);
     }

@@ -18,6 +18,7 @@
 #include "util/err.h"
 
 typedef struct http_ctx http_ctx;
+typedef struct http_stream http_stream;
 typedef void (*http_handler)(http_ctx *c);
 
 enum {
@@ -106,5 +107,31 @@ int http_status_of(int code);
 /* Replies with raw bytes and a content type. */
 void http_reply_raw(http_ctx *c, int status, const char *content_type, const char *body,
                     size_t len);
+
+/* ---- held requests and streams (long-polls, SSE) ----------------------- */
+
+/* Holds the request open: the handler replies later with any http_reply_*
+ * (after http_unpark), or never if the client goes away first, in which
+ * case gone(ud) is called and c is invalid from then on. */
+void http_park(http_ctx *c, void (*gone)(void *ud), void *ud);
+/* Drops the gone callback; call before replying to a parked request. */
+void http_unpark(http_ctx *c);
+
+/* Starts a streaming response (e.g. text/event-stream); add headers before.
+ * Data written goes out in order as the client takes it; the head goes out
+ * after the turn's commit like any reply. closed(ud) is called once, when
+ * the client went away or the stream ended and was sent; the stream is
+ * invalid after it. */
+http_stream *http_stream_start(http_ctx *c, int status, const char *content_type,
+                               void (*closed)(void *ud), void *ud);
+/* Queues data; returns -1 (and queues nothing) when the stream already
+ * holds more than HTTP_STREAM_MAX_BUFFERED unsent bytes: a slow reader. */
+int http_stream_write(http_stream *s, const char *data, size_t len);
+/* Ends the stream once what is queued is sent. */
+void http_stream_end(http_stream *s);
+/* Unsent bytes the stream holds. */
+size_t http_stream_buffered(const http_stream *s);
+
+#define HTTP_STREAM_MAX_BUFFERED (4u * 1024 * 1024)
 
 #endif

@@ -11,6 +11,14 @@
  * be sent after the turn's commit. body must live in the request pool. */
 void http__enqueue(http_ctx *c, const char *body, size_t len);
 
+/* Queues the start of a streaming response (headers on c->req->res) to go
+ * out after the turn's commit, like any reply. */
+void http__enqueue_stream(http_ctx *c, http_stream *s);
+
+/* Sends the response head of a stream and anything it holds (server.c
+ * calls it when the stream's turn is durable). */
+void http__stream_begin(http_stream *s);
+
 /* Adds the CORS response headers when the route has them. */
 void http__cors_headers(http_ctx *c);
 

@@ -25,6 +25,9 @@ typedef struct reqctx {
     struct reqctx *next, **pprev; /* pending queue links; pprev NULL if not queued */
     const char *body;
     size_t len;
+    http_stream *stream; /* a streaming reply: its head goes out when sent */
+    void (*gone)(void *ud); /* a parked request's owner, told when it ends unanswered */
+    void *gone_ud;
     http_server *hs;
 } reqctx;
 
@@ -38,6 +41,10 @@ struct http_server {
     uv_tcp_t listener;
     bool listening;
     uv_check_t check;
+    uv_prepare_t prepare;
+    uv_idle_t idle;     /* keeps the loop from blocking while a commit is due */
+    uint64_t commit_gen; /* transactions committed so far */
+    uint64_t flush_gen;  /* the generation the running flush makes durable */
     reqctx *pending;   /* answered by handlers, waiting for the turn's commit */
     reqctx *committed; /* committed, waiting for a disk flush to start */
     reqctx *flushing;  /* committed, in the flush now running */
@@ -66,11 +73,34 @@ static void unlink_pending(reqctx *rc)
     rc->pprev = NULL;
 }
 
+void http__enqueue_stream(http_ctx *c, http_stream *s)
+{
+    http__enqueue(c, NULL, 0);
+    ((reqctx *)c)->stream = s;
+}
+
+void http_park(http_ctx *c, void (*gone)(void *ud), void *ud)
+{
+    reqctx *rc = (reqctx *)c;
+    c->replied = true;
+    rc->gone = gone;
+    rc->gone_ud = ud;
+}
+
+void http_unpark(http_ctx *c)
+{
+    reqctx *rc = (reqctx *)c;
+    c->replied = false;
+    rc->gone = NULL;
+    rc->gone_ud = NULL;
+}
+
 void http__enqueue(http_ctx *c, const char *body, size_t len)
 {
     reqctx *rc = (reqctx *)c;
     rc->body = body;
     rc->len = len;
+    rc->stream = NULL;
     http_server *hs = rc->hs;
     rc->next = hs->pending;
     if (hs->pending)
@@ -101,6 +131,10 @@ static void send_all(reqctx **list, bool ok)
         reqctx *r = *list;
         unlink_pending(r);
         h2o_req_t *req = r->c.req;
+        if (ok && r->stream) {
+            http__stream_begin(r->stream);
+            continue;
+        }
         if (!ok) {
             static const char msg[] = "{\"error\":\"Internal Server Error\"}";
             req->res.status = 500;
@@ -127,7 +161,10 @@ static void flush_done(uv_work_t *w, int status)
 {
     http_server *hs = w->data;
     hs->flush_running = false;
-    send_all(&hs->flushing, status == 0 && hs->flush_rc == 0);
+    bool ok = status == 0 && hs->flush_rc == 0;
+    send_all(&hs->flushing, ok);
+    if (ok && hs->app->on_durable)
+        hs->app->on_durable(hs->app, hs->flush_gen);
     if (hs->flush_wanted)
         start_flush(hs);
 }
@@ -142,6 +179,7 @@ static void start_flush(http_server *hs)
     }
     hs->flush_wanted = false;
     hs->flush_running = true;
+    hs->flush_gen = hs->commit_gen;
     move_all(&hs->committed, &hs->flushing);
     hs->flush_work.data = hs;
     uv_queue_work(hs->app->loop, &hs->flush_work, flush_work, flush_done);
@@ -150,10 +188,14 @@ static void start_flush(http_server *hs)
 static void on_check(uv_check_t *h)
 {
     http_server *hs = h->data;
+    uv_idle_stop(&hs->idle);
     bool dirty = store_dirty(hs->app->st);
     if (!hs->pending && !dirty)
         return;
     int rc = store_commit(hs->app->st);
+    uint64_t gen = dirty ? ++hs->commit_gen : hs->commit_gen;
+    if (dirty && hs->app->on_commit)
+        hs->app->on_commit(hs->app, gen, rc == 0);
     if (rc != 0) {
         send_all(&hs->pending, false); /* rolled back: nothing of this turn is stored */
         return;
@@ -161,6 +203,8 @@ static void on_check(uv_check_t *h)
     /* without a flush to wait for (none pending, nothing written), answer now */
     if (!store_defers_sync(hs->app->st) || (!dirty && !hs->flush_running && !hs->committed)) {
         send_all(&hs->pending, true);
+        if (dirty && hs->app->on_durable)
+            hs->app->on_durable(hs->app, gen);
         return;
     }
     /* responses of this turn wait for a flush that starts after the commit;
@@ -172,9 +216,29 @@ static void on_check(uv_check_t *h)
 
 /* ---- dispatch --------------------------------------------------------- */
 
+/* Writes made outside the poll phase (timers) or replies queued there
+ * must not wait for the next I/O: an active idle handle makes the coming
+ * poll return at once, so the check after it commits and answers. */
+static void on_idle(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+    http_server *hs = h->data;
+    if (hs->pending || store_dirty(hs->app->st))
+        uv_idle_start(&hs->idle, on_idle);
+}
+
 static void on_dispose(void *p)
 {
     reqctx *rc = p;
+    if (rc->gone) {
+        void (*gone)(void *) = rc->gone;
+        rc->gone = NULL;
+        gone(rc->gone_ud);
+    }
     unlink_pending(rc);
     json_decref(rc->c.body);
     auth_result_clear(&rc->c.auth);
@@ -433,6 +497,10 @@ http_server *http_server_start(app *a, const http_route *routes, size_t n)
     uv_check_init(a->loop, &hs->check);
     hs->check.data = hs;
     uv_check_start(&hs->check, on_check);
+    uv_prepare_init(a->loop, &hs->prepare);
+    hs->prepare.data = hs;
+    uv_prepare_start(&hs->prepare, on_prepare);
+    uv_idle_init(a->loop, &hs->idle);
     snprintf(hs->origin, sizeof hs->origin, "http://%s:%d", a->cfg.listen_host, a->cfg.listen_port);
     return hs;
 fail:
@@ -486,6 +554,10 @@ void http_server_free(http_server *hs)
         return;
     uv_check_stop(&hs->check);
     uv_close((uv_handle_t *)&hs->check, NULL);
+    uv_prepare_stop(&hs->prepare);
+    uv_close((uv_handle_t *)&hs->prepare, NULL);
+    uv_idle_stop(&hs->idle);
+    uv_close((uv_handle_t *)&hs->idle, NULL);
     uv_close((uv_handle_t *)&hs->stop_timer, NULL);
     free(hs);
 }

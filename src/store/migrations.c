@@ -120,6 +120,11 @@ const char *const store_migrations[] = {
     " expires_at INTEGER NOT NULL, used_at INTEGER) WITHOUT ROWID;"
     "ALTER TABLE projects ADD COLUMN created_at INTEGER;"
     "ALTER TABLE projects ADD COLUMN initialized_at INTEGER;",
+    /* 9: realtime: every run write takes the next change number, so a feed
+     * resumes from an offset without missing a change */
+    "ALTER TABLE runs ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE runs SET change_seq = seq;"
+    "CREATE INDEX runs_changes ON runs(env_id, change_seq);",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -98,6 +98,7 @@ static const col run_cols[] = {
     RI(heartbeat_deadline),
     RI(available_at),
     RI(usage_ms),
+    RI(change_seq),
 };
 #define BT(f)                                                                                      \
     {                                                                                              \
@@ -190,6 +191,7 @@ struct store {
     table_sql batches;
     table_sql waitpoints;
     table_sql workers;
+    int64_t change_seq; /* the last change number handed out (runs.change_seq) */
     struct {
         const char *sql;
         sqlite3_stmt *st;
@@ -497,6 +499,18 @@ store *store_open(const store_options *opt)
     build_sql(&st->batches, "batches", batch_cols, NCOLS(batch_cols));
     build_sql(&st->waitpoints, "waitpoints", waitpoint_cols, NCOLS(waitpoint_cols));
     build_sql(&st->workers, "workers", worker_cols, NCOLS(worker_cols));
+    {
+        sqlite3_stmt *s = NULL;
+        if (sqlite3_prepare_v2(st->db, "SELECT COALESCE(MAX(change_seq),0) FROM runs", -1, &s,
+                               NULL) != SQLITE_OK ||
+            sqlite3_step(s) != SQLITE_ROW) {
+            sqlite3_finalize(s);
+            fprintf(stderr, "store: change counter: %s\n", sqlite3_errmsg(st->db));
+            goto fail;
+        }
+        st->change_seq = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
     return st;
 fail:
     store_close(st);
@@ -809,6 +823,11 @@ int store_setting_set(store *st, const char *key, const char *value)
 
 /* ---- runs ------------------------------------------------------------- */
 
+int64_t store_next_change_seq(store *st)
+{
+    return ++st->change_seq;
+}
+
 int store_run_insert(store *st, store_run *r)
 {
     return insert_row(st, st->runs.insert, &RUN_ROW, r);
@@ -984,6 +1003,25 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
         }
     }
     return 0;
+}
+
+int store_run_changed_since(store *st, const char *env_id, int64_t since, size_t max,
+                            store_run **runs, size_t *n)
+{
+    static char sql[4400];
+    if (!sql[0])
+        snprintf(sql, sizeof sql,
+                 "%s WHERE env_id=? AND change_seq>? ORDER BY change_seq LIMIT ?",
+                 st->runs.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    sqlite3_bind_int64(s, 2, since);
+    sqlite3_bind_int64(s, 3, (int64_t)max);
+    int rc = read_runs(st, s, runs, n);
+    sqlite3_reset(s);
+    return rc;
 }
 
 int store_run_children(store *st, const char *friendly_id, size_t max, store_run **runs, size_t *n)

@@ -102,6 +102,7 @@ typedef struct store_run {
     int64_t heartbeat_deadline; /* stall deadline of the current snapshot, 0 = none */
     int64_t available_at;       /* not dequeued before this (retry backoff), 0 = now */
     int64_t usage_ms; /* compute time: the attempts' usage.durationMs, summed */
+    int64_t change_seq;         /* store-wide order of run changes (realtime offsets) */
 } store_run;
 
 void store_run_clear(store_run *r);
@@ -262,6 +263,13 @@ int store_setting_set(store *st, const char *key, const char *value);
 
 /* ---- runs ------------------------------------------------------------- */
 
+/* The next number of the store-wide run change order (monotonic across
+ * restarts); the engine stamps it on every run it writes. */
+int64_t store_next_change_seq(store *st);
+/* Runs of env changed after change_seq since, in change order, at most max.
+ * Caller clears. */
+int store_run_changed_since(store *st, const char *env_id, int64_t since, size_t max,
+                            store_run **runs, size_t *n);
 /* Inserts r (r->seq is set). */
 int store_run_insert(store *st, store_run *r);
 /* Writes every column of r back. */

@@ -1,0 +1,329 @@
+/*
+ * realtime/hub.c - the change hub (see realtime.h).
+ *
+ * Changes move through three stages with the commit pipeline of
+ * http/server.c: written (the engine's change hook, during a loop turn),
+ * committed (the turn's transaction, tagged with its generation) and
+ * durable (the flush covering that generation), and only then reach
+ * subscribers, so nobody is shown a change that a crash could take back.
+ * With no subscriber parked, the hook records nothing: a subscriber that
+ * parks later first reads the store for what happened before.
+ */
+#include "realtime/realtime.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "util/timefmt.h"
+
+#define SWEEP_MS 1000
+
+struct realtime_sub {
+    feed_filter f;
+    int64_t after, deadline;
+    realtime_deliver fn;
+    void *ud;
+    realtime_sub *prev, *next;
+};
+
+/* A written change: what matching needs of the run, and the published row. */
+typedef struct change {
+    store_run view; /* friendly_id, env_id, batch_id, tags, created_at */
+    realtime_change pub;
+} change;
+
+typedef struct batch {
+    uint64_t gen;
+    change *c;
+    size_t n;
+    struct batch *next;
+} batch;
+
+struct realtime {
+    uv_timer_t sweep; /* first: closing it frees the hub */
+    app *a;
+    json_t *(*serialize)(const store_run *r);
+    realtime_sub *subs;
+    size_t n_subs;
+    change *written; /* since the last commit */
+    size_t n_written, cap_written;
+    batch *committed, **committed_tail; /* oldest first */
+    bool sweeping;
+};
+
+static char *hub_strdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        abort();
+    return d;
+}
+
+void feed_filter_clear(feed_filter *f)
+{
+    free(f->key);
+    for (size_t i = 0; i < f->n_tags; i++)
+        free(f->tags[i]);
+    free(f->tags);
+    memset(f, 0, sizeof *f);
+}
+
+static bool has_tag(json_t *tags, const char *t)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(tags, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), t) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool feed_matches(const feed_filter *f, const store_run *r)
+{
+    if (!r->env_id || strcmp(r->env_id, f->env_id) != 0)
+        return false;
+    switch (f->kind) {
+    case FEED_RUN:
+        return r->friendly_id && strcmp(r->friendly_id, f->key) == 0;
+    case FEED_BATCH:
+        return r->batch_id && strcmp(r->batch_id, f->key) == 0;
+    case FEED_TAGS: {
+        if (f->created_after && r->created_at <= f->created_after)
+            return false;
+        json_t *tags = json_loads(r->tags ? r->tags : "[]", 0, NULL);
+        bool ok = true;
+        for (size_t i = 0; i < f->n_tags && ok; i++)
+            ok = has_tag(tags, f->tags[i]);
+        json_decref(tags);
+        return ok;
+    }
+    }
+    return false;
+}
+
+static void change_clear(change *c)
+{
+    store_run_clear(&c->view);
+    free(c->pub.run_id);
+    free(c->pub.internal_id);
+    json_decref(c->pub.value);
+}
+
+static void batch_free(batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        change_clear(&b->c[i]);
+    free(b->c);
+    free(b);
+}
+
+/* ---- the three stages --------------------------------------------------- */
+
+static void on_change(void *ud, const store_run *r)
+{
+    realtime *rt = ud;
+    if (rt->n_subs == 0)
+        return;
+    if (rt->n_written == rt->cap_written) {
+        rt->cap_written = rt->cap_written ? rt->cap_written * 2 : 16;
+        rt->written = realloc(rt->written, rt->cap_written * sizeof *rt->written);
+        if (!rt->written)
+            abort();
+    }
+    change *c = &rt->written[rt->n_written++];
+    memset(c, 0, sizeof *c);
+    c->view.friendly_id = hub_strdup(r->friendly_id);
+    c->view.env_id = hub_strdup(r->env_id);
+    c->view.batch_id = hub_strdup(r->batch_id);
+    c->view.tags = hub_strdup(r->tags);
+    c->view.created_at = r->created_at;
+    c->pub.run_id = hub_strdup(r->friendly_id);
+    c->pub.internal_id = hub_strdup(r->id);
+    c->pub.change_seq = r->change_seq;
+    c->pub.value = rt->serialize(r);
+}
+
+static void on_commit(app *a, uint64_t gen, bool ok)
+{
+    realtime *rt = a->rt;
+    if (!rt->n_written)
+        return;
+    if (!ok) { /* rolled back: these changes never happened */
+        for (size_t i = 0; i < rt->n_written; i++)
+            change_clear(&rt->written[i]);
+        rt->n_written = 0;
+        return;
+    }
+    batch *b = calloc(1, sizeof *b);
+    if (!b)
+        abort();
+    b->gen = gen;
+    b->c = rt->written;
+    b->n = rt->n_written;
+    rt->written = NULL;
+    rt->n_written = rt->cap_written = 0;
+    *rt->committed_tail = b;
+    rt->committed_tail = &b->next;
+}
+
+static void unlink_sub(realtime *rt, realtime_sub *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        rt->subs = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    rt->n_subs--;
+    if (rt->n_subs == 0 && rt->sweeping) {
+        uv_timer_stop(&rt->sweep);
+        rt->sweeping = false;
+    }
+}
+
+static void end_sub(realtime *rt, realtime_sub *s, const realtime_change *c, size_t n)
+{
+    unlink_sub(rt, s);
+    realtime_deliver fn = s->fn;
+    void *ud = s->ud;
+    feed_filter_clear(&s->f);
+    free(s);
+    fn(ud, c, n);
+}
+
+/* Hands each subscriber the changes of b it has not seen. */
+static void deliver(realtime *rt, const batch *b)
+{
+    realtime_change *hits = malloc((b->n ? b->n : 1) * sizeof *hits);
+    if (!hits)
+        abort();
+    realtime_sub *s = rt->subs;
+    while (s) {
+        realtime_sub *next = s->next;
+        size_t n = 0;
+        for (size_t i = 0; i < b->n; i++)
+            if (b->c[i].pub.change_seq > s->after && feed_matches(&s->f, &b->c[i].view))
+                hits[n++] = b->c[i].pub;
+        if (n)
+            end_sub(rt, s, hits, n);
+        s = next;
+    }
+    free(hits);
+}
+
+static void on_durable(app *a, uint64_t gen)
+{
+    realtime *rt = a->rt;
+    while (rt->committed && rt->committed->gen <= gen) {
+        batch *b = rt->committed;
+        rt->committed = b->next;
+        if (!rt->committed)
+            rt->committed_tail = &rt->committed;
+        deliver(rt, b);
+        batch_free(b);
+    }
+}
+
+/* ---- subscribers ------------------------------------------------------- */
+
+static void on_sweep(uv_timer_t *t)
+{
+    realtime *rt = t->data;
+    int64_t now = time_now_ms();
+    realtime_sub *s = rt->subs;
+    while (s) {
+        realtime_sub *next = s->next;
+        if (s->deadline <= now)
+            end_sub(rt, s, NULL, 0);
+        s = next;
+    }
+}
+
+realtime *realtime_new(app *a, json_t *(*serialize)(const store_run *r))
+{
+    realtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return NULL;
+    rt->a = a;
+    rt->serialize = serialize;
+    rt->committed_tail = &rt->committed;
+    uv_timer_init(a->loop, &rt->sweep);
+    rt->sweep.data = rt;
+    a->rt = rt;
+    a->on_commit = on_commit;
+    a->on_durable = on_durable;
+    engine_set_change_hook(a->en, on_change, rt);
+    return rt;
+}
+
+void realtime_free(realtime *rt)
+{
+    if (!rt)
+        return;
+    while (rt->subs)
+        end_sub(rt, rt->subs, NULL, 0);
+    for (size_t i = 0; i < rt->n_written; i++)
+        change_clear(&rt->written[i]);
+    free(rt->written);
+    while (rt->committed) {
+        batch *b = rt->committed;
+        rt->committed = b->next;
+        batch_free(b);
+    }
+    engine_set_change_hook(rt->a->en, NULL, NULL);
+    rt->a->on_commit = NULL;
+    rt->a->on_durable = NULL;
+    rt->a->rt = NULL;
+    uv_close((uv_handle_t *)&rt->sweep, (uv_close_cb)free);
+}
+
+realtime_sub *realtime_subscribe(realtime *rt, const feed_filter *f, int64_t after,
+                                 int64_t deadline, realtime_deliver fn, void *ud)
+{
+    realtime_sub *s = calloc(1, sizeof *s);
+    if (!s)
+        abort();
+    s->f.kind = f->kind;
+    memcpy(s->f.env_id, f->env_id, sizeof s->f.env_id);
+    s->f.key = hub_strdup(f->key);
+    s->f.created_after = f->created_after;
+    if (f->n_tags) {
+        s->f.tags = calloc(f->n_tags, sizeof *s->f.tags);
+        if (!s->f.tags)
+            abort();
+        for (size_t i = 0; i < f->n_tags; i++)
+            s->f.tags[i] = hub_strdup(f->tags[i]);
+        s->f.n_tags = f->n_tags;
+    }
+    s->after = after;
+    s->deadline = deadline;
+    s->fn = fn;
+    s->ud = ud;
+    s->next = rt->subs;
+    if (rt->subs)
+        rt->subs->prev = s;
+    rt->subs = s;
+    rt->n_subs++;
+    if (!rt->sweeping) {
+        uv_timer_start(&rt->sweep, on_sweep, SWEEP_MS / 4, SWEEP_MS / 4);
+        rt->sweeping = true;
+    }
+    return s;
+}
+
+void realtime_unsubscribe(realtime *rt, realtime_sub *s)
+{
+    unlink_sub(rt, s);
+    feed_filter_clear(&s->f);
+    free(s);
+}
+
+size_t realtime_subscribers(const realtime *rt)
+{
+    return rt->n_subs;
+}
