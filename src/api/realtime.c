@@ -19,6 +19,7 @@
 #include "api/api.h"
 #include "engine/status.h"
 #include "realtime/realtime.h"
+#include "util/jsontext.h"
 #include "util/timefmt.h"
 
 #define LIVE_HOLD_MS (20 * 1000)
@@ -230,10 +231,9 @@ static void add_row(feed_req *q, json_t *msgs, const char *internal_id, json_t *
 
 /* Replies with msgs (stolen) plus up-to-date, the offset and the headers
  * the Electric client requires. */
-static void reply_feed(feed_req *q, json_t *msgs, int64_t offset, bool live)
+static void feed_headers(feed_req *q, int64_t offset, bool live)
 {
     http_ctx *c = q->c;
-    json_array_append_new(msgs, json_pack("{s:{s:s}}", "headers", "control", "up-to-date"));
     char off[48];
     snprintf(off, sizeof off, "%lld_0", (long long)offset);
     http_add_header(c, q->legacy ? "electric-chunk-last-offset" : "electric-offset", off);
@@ -245,7 +245,13 @@ static void reply_feed(feed_req *q, json_t *msgs, int64_t offset, bool live)
     http_add_header(c, "electric-up-to-date", "");
     http_add_header(c, "cache-control", "no-store");
     http_add_header(c, "access-control-expose-headers", "*");
-    http_reply_json(c, 200, msgs);
+}
+
+static void reply_feed(feed_req *q, json_t *msgs, int64_t offset, bool live)
+{
+    json_array_append_new(msgs, json_pack("{s:{s:s}}", "headers", "control", "up-to-date"));
+    feed_headers(q, offset, live);
+    http_reply_json(q->c, 200, msgs);
 }
 
 static void feed_free(feed_req *q)
@@ -254,20 +260,107 @@ static void feed_free(feed_req *q)
     free(q);
 }
 
+/* ---- shared live bodies ------------------------------------------------
+ * Every subscriber of a batch handed the same changes with the same column
+ * choice gets the same bytes; only the offset and handle headers differ. The
+ * batch's memo keeps the bodies made so far, keyed by those inputs, so
+ * 10,000 subscribers of one run cost one serialization per change. */
+
+typedef struct body_entry {
+    bool skip[N_COLS];
+    bool rewrite;
+    size_t n;
+    int64_t *seqs; /* the changes' numbers, in order */
+    char *text;
+    size_t len;
+} body_entry;
+
+typedef struct body_memo {
+    body_entry *e;
+    size_t n, cap;
+} body_memo;
+
+static void body_memo_free(void *p)
+{
+    body_memo *m = p;
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->e[i].seqs);
+        free(m->e[i].text);
+    }
+    free(m->e);
+    free(m);
+}
+
+static bool body_entry_is(const body_entry *b, const feed_req *q, const realtime_change *ch,
+                          size_t n)
+{
+    if (b->n != n || b->rewrite != q->rewrite || memcmp(b->skip, q->skip, sizeof b->skip))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (b->seqs[i] != ch[i].change_seq)
+            return false;
+    return true;
+}
+
+/* The live body for q and changes ch[0..n) (borrowed from the memo). */
+static const body_entry *live_body(feed_req *q, const realtime_change *ch, size_t n,
+                                   realtime_memo *memo)
+{
+    if (!memo->p) {
+        memo->p = calloc(1, sizeof(body_memo));
+        if (!memo->p)
+            abort();
+        memo->free = body_memo_free;
+    }
+    body_memo *m = memo->p;
+    for (size_t i = 0; i < m->n; i++)
+        if (body_entry_is(&m->e[i], q, ch, n))
+            return &m->e[i];
+    if (m->n == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 4;
+        m->e = realloc(m->e, m->cap * sizeof *m->e);
+        if (!m->e)
+            abort();
+    }
+    body_entry *b = &m->e[m->n++];
+    memset(b, 0, sizeof *b);
+    memcpy(b->skip, q->skip, sizeof b->skip);
+    b->rewrite = q->rewrite;
+    b->n = n;
+    b->seqs = malloc((n ? n : 1) * sizeof *b->seqs);
+    if (!b->seqs)
+        abort();
+    json_t *msgs = json_array();
+    for (size_t i = 0; i < n; i++) {
+        b->seqs[i] = ch[i].change_seq;
+        add_row(q, msgs, ch[i].internal_id, ch[i].value, false);
+    }
+    json_array_append_new(msgs, json_pack("{s:{s:s}}", "headers", "control", "up-to-date"));
+    b->text = jsontext_dumps(msgs, JSON_COMPACT);
+    json_decref(msgs);
+    if (!b->text)
+        abort();
+    b->len = strlen(b->text);
+    return b;
+}
+
 /* The change hub answers a parked live request. */
-static void on_delivery(void *ud, const realtime_change *ch, size_t n)
+static void on_delivery(void *ud, const realtime_change *ch, size_t n, realtime_memo *memo)
 {
     feed_req *q = ud;
     q->sub = NULL;
     http_unpark(q->c);
-    json_t *msgs = json_array();
     int64_t offset = q->offset;
-    for (size_t i = 0; i < n; i++) {
-        add_row(q, msgs, ch[i].internal_id, ch[i].value, false);
+    for (size_t i = 0; i < n; i++)
         if (ch[i].change_seq > offset)
             offset = ch[i].change_seq;
+    if (!memo || n == 0) {
+        reply_feed(q, json_array(), offset, true);
+    } else {
+        const body_entry *b = live_body(q, ch, n, memo);
+        feed_headers(q, offset, true);
+        http_reply_raw(q->c, 200, "application/json", b->text, b->len);
     }
-    reply_feed(q, msgs, offset, true);
     feed_free(q);
 }
 

@@ -186,14 +186,15 @@ static void unlink_sub(realtime *rt, realtime_sub *s)
     }
 }
 
-static void end_sub(realtime *rt, realtime_sub *s, const realtime_change *c, size_t n)
+static void end_sub(realtime *rt, realtime_sub *s, const realtime_change *c, size_t n,
+                    realtime_memo *memo)
 {
     unlink_sub(rt, s);
     realtime_deliver fn = s->fn;
     void *ud = s->ud;
     feed_filter_clear(&s->f);
     free(s);
-    fn(ud, c, n);
+    fn(ud, c, n, memo);
 }
 
 /* Hands each subscriber the changes of b it has not seen. */
@@ -202,6 +203,7 @@ static void deliver(realtime *rt, const batch *b)
     realtime_change *hits = malloc((b->n ? b->n : 1) * sizeof *hits);
     if (!hits)
         abort();
+    realtime_memo memo = {0};
     realtime_sub *s = rt->subs;
     while (s) {
         realtime_sub *next = s->next;
@@ -210,9 +212,11 @@ static void deliver(realtime *rt, const batch *b)
             if (b->c[i].pub.change_seq > s->after && feed_matches(&s->f, &b->c[i].view))
                 hits[n++] = b->c[i].pub;
         if (n)
-            end_sub(rt, s, hits, n);
+            end_sub(rt, s, hits, n, &memo);
         s = next;
     }
+    if (memo.p && memo.free)
+        memo.free(memo.p);
     free(hits);
 }
 
@@ -239,7 +243,7 @@ static void on_sweep(uv_timer_t *t)
     while (s) {
         realtime_sub *next = s->next;
         if (s->deadline <= now)
-            end_sub(rt, s, NULL, 0);
+            end_sub(rt, s, NULL, 0, NULL);
         s = next;
     }
 }
@@ -266,7 +270,7 @@ void realtime_free(realtime *rt)
     if (!rt)
         return;
     while (rt->subs)
-        end_sub(rt, rt->subs, NULL, 0);
+        end_sub(rt, rt->subs, NULL, 0, NULL);
     for (size_t i = 0; i < rt->n_written; i++)
         change_clear(&rt->written[i]);
     free(rt->written);

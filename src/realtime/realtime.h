@@ -49,10 +49,21 @@ typedef struct realtime_change {
 
 typedef struct realtime_sub realtime_sub;
 
+/* Scratch shared by the subscribers of one durable batch: whatever a
+ * deliverer keeps in p (e.g. reply bodies already serialized, so N
+ * subscribers handed the same changes cost one serialization) lives until
+ * every subscriber of the batch was called, then free(p) is called. */
+typedef struct realtime_memo {
+    void *p;
+    void (*free)(void *p);
+} realtime_memo;
+
 /* Called once per subscriber: with the matching changes of a durable batch
- * (changes[0..n), borrowed for the call), or with n = 0 at the deadline or
- * when the hub shuts down. The subscriber is gone after it returns. */
-typedef void (*realtime_deliver)(void *ud, const realtime_change *changes, size_t n);
+ * (changes[0..n), borrowed for the call) and the batch's memo, or with n = 0
+ * and memo NULL at the deadline or when the hub shuts down. The subscriber
+ * is gone after it returns. */
+typedef void (*realtime_deliver)(void *ud, const realtime_change *changes, size_t n,
+                                 realtime_memo *memo);
 
 /* Creates the hub and hooks it into a's engine and commit pipeline.
  * serialize turns a run into its published row (a new reference). */

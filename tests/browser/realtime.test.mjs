@@ -1,0 +1,117 @@
+// Browser: a React page using the real @trigger.dev/react-hooks, bundled with
+// esbuild, served from its own origin (so CORS is exercised) and opened in
+// Debian's chromium through playwright-core. The page follows one run with
+// useRealtimeRun while the test changes it over the API: the initial row,
+// live metadata, the final status. Runs twice: react-hooks 4.5.0 (with core
+// 4.5.0) and the latest 4.x (hooks-latest).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+import { chromium } from "playwright-core";
+import { startTriggerd, freePort } from "../lib/triggerd.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+let srv, browser, web, webUrl;
+const bundles = {};
+
+async function bundle(hooksPackage) {
+  const out = await esbuild.build({
+    entryPoints: [join(here, "page/app.jsx")],
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "browser",
+    jsx: "automatic",
+    define: { "process.env.NODE_ENV": '"production"' },
+    alias: { "@trigger.dev/react-hooks": hooksPackage },
+    // the S2 client imports node:http2 only under Node; a browser bundle leaves it out
+    external: ["node:*"],
+    logLevel: "silent",
+  });
+  return out.outputFiles[0].text;
+}
+
+before(async () => {
+  srv = await startTriggerd();
+  bundles["4.5.0"] = await bundle("@trigger.dev/react-hooks");
+  bundles.latest = await bundle("hooks-latest");
+  web = createServer((req, res) => {
+    const u = new URL(req.url, "http://x");
+    const js = bundles[u.pathname.slice(1).replace(/\.js$/, "")];
+    if (js) {
+      res.writeHead(200, { "content-type": "text/javascript" });
+      return res.end(js);
+    }
+    const app = u.searchParams.get("hooks") ?? "4.5.0";
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end(`<!doctype html><html><body><div id="root"></div><script type="module" src="/${app}.js"></script></body></html>`);
+  });
+  const port = await freePort();
+  await new Promise((r) => web.listen(port, "127.0.0.1", r));
+  webUrl = `http://127.0.0.1:${port}`;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+});
+
+after(async () => {
+  await browser?.close();
+  web?.close();
+  await srv?.stop();
+});
+
+async function api(method, path, body) {
+  const res = await fetch(`${srv.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${srv.keys.dev}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
+  return res;
+}
+
+/** Waits until the element's text satisfies pred (or fails with what it last saw). */
+async function textOf(page, sel, pred, what, timeout = 20000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    last = await page.textContent(sel);
+    if (pred(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const err = await page.textContent("#error");
+  assert.fail(`${what}: ${sel} is ${JSON.stringify(last)} (page error: ${JSON.stringify(err)})`);
+}
+
+for (const hooks of ["4.5.0", "latest"]) {
+  test(`useRealtimeRun (react-hooks ${hooks}) shows the run live, from its own public token`, async () => {
+    const res = await api("POST", `/api/v1/tasks/browser-task/trigger`, {
+      payload: { n: 1 },
+      options: { delay: "1h", metadata: { step: 0 } },
+    });
+    const { id } = await res.json();
+    const token = res.headers.get("x-trigger-jwt");
+    assert.ok(token, "the trigger response carries the run's public token");
+
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    const q = new URLSearchParams({ hooks, run: id, token, api: srv.url });
+    await page.goto(`${webUrl}/?${q}`);
+    try {
+      await textOf(page, "#status", (t) => t === "DELAYED", "the initial row");
+      await textOf(page, "#metadata", (t) => t === '{"step":0}', "the trigger-time metadata");
+      await api("PUT", `/api/v1/runs/${id}/metadata`, { metadata: { step: 1, text: "live" } });
+      await textOf(page, "#metadata", (t) => t.includes('"step":1'), "live metadata");
+      await api("POST", `/api/v2/runs/${id}/cancel`);
+      await textOf(page, "#status", (t) => t === "CANCELED", "the final status");
+      await textOf(page, "#finished", (t) => t === "yes", "finishedAt");
+      assert.deepEqual(errors, []);
+    } finally {
+      await page.close();
+    }
+  });
+}
