@@ -220,7 +220,9 @@ static void on_closed(void *ud)
     uv_close((uv_handle_t *)&rd->timer, reader_free);
 }
 
-static void reader_end(sse_reader *rd)
+/* Ends the reader: cleanly (the v1 client then completes) or broken
+ * (abort: the client reconnects with Last-Event-ID). */
+static void reader_stop(sse_reader *rd, bool abort)
 {
     if (rd->ending)
         return;
@@ -228,7 +230,15 @@ static void reader_end(sse_reader *rd)
     if (rd->w && rd->a->streams)
         streams_watch_stop(rd->a->streams, rd->w);
     rd->w = NULL;
-    http_stream_end(rd->hs);
+    if (abort)
+        http_stream_abort(rd->hs);
+    else
+        http_stream_end(rd->hs);
+}
+
+static void reader_end(sse_reader *rd)
+{
+    reader_stop(rd, false);
 }
 
 typedef struct emit_ctx {
@@ -283,7 +293,7 @@ static void reader_send(sse_reader *rd, int64_t upto)
         if (store_stream_each(rd->a->st, rd->run_id, rd->stream, rd->last, upto, SSE_READ_BATCH,
                               emit, &x) != 0 ||
             x.failed) {
-            reader_end(rd);
+            reader_stop(rd, true); /* a slow reader or a store error: it resumes */
             return;
         }
         if (x.n < SSE_READ_BATCH)
@@ -426,7 +436,7 @@ void api_streams_shutdown(app *a)
     sse_reader *rd = g_readers;
     while (rd) {
         sse_reader *next = rd->next;
-        reader_end(rd);
+        reader_stop(rd, true); /* not the end of the stream: readers reconnect */
         rd = next;
     }
 }
