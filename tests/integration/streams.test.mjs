@@ -200,4 +200,30 @@ describe("realtime streams", () => {
     expectStatus(send, 400);
     assert.deepEqual(send.json, { ok: false, error: "Cannot send to input stream on a completed run" });
   });
+
+  test("a v1 NDJSON body longer than libh2o's default 10 s request timeout is kept whole", { timeout: 30000 }, async () => {
+    const id = await triggerId(srv, uid("st-"), { delay: "1h" });
+    const status = await new Promise((resolve) => {
+      const req = http.request(
+        { host: "127.0.0.1", port: srv.port, method: "POST", path: `/realtime/v1/streams/${id}/self/long`, agent: false,
+          headers: { authorization: `Bearer ${srv.keys.dev}`, "content-type": "application/json", "x-client-id": "w" } },
+        (r) => {
+          r.resume();
+          r.on("end", () => resolve(r.statusCode));
+        },
+      );
+      req.on("error", (e) => resolve(`error ${e.message}`));
+      let i = 0;
+      const iv = setInterval(() => {
+        req.write(JSON.stringify(i++) + "\n");
+        if (i >= 12) {
+          clearInterval(iv);
+          req.end();
+        }
+      }, 1000);
+    });
+    assert.equal(status, 200);
+    const s = await sse(srv, `/realtime/v1/streams/${id}/long`, { "timeout-seconds": "1" }, 5000);
+    assert.deepEqual(s.text.split("\n\n").filter(Boolean).map((e) => Number(e.split("\ndata: ")[1])), [...Array(12).keys()]);
+  });
 });
