@@ -17,6 +17,7 @@
 typedef struct http_server http_server;
 typedef struct ratelimit ratelimit;
 typedef struct realtime realtime;
+typedef struct streams streams;
 
 typedef struct app_config {
     char listen_host[128];
@@ -40,6 +41,7 @@ typedef struct app {
     ratelimit *rl;
     http_server *http;
     realtime *rt;
+    streams *streams; /* realtime stream records (realtime/streams.h) */
     /* commit pipeline hooks (http/server.c calls them; realtime sets them):
      * the turn's transaction `gen` committed (ok) or rolled back, and every
      * commit up to `gen` is on disk */

@@ -23,6 +23,7 @@
 #include "http/ratelimit.h"
 #include "http/server.h"
 #include "realtime/realtime.h"
+#include "realtime/streams.h"
 #include "util/timefmt.h"
 
 static void usage(void)
@@ -180,7 +181,8 @@ static void on_signal(uv_signal_t *h, int signum)
     app *a = h->data;
     fprintf(stderr, "triggerd: signal %d, shutting down\n", signum);
     uv_signal_stop(h);
-    realtime_free(a->rt); /* answers the parked feeds, so they do not hold the stop up */
+    realtime_free(a->rt);    /* answers the parked feeds, so they do not hold the stop up */
+    api_streams_shutdown(a); /* ends the SSE stream readers (they resume on reconnect) */
     http_server_stop(a->http, 10000, on_stopped, a);
 }
 
@@ -188,6 +190,7 @@ static void on_signal(uv_signal_t *h, int signum)
  * context is left to process exit: connections may still reference it. */
 static void app_free(app *a)
 {
+    streams_free(a->streams);
     realtime_free(a->rt);
     engine_free(a->en);
     auth_free(a->au);
@@ -228,7 +231,7 @@ static int serve(app *a)
     if (!a->os || !a->au || !a->en)
         goto fail;
     a->http = http_server_start(a, api_routes, api_routes_count);
-    if (!a->http || !api_realtime_new(a))
+    if (!a->http || !api_realtime_new(a) || !streams_new(a))
         goto fail;
     if (engine_start(a->en) != 0 || store_commit(a->st) != 0) {
         fprintf(stderr, "triggerd: engine start failed\n");

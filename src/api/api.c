@@ -42,6 +42,20 @@ const http_route api_routes[] = {
     {"GET", "/realtime/v1/runs/:runId", api_realtime_run, S | J | CORS | EXEMPT, 0},
     {"GET", "/realtime/v1/runs", api_realtime_runs, S | J | CORS | EXEMPT, 0},
     {"GET", "/realtime/v1/batches/:batchId", api_realtime_batch, S | J | CORS | EXEMPT, 0},
+    /* 6.15 input streams (before 6.14: "input" would match :target) */
+    {"POST", "/realtime/v1/streams/:runId/input/:streamId", api_input_send, S | J | CORS,
+     1024 * 1024},
+    {"GET", "/realtime/v1/streams/:runId/input/:streamId", api_input_read, S | J | CORS | EXEMPT,
+     0},
+    {"POST", "/api/v1/runs/:runId/input-streams/wait", api_input_wait, S, 10 * 1024},
+    /* 6.14 realtime output streams (v1) */
+    {"GET", "/realtime/v1/streams/:runId/:streamKey", api_stream_read, S | J | CORS | EXEMPT, 0},
+    {"PUT", "/realtime/v1/streams/:runId/:target/:streamKey", api_stream_create, S, 0},
+    {"POST", "/realtime/v1/streams/:runId/:target/:streamKey", api_stream_ingest,
+     S | ROUTE_CHUNKED | EXEMPT, 0},
+    {"HEAD", "/realtime/v1/streams/:runId/:target/:streamKey", api_stream_head, S | EXEMPT, 0},
+    {"POST", "/realtime/v1/streams/:runId/:target/:streamKey/append", api_stream_append, S,
+     512 * 1024},
     /* 6.8 waitpoint tokens */
     {"POST", "/api/v1/waitpoints/tokens", api_tokens_create, S, API_TOKEN_BODY_MAX},
     {"GET", "/api/v1/waitpoints/tokens", api_tokens_list, S, 0},

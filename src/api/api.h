@@ -64,10 +64,24 @@ bool api_can_read_run(http_ctx *c, const store_run *r);
 /* The change hub with the Electric row serializer (api/realtime.c). */
 struct realtime *api_realtime_new(app *a);
 
+/* Token waitpoint options from a body (api/waitpoints.c); replies 400
+ * and returns false when invalid. */
+bool api_token_opts(http_ctx *c, json_t *body, token_opts *o);
+/* Ends the realtime stream readers (shutdown). */
+void api_streams_shutdown(app *a);
+
 /* Handlers, one per route. */
 void api_realtime_run(http_ctx *c);
 void api_realtime_runs(http_ctx *c);
 void api_realtime_batch(http_ctx *c);
+void api_stream_create(http_ctx *c);
+void api_stream_ingest(http_ctx *c);
+void api_stream_head(http_ctx *c);
+void api_stream_append(http_ctx *c);
+void api_stream_read(http_ctx *c);
+void api_input_send(http_ctx *c);
+void api_input_read(http_ctx *c);
+void api_input_wait(http_ctx *c);
 void api_healthz(http_ctx *c);
 void api_trigger(http_ctx *c);
 void api_runs_retrieve(http_ctx *c);

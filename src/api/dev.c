@@ -205,6 +205,10 @@ static json_t *execution_json(http_ctx *c, const store_run *r, const attempt_inf
     if (r->max_duration_s > 0)
         json_object_set_new(run, "maxDuration", json_integer(r->max_duration_s));
     json_object_set_new(run, "version", json_string(ai->worker_version));
+    /* the task-side input stream manager refuses .on/.once/.wait unless the
+     * run says "v2"; it reads only this field, and output streams still pick
+     * v1 from the create answer (api/streams.c) */
+    json_object_set_new(run, "realtimeStreamsVersion", json_string("v2"));
     if (r->idempotency_key)
         json_object_set_new(run, "idempotencyKey", json_string(r->idempotency_key));
     if (r->metadata && (!r->metadata_type || strcmp(r->metadata_type, "application/json") == 0)) {

@@ -70,6 +70,52 @@ static json_t *present_token(http_ctx *c, const store_waitpoint *w, bool full)
     return o;
 }
 
+/* Fills o from a token-shaped body (idempotencyKey, idempotencyKeyTTL,
+ * timeout, tags); strings borrowed from body or the pool. On invalid input
+ * replies 400 and returns false. */
+bool api_token_opts(http_ctx *c, json_t *body, token_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    json_t *v = json_object_get(body, "idempotencyKey");
+    if (v && !json_is_string(v)) {
+        http_reply_error(c, 400, "idempotencyKey must be a string");
+        return false;
+    }
+    o->idempotency_key = json_string_value(v);
+    if (o->idempotency_key && strlen(o->idempotency_key) > 2048) {
+        http_reply_error(c, 400, "idempotencyKey must be 2048 characters or less");
+        return false;
+    }
+    v = json_object_get(body, "idempotencyKeyTTL");
+    if (json_is_string(v) && dur_parse(json_string_value(v), &o->idempotency_ttl_ms) != 0) {
+        http_reply_error(c, 400, "Invalid idempotencyKeyTTL");
+        return false;
+    }
+    v = json_object_get(body, "timeout");
+    if (json_is_string(v) && time_parse_when(json_string_value(v), c->now, &o->timeout_at) != 0) {
+        http_reply_error(c, 400, http_sprintf(c, "Invalid timeout: %s", json_string_value(v)));
+        return false;
+    }
+    v = json_object_get(body, "tags");
+    if (json_is_string(v)) {
+        const char **one = h2o_mem_alloc_pool(&c->req->pool, sizeof *one);
+        one[0] = json_string_value(v);
+        o->tags = one;
+        o->n_tags = 1;
+    } else if (json_is_array(v)) {
+        size_t n = json_array_size(v);
+        const char **tv = h2o_mem_alloc_pool(&c->req->pool, (n ? n : 1) * sizeof *tv);
+        for (size_t i = 0; i < n; i++)
+            if (!(tv[i] = json_string_value(json_array_get(v, i)))) {
+                http_reply_error(c, 400, "tags must be strings");
+                return false;
+            }
+        o->tags = tv;
+        o->n_tags = n;
+    }
+    return true;
+}
+
 void api_tokens_create(http_ctx *c)
 {
     json_t *body = http_body(c).len ? http_json(c) : json_object();
@@ -77,44 +123,9 @@ void api_tokens_create(http_ctx *c)
         return;
     if (!c->body)
         c->body = body;
-    token_opts o = {0};
-    json_t *v = json_object_get(body, "idempotencyKey");
-    if (v && !json_is_string(v)) {
-        http_reply_error(c, 400, "idempotencyKey must be a string");
+    token_opts o;
+    if (!api_token_opts(c, body, &o))
         return;
-    }
-    o.idempotency_key = json_string_value(v);
-    if (o.idempotency_key && strlen(o.idempotency_key) > 2048) {
-        http_reply_error(c, 400, "idempotencyKey must be 2048 characters or less");
-        return;
-    }
-    v = json_object_get(body, "idempotencyKeyTTL");
-    if (json_is_string(v) && dur_parse(json_string_value(v), &o.idempotency_ttl_ms) != 0) {
-        http_reply_error(c, 400, "Invalid idempotencyKeyTTL");
-        return;
-    }
-    v = json_object_get(body, "timeout");
-    if (json_is_string(v) && time_parse_when(json_string_value(v), c->now, &o.timeout_at) != 0) {
-        http_reply_error(c, 400, http_sprintf(c, "Invalid timeout: %s", json_string_value(v)));
-        return;
-    }
-    v = json_object_get(body, "tags");
-    const char *one[1];
-    if (json_is_string(v)) {
-        one[0] = json_string_value(v);
-        o.tags = one;
-        o.n_tags = 1;
-    } else if (json_is_array(v)) {
-        size_t n = json_array_size(v);
-        const char **tv = h2o_mem_alloc_pool(&c->req->pool, (n ? n : 1) * sizeof *tv);
-        for (size_t i = 0; i < n; i++)
-            if (!(tv[i] = json_string_value(json_array_get(v, i)))) {
-                http_reply_error(c, 400, "tags must be strings");
-                return;
-            }
-        o.tags = tv;
-        o.n_tags = n;
-    }
     char id[64];
     bool cached;
     err_t e = {0};

@@ -271,4 +271,25 @@ int engine_env_var_each(engine *en, const store_env *env,
 /* Records a log line or span of a run (from OTLP). */
 int engine_event_add(engine *en, const char *run_id, const store_event *ev);
 
+/* ---- realtime streams (streams.c) --------------------------------------- */
+
+/* Loads the run a stream write on run_id targets: "self", "parent" or
+ * "root" (root is the run itself when it has none). Caller clears *out. */
+int engine_stream_target(engine *en, const store_env *env, const char *run_id, const char *target,
+                         store_run *out, err_t *e);
+/* True once the run completed (streams refuse writes to it). */
+bool engine_run_completed(const store_run *r);
+/* Adds key to the run's realtimeStreams list (once) and saves the run. */
+int engine_stream_register(engine *en, store_run *r, const char *key, err_t *e);
+/* Creates the input-stream waitpoint of (run_id, stream) (a token waitpoint
+ * with o) and remembers it for the next record sent; when a record after
+ * after_seq (-1: any) is already there, completes it with that record. */
+int engine_input_wait(engine *en, const store_env *env, const char *run_id, const char *stream,
+                      const token_opts *o, int64_t after_seq, int64_t now, char id[64],
+                      bool *cached, err_t *e);
+/* A record (JSON text) was sent to (run_id, stream): completes its pending
+ * input-stream waitpoint, if any. */
+int engine_input_sent(engine *en, const store_env *env, const char *run_id, const char *stream,
+                      const char *data, int64_t now, err_t *e);
+
 #endif

@@ -129,6 +129,9 @@ http_stream *http_stream_start(http_ctx *c, int status, const char *content_type
 int http_stream_write(http_stream *s, const char *data, size_t len);
 /* Ends the stream once what is queued is sent. */
 void http_stream_end(http_stream *s);
+/* Ends the stream as broken (no clean end of body), once what is queued
+ * is sent: a client that takes a clean end as "done" reconnects instead. */
+void http_stream_abort(http_stream *s);
 /* Unsent bytes the stream holds. */
 size_t http_stream_buffered(const http_stream *s);
 

@@ -465,6 +465,10 @@ http_server *http_server_start(app *a, const http_route *routes, size_t n)
     hs->n_routes = n;
     h2o_config_init(&hs->config);
     hs->config.max_request_entity_size = 128 * 1024 * 1024;
+    /* a realtime stream's v1 writer sends one NDJSON body for as long as the
+     * task pipes (its own timeout is 15 min); libh2o's default 10 s request
+     * timeout would cut it, and the writer would resend it from chunk 0 */
+    hs->config.http1.req_timeout = 15 * 60 * 1000;
     hs->config.server_name = h2o_iovec_init(H2O_STRLIT("triggerd"));
     h2o_hostconf_t *host =
         h2o_config_register_host(&hs->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);

@@ -20,7 +20,7 @@ struct http_stream {
     size_t sending_len;
     char *buf; /* queued */
     size_t len, cap;
-    bool begun, in_flight, ending, final_sent, closed;
+    bool begun, in_flight, ending, aborting, final_sent, closed;
     void (*closed_cb)(void *ud);
     void *ud;
 };
@@ -51,7 +51,10 @@ static void kick(http_stream *s)
     s->in_flight = true;
     if (final)
         s->final_sent = true;
-    h2o_send(s->req, &v, 1, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+    h2o_send_state_t st = !final        ? H2O_SEND_STATE_IN_PROGRESS
+                          : s->aborting ? H2O_SEND_STATE_ERROR
+                                        : H2O_SEND_STATE_FINAL;
+    h2o_send(s->req, &v, 1, st);
 }
 
 static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
@@ -135,6 +138,15 @@ void http_stream_end(http_stream *s)
 {
     if (s->closed || s->ending)
         return;
+    s->ending = true;
+    kick(s);
+}
+
+void http_stream_abort(http_stream *s)
+{
+    if (s->closed || s->ending)
+        return;
+    s->aborting = true;
     s->ending = true;
     kick(s);
 }

@@ -125,6 +125,16 @@ const char *const store_migrations[] = {
     "ALTER TABLE runs ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;"
     "UPDATE runs SET change_seq = seq;"
     "CREATE INDEX runs_changes ON runs(env_id, change_seq);",
+    /* 10: realtime streams (output streams and input streams "$trigger.input:<id>"):
+     * records numbered from 0 per (run, stream), kept until the run is gone;
+     * client_id/chunk let a v1 NDJSON writer resume (X-Last-Chunk-Index); and
+     * the pending input-stream waitpoint of a (run, stream), completed by the
+     * next record sent */
+    "CREATE TABLE stream_records(run_id TEXT NOT NULL, stream TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, data TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    " client_id TEXT, chunk INTEGER, part_id TEXT, PRIMARY KEY(run_id, stream, seq)) WITHOUT ROWID;"
+    "CREATE TABLE input_stream_waits(run_id TEXT NOT NULL, stream TEXT NOT NULL,"
+    " waitpoint_id TEXT NOT NULL, PRIMARY KEY(run_id, stream)) WITHOUT ROWID;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "store/migrations.h"
+#include "store/sqlite_internal.h"
 #include "util/err.h"
 
 #define STMT_CACHE 64
@@ -2049,4 +2050,31 @@ int store_project_set_initialized(store *st, const char *ref, int64_t now)
     sqlite3_bind_int64(s, 1, now);
     bind_text(s, 2, ref);
     return write_once(st, s, NULL);
+}
+
+/* ---- for the store's other files (sqlite_internal.h) -------------------- */
+
+sqlite3_stmt *store__stmt(store *st, const char *sql)
+{
+    return stmt(st, sql);
+}
+int store__fail(store *st, const char *what)
+{
+    return fail(st, what);
+}
+int store__begin_write(store *st)
+{
+    return begin_write(st);
+}
+int store__exec_write(store *st, sqlite3_stmt *s)
+{
+    return exec_write(st, s);
+}
+void store__bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    bind_text(s, i, v);
+}
+sqlite3 *store__db(store *st)
+{
+    return st->db;
 }

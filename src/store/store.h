@@ -469,4 +469,36 @@ int store_project_times(store *st, const char *ref, int64_t *created_at, int64_t
 /* Records the first `init` of the project (later calls keep the first time). */
 int store_project_set_initialized(store *st, const char *ref, int64_t now);
 
+/* ---- realtime stream records (store/streams.c) -------------------------- */
+
+/* One record of a stream; strings borrowed for the callback. */
+typedef struct store_stream_rec {
+    int64_t seq; /* from 0, per (run, stream) */
+    int64_t created_at;
+    const char *data; /* the record as its JSON text */
+    size_t len;
+} store_stream_rec;
+
+/* Appends a record (data[0..len), any bytes) numbered after the stream's
+ * last; client_id/chunk (NULL/-1 when none) note a v1 writer's chunk index.
+ * *seq receives its number. */
+int store_stream_append(store *st, const char *run_id, const char *stream, const char *data,
+                        size_t len, const char *client_id, int64_t chunk, int64_t now,
+                        int64_t *seq);
+/* Calls fn for the records with after < seq <= upto (upto < 0: no bound), in
+ * order, at most max. */
+int store_stream_each(store *st, const char *run_id, const char *stream, int64_t after,
+                      int64_t upto, size_t max, void (*fn)(void *ud, const store_stream_rec *r),
+                      void *ud);
+/* The last seq of a stream, -1 when it has none. */
+int store_stream_last_seq(store *st, const char *run_id, const char *stream, int64_t *seq);
+/* The highest chunk index client_id wrote to the stream, -1 when none. */
+int store_stream_last_chunk(store *st, const char *run_id, const char *stream,
+                            const char *client_id, int64_t *chunk);
+/* The pending input-stream waitpoint of (run, stream): set (replacing),
+ * get (ERR_NOT_FOUND when none; id receives it) and delete. */
+int store_input_wait_set(store *st, const char *run_id, const char *stream, const char *wp_id);
+int store_input_wait_get(store *st, const char *run_id, const char *stream, char id[64]);
+int store_input_wait_delete(store *st, const char *run_id, const char *stream);
+
 #endif

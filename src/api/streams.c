@@ -1,0 +1,526 @@
+/*
+ * api/streams.c - realtime streams (spec/api.md 6.14 [66]-[70]) and input
+ * streams (6.15 [71]-[73]): create, NDJSON ingest and its resume probe,
+ * single-part append, SSE read, input send and the input-stream waitpoint.
+ *
+ * Only the v1 backend is served: create answers {version:"v1"} without the
+ * X-S2-* headers, so both SDKs (4.5.0 and 4.8.x) fall back to their v1
+ * writer (StreamsWriterV1, one long-lived NDJSON POST). Serving the S2 API
+ * for the v2 writer is later work. Output streams are read in the v1 (Redis)
+ * SSE format; input streams in the S2 "batch" format with X-Stream-Version:
+ * v2, because the task-side input manager takes each part's id as a
+ * sequence number (parseInt) and resumes with it, which the v1 "<ms>-<seq>"
+ * ids would break.
+ *
+ * Ingest caveat: libh2o hands a handler the whole request body, so the
+ * records of one NDJSON POST are committed (in order) when that body ends,
+ * not line by line as they arrive.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "realtime/streams.h"
+#include "util/timefmt.h"
+
+#define INPUT_PREFIX "$trigger.input:"
+#define SSE_PING_MS 10000
+#define SSE_IDLE_MS 60000
+#define SSE_READ_BATCH 1000
+
+/* ---- run lookup -------------------------------------------------------- */
+
+static void reply_text(http_ctx *c, int status, const char *msg)
+{
+    http_reply_raw(c, status, "text/plain; charset=utf-8", msg, strlen(msg));
+}
+
+static bool target_ok(http_ctx *c, const char *t)
+{
+    if (strcmp(t, "self") == 0 || strcmp(t, "parent") == 0 || strcmp(t, "root") == 0)
+        return true;
+    reply_text(c, 400, "Invalid target");
+    return false;
+}
+
+/* Loads the run a write on (runId, target) goes to; 404 plain text. */
+static bool load_target(http_ctx *c, store_run *r)
+{
+    if (!target_ok(c, http_param(c, 1)))
+        return false;
+    err_t e = {0};
+    int rc =
+        engine_stream_target(c->app->en, c->auth.env, http_param(c, 0), http_param(c, 1), r, &e);
+    if (rc == 0)
+        return true;
+    if (rc == ERR_NOT_FOUND)
+        reply_text(c, 404, e.msg);
+    else
+        http_reply_err(c, &e);
+    return false;
+}
+
+/* ---- [67] create, [68] ingest, [69] resume probe, [70] append ---------- */
+
+void api_stream_create(http_ctx *c)
+{
+    store_run r = {0};
+    if (!load_target(c, &r))
+        return;
+    if (engine_run_completed(&r)) {
+        reply_text(c, 400, "Cannot initialize a realtime stream on a completed run");
+        goto out;
+    }
+    err_t e = {0};
+    if (engine_stream_register(c->app->en, &r, http_param(c, 2), &e) != 0) {
+        http_reply_err(c, &e);
+        goto out;
+    }
+    /* v1 only, and deliberately no X-S2-* headers: see the file comment */
+    http_reply_json(c, 202, json_pack("{s:s}", "version", "v1"));
+out:
+    store_run_clear(&r);
+}
+
+static const char *client_id(http_ctx *c)
+{
+    const char *v = http_header(c, "x-client-id");
+    return v && *v ? v : "default";
+}
+
+void api_stream_ingest(http_ctx *c)
+{
+    int64_t chunk = 0;
+    const char *resume = http_header(c, "x-resume-from-chunk");
+    if (resume && *resume) {
+        char *end;
+        long long v = strtoll(resume, &end, 10);
+        if (*end || v < 0) {
+            reply_text(c, 400,
+                       http_sprintf(c, "Invalid X-Resume-From-Chunk header value: %s", resume));
+            return;
+        }
+        chunk = v;
+    }
+    store_run r = {0};
+    if (!load_target(c, &r))
+        return;
+    /* each NDJSON line is one record (the writer sends JSON.stringify(chunk)
+     * + "\n" per chunk, so the line's index is the writer's chunk index) */
+    h2o_iovec_t b = http_body(c);
+    const char *cid = client_id(c);
+    size_t i = 0;
+    while (i < b.len) {
+        const char *nl = memchr(b.base + i, '\n', b.len - i);
+        size_t end = nl ? (size_t)(nl - b.base) : b.len;
+        size_t len = end - i;
+        if (len && b.base[i + len - 1] == '\r')
+            len--;
+        if (len) {
+            int64_t seq;
+            if (streams_append(c->app->streams, r.friendly_id, http_param(c, 2), b.base + i, len,
+                               cid, chunk++, c->now, &seq) != 0) {
+                http_reply_error(c, 500, "Something went wrong");
+                goto out;
+            }
+        }
+        i = end + 1;
+    }
+    http_reply_raw(c, 200, "text/plain; charset=utf-8", "", 0);
+out:
+    store_run_clear(&r);
+}
+
+void api_stream_head(http_ctx *c)
+{
+    store_run r = {0};
+    if (!load_target(c, &r))
+        return;
+    int64_t last;
+    if (store_stream_last_chunk(c->app->st, r.friendly_id, http_param(c, 2), client_id(c), &last) !=
+        0) {
+        http_reply_error(c, 500, "Something went wrong");
+    } else {
+        http_add_header(c, "x-last-chunk-index", http_sprintf(c, "%lld", (long long)last));
+        http_reply_raw(c, 200, "text/plain; charset=utf-8", "", 0);
+    }
+    store_run_clear(&r);
+}
+
+void api_stream_append(http_ctx *c)
+{
+    store_run r = {0};
+    if (!load_target(c, &r))
+        return;
+    if (engine_run_completed(&r)) {
+        reply_text(c, 400, "Cannot append to a realtime stream on a completed run");
+        goto out;
+    }
+    err_t e = {0};
+    if (engine_stream_register(c->app->en, &r, http_param(c, 2), &e) != 0) {
+        http_reply_err(c, &e);
+        goto out;
+    }
+    /* v1 stores the part as a JSON string: JSON.stringify(part) */
+    h2o_iovec_t b = http_body(c);
+    json_t *part = json_stringn_nocheck(b.base ? b.base : "", b.len);
+    char *text = json_dumps(part, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_decref(part);
+    int64_t seq;
+    if (!text || streams_append(c->app->streams, r.friendly_id, http_param(c, 2), text,
+                                strlen(text), NULL, -1, c->now, &seq) != 0)
+        http_reply_json(c, 500, json_pack("{s:b,s:s}", "ok", 0, "error", "Something went wrong"));
+    else
+        http_reply_json(c, 200, json_pack("{s:b}", "ok", 1));
+    free(text);
+out:
+    store_run_clear(&r);
+}
+
+/* ---- SSE readers [66] [72] --------------------------------------------- */
+
+typedef struct sse_reader {
+    app *a;
+    http_stream *hs;
+    streams_watch *w;
+    uv_timer_t timer;
+    char run_id[64];
+    char *stream;
+    bool v2;      /* S2 batch format (input streams) */
+    bool ending;  /* http_stream_end called */
+    int64_t last; /* last seq sent, -1 = none */
+    int64_t idle_ms;
+    int64_t last_data, last_write;
+    struct sse_reader *next, *prev; /* every reader, for shutdown */
+} sse_reader;
+
+static sse_reader *g_readers; /* the loop's readers; one loop per process */
+
+static void reader_free(uv_handle_t *h)
+{
+    sse_reader *rd = h->data;
+    free(rd->stream);
+    free(rd);
+}
+
+/* The stream is gone (client left or end sent): drop everything. */
+static void on_closed(void *ud)
+{
+    sse_reader *rd = ud;
+    if (rd->w && rd->a->streams)
+        streams_watch_stop(rd->a->streams, rd->w);
+    rd->w = NULL;
+    if (rd->prev)
+        rd->prev->next = rd->next;
+    else
+        g_readers = rd->next;
+    if (rd->next)
+        rd->next->prev = rd->prev;
+    uv_timer_stop(&rd->timer);
+    uv_close((uv_handle_t *)&rd->timer, reader_free);
+}
+
+/* Ends the reader: cleanly (the v1 client then completes) or broken
+ * (abort: the client reconnects with Last-Event-ID). */
+static void reader_stop(sse_reader *rd, bool abort)
+{
+    if (rd->ending)
+        return;
+    rd->ending = true;
+    if (rd->w && rd->a->streams)
+        streams_watch_stop(rd->a->streams, rd->w);
+    rd->w = NULL;
+    if (abort)
+        http_stream_abort(rd->hs);
+    else
+        http_stream_end(rd->hs);
+}
+
+static void reader_end(sse_reader *rd)
+{
+    reader_stop(rd, false);
+}
+
+typedef struct emit_ctx {
+    sse_reader *rd;
+    size_t n;
+    bool failed;
+} emit_ctx;
+
+static void emit(void *ud, const store_stream_rec *rec)
+{
+    emit_ctx *x = ud;
+    sse_reader *rd = x->rd;
+    x->n++;
+    if (x->failed)
+        return;
+    char *ev;
+    if (rd->v2) {
+        /* S2 record body {"data":<record text>,"id":<part id>} (s2.md 8.2) */
+        json_t *body = json_object();
+        json_object_set_new(body, "data", json_stringn(rec->data, rec->len));
+        json_object_set_new(body, "id", json_sprintf("inp_%lld", (long long)rec->seq));
+        char *bt = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        json_t *batch = json_pack("{s:[{s:I,s:I,s:s}]}", "records", "seq_num", (json_int_t)rec->seq,
+                                  "timestamp", (json_int_t)rec->created_at, "body", bt ? bt : "");
+        free(bt);
+        char *dt = json_dumps(batch, JSON_COMPACT);
+        json_decref(batch);
+        ev = NULL;
+        if (dt &&
+            asprintf(&ev, "event: batch\nid: %lld\ndata: %s\n\n", (long long)rec->seq, dt) < 0)
+            ev = NULL;
+        free(dt);
+    } else if (asprintf(&ev, "id: %lld-%lld\ndata: %.*s\n\n", (long long)rec->created_at,
+                        (long long)rec->seq, (int)rec->len, rec->data) < 0) {
+        ev = NULL;
+    }
+    if (!ev || http_stream_write(rd->hs, ev, strlen(ev)) != 0) {
+        x->failed = true; /* a slow reader: it reconnects with Last-Event-ID */
+    } else {
+        rd->last = rec->seq;
+        rd->last_data = rd->last_write = time_now_ms();
+    }
+    free(ev);
+}
+
+/* Sends the records after rd->last up to upto (-1: all). */
+static void reader_send(sse_reader *rd, int64_t upto)
+{
+    for (;;) {
+        emit_ctx x = {rd, 0, false};
+        if (store_stream_each(rd->a->st, rd->run_id, rd->stream, rd->last, upto, SSE_READ_BATCH,
+                              emit, &x) != 0 ||
+            x.failed) {
+            reader_stop(rd, true); /* a slow reader or a store error: it resumes */
+            return;
+        }
+        if (x.n < SSE_READ_BATCH)
+            return;
+    }
+}
+
+static void on_wake(void *ud, int64_t durable_seq)
+{
+    sse_reader *rd = ud;
+    if (durable_seq < 0 || rd->ending)
+        return;
+    reader_send(rd, durable_seq);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    sse_reader *rd = t->data;
+    if (rd->ending)
+        return;
+    int64_t now = time_now_ms();
+    if (now - rd->last_data >= rd->idle_ms) {
+        reader_end(rd);
+        return;
+    }
+    if (now - rd->last_write >= SSE_PING_MS) {
+        static const char ping[] = ": ping\n\n";
+        if (http_stream_write(rd->hs, ping, sizeof ping - 1) != 0)
+            reader_end(rd);
+        rd->last_write = now;
+    }
+}
+
+/* Timeout-Seconds: 1..600, else 400 plain text (as the real route). */
+static bool parse_timeout(http_ctx *c, int64_t *ms)
+{
+    const char *v = http_header(c, "timeout-seconds");
+    *ms = SSE_IDLE_MS;
+    if (!v)
+        return true;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (end == v) {
+        reply_text(c, 400, "Invalid timeout seconds");
+        return false;
+    }
+    if (n < 1) {
+        reply_text(c, 400, "Timeout seconds must be greater than 0");
+        return false;
+    }
+    if (n > 600) {
+        reply_text(c, 400, "Timeout seconds must be less than 600");
+        return false;
+    }
+    *ms = n * 1000;
+    return true;
+}
+
+/* Last-Event-ID: "<ms>-<seq>" (v1 ids we hand out) or a plain seq. */
+static int64_t parse_last_event(http_ctx *c)
+{
+    const char *v = http_header(c, "last-event-id");
+    if (!v || !*v)
+        return -1;
+    const char *dash = strchr(v, '-');
+    const char *num = dash ? dash + 1 : v;
+    char *end;
+    long long n = strtoll(num, &end, 10);
+    if (end == num || *end || n < 0)
+        return -1;
+    return n;
+}
+
+static void serve_sse(http_ctx *c, const char *stream, bool v2)
+{
+    store_run r = {0};
+    err_t e = {0};
+    if (engine_run_get(c->app->en, c->auth.env, http_param(c, 0), &r, &e) != 0) {
+        http_reply_error(c, e.code == ERR_NOT_FOUND ? 404 : http_status_of(e.code),
+                         e.code == ERR_NOT_FOUND ? "Not found" : e.msg);
+        return;
+    }
+    bool ok = api_can_read_run(c, &r);
+    bool done = engine_run_completed(&r);
+    store_run_clear(&r);
+    if (!ok)
+        return;
+    int64_t idle;
+    if (!parse_timeout(c, &idle))
+        return;
+    sse_reader *rd = calloc(1, sizeof *rd);
+    if (!rd)
+        abort();
+    rd->a = c->app;
+    snprintf(rd->run_id, sizeof rd->run_id, "%s", http_param(c, 0));
+    rd->stream = strdup(stream);
+    rd->v2 = v2;
+    rd->last = parse_last_event(c);
+    rd->idle_ms = idle;
+    rd->last_data = rd->last_write = time_now_ms();
+    uv_timer_init(c->app->loop, &rd->timer);
+    rd->timer.data = rd;
+    rd->next = g_readers;
+    if (g_readers)
+        g_readers->prev = rd;
+    g_readers = rd;
+    http_add_header(c, "cache-control", "no-cache, no-transform");
+    http_add_header(c, "x-accel-buffering", "no");
+    if (v2) {
+        http_add_header(c, "x-stream-version", "v2");
+        http_add_header(c, "access-control-expose-headers", "*");
+    }
+    rd->hs = http_stream_start(c, 200, "text/event-stream", on_closed, rd);
+    reader_send(rd, -1);
+    if (rd->ending)
+        return;
+    if (done && !v2) {
+        /* a finished run writes no more: the whole stream is replayed and
+         * the reader ends (the v1 client completes on a clean end) */
+        reader_end(rd);
+        return;
+    }
+    rd->w = streams_watch_start(c->app->streams, rd->run_id, rd->stream, on_wake, rd);
+    uv_timer_start(&rd->timer, on_tick, 1000, 1000);
+}
+
+void api_stream_read(http_ctx *c)
+{
+    serve_sse(c, http_param(c, 1), false);
+}
+
+void api_input_read(http_ctx *c)
+{
+    serve_sse(c, http_sprintf(c, INPUT_PREFIX "%s", http_param(c, 1)), true);
+}
+
+void api_streams_shutdown(app *a)
+{
+    (void)a;
+    sse_reader *rd = g_readers;
+    while (rd) {
+        sse_reader *next = rd->next;
+        reader_stop(rd, true); /* not the end of the stream: readers reconnect */
+        rd = next;
+    }
+}
+
+/* ---- [71] input send, [73] input-stream waitpoint ---------------------- */
+
+static void input_error(http_ctx *c, int status, const char *msg)
+{
+    http_reply_json(c, status, json_pack("{s:b,s:s}", "ok", 0, "error", msg));
+}
+
+void api_input_send(http_ctx *c)
+{
+    const char *run_id = http_param(c, 0);
+    scope_res res = {"inputStreams", run_id};
+    if (!http_authorize(c, "write", &res, 1))
+        return;
+    store_run r = {0};
+    err_t e = {0};
+    if (engine_run_get(c->app->en, c->auth.env, run_id, &r, &e) != 0) {
+        if (e.code == ERR_NOT_FOUND)
+            input_error(c, 404, "Run not found");
+        else
+            http_reply_err(c, &e);
+        return;
+    }
+    bool done = engine_run_completed(&r);
+    store_run_clear(&r);
+    if (done) {
+        input_error(c, 400, "Cannot send to input stream on a completed run");
+        return;
+    }
+    h2o_iovec_t b = http_body(c);
+    json_t *body = b.len ? json_loadb(b.base, b.len, JSON_DECODE_ANY, NULL) : NULL;
+    if (!json_is_object(body)) {
+        json_decref(body);
+        input_error(c, 400, "Invalid request body");
+        return;
+    }
+    json_t *data = json_object_get(body, "data");
+    /* the record is the raw user data, JSON.stringify(body.data) */
+    char *text = data ? json_dumps(data, JSON_ENCODE_ANY | JSON_COMPACT) : strdup("null");
+    json_decref(body);
+    const char *stream = http_sprintf(c, INPUT_PREFIX "%s", http_param(c, 1));
+    int64_t seq;
+    if (!text ||
+        streams_append(c->app->streams, run_id, stream, text, strlen(text), NULL, -1, c->now,
+                       &seq) != 0 ||
+        engine_input_sent(c->app->en, c->auth.env, run_id, stream, text, c->now, &e) != 0) {
+        free(text);
+        input_error(c, 500, "Something went wrong");
+        return;
+    }
+    free(text);
+    http_reply_json(c, 200, json_pack("{s:b}", "ok", 1));
+}
+
+void api_input_wait(http_ctx *c)
+{
+    json_t *body = http_json(c);
+    if (!body)
+        return;
+    json_t *sid = json_object_get(body, "streamId");
+    if (!json_is_string(sid) || !*json_string_value(sid)) {
+        http_reply_error(c, 400, "streamId is required");
+        return;
+    }
+    json_t *ls = json_object_get(body, "lastSeqNum");
+    if (ls && !json_is_null(ls) && !json_is_number(ls)) {
+        http_reply_error(c, 400, "lastSeqNum must be a number");
+        return;
+    }
+    token_opts o;
+    if (!api_token_opts(c, body, &o))
+        return;
+    int64_t after = json_is_number(ls) ? (int64_t)json_number_value(ls) : -1;
+    const char *stream = http_sprintf(c, INPUT_PREFIX "%s", json_string_value(sid));
+    char id[64];
+    bool cached = false;
+    err_t e = {0};
+    if (engine_input_wait(c->app->en, c->auth.env, http_param(c, 0), stream, &o, after, c->now, id,
+                          &cached, &e) != 0) {
+        http_reply_error(c, http_status_of(e.code), e.msg);
+        return;
+    }
+    http_reply_json(c, 200, json_pack("{s:s,s:b}", "waitpointId", id, "isCached", cached));
+}
