@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh --asan
 (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 fail=0
 passed=0
@@ -46,6 +47,9 @@ run npm --prefix tests/compat run test:dev
 
 step "compat tests: trigger.dev dev CLI latest 4.x running tasks"
 run npm --prefix tests/compat run test:dev:latest
+
+step "browser tests: @trigger.dev/react-hooks in Debian chromium"
+run npm --prefix tests/browser test
 
 step "unit tests under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
