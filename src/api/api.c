@@ -38,6 +38,18 @@ const http_route api_routes[] = {
     {"PUT", "/api/v1/runs/:runId/metadata", api_runs_metadata_put, S, API_METADATA_BODY_MAX},
     {"GET", "/api/v1/runs/:runId/metadata", api_runs_metadata_get, S | ROUTE_LEGACY, 0},
     {"GET", "/api/v1/runs/:runId/result", api_runs_result, S | ROUTE_LEGACY, 0},
+    /* 6.12 sessions */
+    {"POST", "/api/v1/sessions", api_sessions_create, S | J | CORS, 32 * 1024},
+    {"GET", "/api/v1/sessions", api_sessions_list, S | J | CORS, 0},
+    {"GET", "/api/v1/sessions/:session", api_sessions_retrieve, S | J | CORS, 0},
+    {"PATCH", "/api/v1/sessions/:session", api_sessions_update, S | J | CORS, 32 * 1024},
+    {"POST", "/api/v1/sessions/:session/close", api_sessions_close, S | J | CORS, 1024},
+    {"POST", "/api/v1/sessions/:session/end-and-continue", api_sessions_end_and_continue, S | J,
+     1024},
+    {"PUT", "/api/v1/sessions/:session/snapshot-url", api_sessions_snapshot_put,
+     S | J | CORS | EXEMPT, 0},
+    {"GET", "/api/v1/sessions/:session/snapshot-url", api_sessions_snapshot_get,
+     S | J | CORS | EXEMPT, 0},
     /* 6.13 realtime run feeds (Electric shape protocol) */
     {"GET", "/realtime/v1/runs/:runId", api_realtime_run, S | J | CORS | EXEMPT, 0},
     {"GET", "/realtime/v1/runs", api_realtime_runs, S | J | CORS | EXEMPT, 0},

@@ -71,6 +71,14 @@ bool api_token_opts(http_ctx *c, json_t *body, token_opts *o);
 void api_streams_shutdown(app *a);
 
 /* Handlers, one per route. */
+void api_sessions_create(http_ctx *c);
+void api_sessions_list(http_ctx *c);
+void api_sessions_retrieve(http_ctx *c);
+void api_sessions_update(http_ctx *c);
+void api_sessions_close(http_ctx *c);
+void api_sessions_end_and_continue(http_ctx *c);
+void api_sessions_snapshot_put(http_ctx *c);
+void api_sessions_snapshot_get(http_ctx *c);
 void api_realtime_run(http_ctx *c);
 void api_realtime_runs(http_ctx *c);
 void api_realtime_batch(http_ctx *c);

@@ -135,6 +135,19 @@ const char *const store_migrations[] = {
     " client_id TEXT, chunk INTEGER, part_id TEXT, PRIMARY KEY(run_id, stream, seq)) WITHOUT ROWID;"
     "CREATE TABLE input_stream_waits(run_id TEXT NOT NULL, stream TEXT NOT NULL,"
     " waitpoint_id TEXT NOT NULL, PRIMARY KEY(run_id, stream)) WITHOUT ROWID;",
+    /* 11: sessions (durable chat/agent rows that outlive their runs) and the
+     * audit trail of the runs each one triggered */
+    "CREATE TABLE sessions(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+    " friendly_id TEXT NOT NULL UNIQUE, env_id TEXT NOT NULL, external_id TEXT, type TEXT NOT NULL,"
+    " task TEXT NOT NULL, trigger_config TEXT NOT NULL, tags TEXT NOT NULL, metadata TEXT,"
+    " current_run_id TEXT, current_run_version INTEGER NOT NULL DEFAULT 0,"
+    " closed_at INTEGER NOT NULL DEFAULT 0, closed_reason TEXT, expires_at INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX sessions_external ON sessions(env_id, external_id);"
+    "CREATE INDEX sessions_env ON sessions(env_id, seq);"
+    "CREATE TABLE session_runs(run_id TEXT PRIMARY KEY, session_id TEXT NOT NULL,"
+    " reason TEXT NOT NULL, triggered_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX session_runs_session ON session_runs(session_id, triggered_at);",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

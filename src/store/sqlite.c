@@ -22,14 +22,6 @@
 
 #define STMT_CACHE 64
 
-typedef enum { COL_TEXT, COL_INT } col_kind;
-
-typedef struct col {
-    const char *name;
-    col_kind kind;
-    size_t off;
-} col;
-
 #define RT(f)                                                                                      \
     {                                                                                              \
 #f, COL_TEXT, offsetof(store_run, f)                                                       \
@@ -173,14 +165,6 @@ static const col worker_cols[] = {
     KI(seq),     KT(id),           KT(friendly_id), KT(env_id),
     KT(version), KT(content_hash), KT(tasks),       KI(created_at),
 };
-#define NCOLS(a) (sizeof(a) / sizeof(a[0]))
-
-/* SQL generated once from a column table. */
-typedef struct table_sql {
-    char select[4096]; /* "SELECT cols FROM t" */
-    char insert[4096];
-    char update[4096];
-} table_sql;
 
 struct store {
     sqlite3 *db;
@@ -344,18 +328,6 @@ void store_waitpoint_clear(store_waitpoint *w)
     clear_row(w, waitpoint_cols, NCOLS(waitpoint_cols));
 }
 
-/* A table's row type: its columns, its struct size and how to clear one. */
-typedef struct row_type {
-    const col *cols;
-    size_t ncols;
-    size_t size;
-    const char *what;
-} row_type;
-
-#define ROW_TYPE(T, cols_, what_)                                                                  \
-    {                                                                                              \
-        cols_, NCOLS(cols_), sizeof(T), what_                                                      \
-    }
 static const row_type RUN_ROW = ROW_TYPE(store_run, run_cols, "run");
 static const row_type BATCH_ROW = ROW_TYPE(store_batch, batch_cols, "batch");
 static const row_type WAITPOINT_ROW = ROW_TYPE(store_waitpoint, waitpoint_cols, "waitpoint");
@@ -2077,4 +2049,36 @@ void store__bind_text(sqlite3_stmt *s, int i, const char *v)
 sqlite3 *store__db(store *st)
 {
     return st->db;
+}
+
+/* ---- the row helpers other store files share (sqlite_internal.h) ------ */
+
+void store__build_sql(table_sql *t, const char *table, const col *cols, size_t n)
+{
+    build_sql(t, table, cols, n);
+}
+
+int store__insert_row(store *st, const char *sql, const row_type *t, void *row)
+{
+    return insert_row(st, sql, t, row);
+}
+
+int store__update_row(store *st, const char *sql, const row_type *t, const void *row)
+{
+    return update_row(st, sql, t, row);
+}
+
+int store__read_rows(store *st, sqlite3_stmt *s, const row_type *t, void **out, size_t *n)
+{
+    return read_rows(st, s, t, out, n);
+}
+
+int store__read_one(store *st, sqlite3_stmt *s, const row_type *t, void *row)
+{
+    return read_one(st, s, t, row);
+}
+
+void store__clear_row(void *row, const row_type *t)
+{
+    clear_row(row, t->cols, t->ncols);
 }

@@ -10,6 +10,49 @@
 
 #include "store/store.h"
 
+/* A column of a table mapped onto a C struct: its name, kind and offset. */
+typedef enum { COL_TEXT, COL_INT } col_kind;
+
+typedef struct col {
+    const char *name;
+    col_kind kind;
+    size_t off;
+} col;
+
+#define NCOLS(a) (sizeof(a) / sizeof(a[0]))
+
+/* A table's row type: its columns (column 0 is the INTEGER PRIMARY KEY seq,
+ * the struct's first field), its struct size and what to call it in logs. */
+typedef struct row_type {
+    const col *cols;
+    size_t ncols;
+    size_t size;
+    const char *what;
+} row_type;
+
+#define ROW_TYPE(T, cols_, what_)                                                                  \
+    {                                                                                              \
+        cols_, NCOLS(cols_), sizeof(T), what_                                                      \
+    }
+
+/* SQL generated once from a column table. */
+typedef struct table_sql {
+    char select[4096]; /* "SELECT seq,cols FROM t" */
+    char insert[4096];
+    char update[4096]; /* every column, WHERE seq=? */
+} table_sql;
+
+void store__build_sql(table_sql *t, const char *table, const col *cols, size_t n);
+/* INSERTs row with t's generated SQL and sets its seq. */
+int store__insert_row(store *st, const char *sql, const row_type *t, void *row);
+/* Writes every column of row back (WHERE seq). */
+int store__update_row(store *st, const char *sql, const row_type *t, const void *row);
+/* Reads every row of a SELECT into a malloc'd array of t rows. */
+int store__read_rows(store *st, sqlite3_stmt *s, const row_type *t, void **out, size_t *n);
+/* Steps a SELECT and reads its first row; ERR_NOT_FOUND if none. */
+int store__read_one(store *st, sqlite3_stmt *s, const row_type *t, void *row);
+void store__clear_row(void *row, const row_type *t);
+
 /* A cached prepared statement for a SQL string with static storage. */
 sqlite3_stmt *store__stmt(store *st, const char *sql);
 /* Logs the SQLite error and returns ERR_STORE. */
