@@ -38,11 +38,13 @@ export const {
   idempotencyKeys,
   wait,
   envvars,
+  sessions,
   ApiError,
   AuthenticationError,
   BadRequestError,
   NotFoundError,
   PermissionDeniedError,
   UnprocessableEntityError,
+  ConflictError,
 } = sdk;
 export const { apiClientManager } = core;
