@@ -2,7 +2,8 @@
 // esbuild, served from its own origin (so CORS is exercised) and opened in
 // Debian's chromium through playwright-core. The page follows one run with
 // useRealtimeRun while the test changes it over the API: the initial row,
-// live metadata, the final status. Runs twice: react-hooks 4.5.0 (with core
+// live metadata, the final status; and a run's stream with useRealtimeStream
+// while the test appends to it. Runs twice: react-hooks 4.5.0 (with core
 // 4.5.0) and the latest 4.x (hooks-latest).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -109,6 +110,38 @@ for (const hooks of ["4.5.0", "latest"]) {
       await api("POST", `/api/v2/runs/${id}/cancel`);
       await textOf(page, "#status", (t) => t === "CANCELED", "the final status");
       await textOf(page, "#finished", (t) => t === "yes", "finishedAt");
+      assert.deepEqual(errors, []);
+    } finally {
+      await page.close();
+    }
+  });
+}
+
+for (const hooks of ["4.5.0", "latest"]) {
+  test(`useRealtimeStream (react-hooks ${hooks}) shows a run's stream as it is written`, async () => {
+    const res = await api("POST", `/api/v1/tasks/browser-task/trigger`, { payload: {}, options: { delay: "1h" } });
+    const { id } = await res.json();
+    const token = res.headers.get("x-trigger-jwt");
+    const append = (part) =>
+      fetch(`${srv.url}/realtime/v1/streams/${id}/self/answer/append`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${srv.keys.dev}`, "content-type": "text/plain" },
+        body: part,
+      }).then((r) => assert.equal(r.status, 200));
+    await append("Hello");
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    const q = new URLSearchParams({ hooks, run: id, token, api: srv.url, view: "stream", stream: "answer" });
+    await page.goto(`${webUrl}/?${q}`);
+    try {
+      await textOf(page, "#text", (t) => t === "Hello", "the part written before the page opened");
+      for (const part of [", ", "streamed ", "world"]) {
+        await append(part);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await textOf(page, "#text", (t) => t === "Hello, streamed world", "the live parts, in order");
+      assert.equal(await page.textContent("#count"), "4");
       assert.deepEqual(errors, []);
     } finally {
       await page.close();
