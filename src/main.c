@@ -233,6 +233,7 @@ static int serve(app *a)
     a->http = http_server_start(a, api_routes, api_routes_count);
     if (!a->http || !api_realtime_new(a) || !streams_new(a))
         goto fail;
+    http_server_h2c(a->http, api_s2_h2c, a);
     if (engine_start(a->en) != 0 || store_commit(a->st) != 0) {
         fprintf(stderr, "triggerd: engine start failed\n");
         goto fail;
