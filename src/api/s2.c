@@ -144,8 +144,13 @@ struct s2sess {
     uint8_t *in;
     size_t in_len, in_cap;
     pend *head, **tail;
-    bool input_done, failed;
+    bool input_done;
+    bool failed;    /* no more input is taken; err goes out after the acks due */
+    bool term_sent; /* the terminal frame is out */
+    s2_err err;
 };
+
+static void sess_send_terminal(s2sess *x);
 
 static void sess_send_acks(s2sess *x)
 {
@@ -160,7 +165,11 @@ static void sess_send_acks(s2sess *x)
             x->tail = &x->head;
         free(p);
     }
-    if (x->input_done && !x->head && !x->failed)
+    if (x->head)
+        return;
+    if (x->failed)
+        sess_send_terminal(x);
+    else if (x->input_done)
         h2c_end(x->s);
 }
 
@@ -176,14 +185,24 @@ static void sess_drop_pending(s2sess *x)
     x->tail = &x->head;
 }
 
-/* Ends the session with a terminal frame: status (2 bytes) + ErrorInfo. */
+/* Ends the session with an error: the batches before it that are stored
+ * are still acked (once durable, in order), then the terminal frame. */
 static void sess_fail(s2sess *x, const s2_err *e)
 {
     if (x->failed)
         return;
-    sess_send_acks(x); /* what is durable already is acked, in order */
     x->failed = true;
-    sess_drop_pending(x);
+    x->err = *e;
+    sess_send_acks(x);
+}
+
+/* The terminal frame: status (2 bytes) + ErrorInfo JSON, then the end. */
+static void sess_send_terminal(s2sess *x)
+{
+    if (x->term_sent)
+        return;
+    x->term_sent = true;
+    const s2_err *e = &x->err;
     json_t *j = s2_err_json(e);
     char *t = json_dumps(j, JSON_COMPACT);
     json_decref(j);
@@ -209,8 +228,10 @@ static void on_ack_durable(void *ud, bool ok)
     p->w = NULL;
     p->ready = true;
     if (!ok) {
-        sess_fail(x, &(s2_err[]){mkerr(503, "unavailable", "the append was not stored; retry")}[0]);
-        return;
+        /* rolled back: this batch and the ones after it are not stored */
+        sess_drop_pending(x);
+        x->failed = true;
+        x->err = mkerr(503, "unavailable", "the append was not stored; retry");
     }
     sess_send_acks(x);
 }
