@@ -43,10 +43,10 @@ struct h2c_conn {
     nghttp2_session *ng;
     h2c_dispatch dispatch;
     void *ctx;
-    buf out;           /* frames waiting for the socket */
-    buf writing;       /* the write in flight */
-    bool closing;      /* no more reads; close once written */
-    bool in_callback;  /* inside mem_recv: flush after it returns */
+    buf out;          /* frames waiting for the socket */
+    buf writing;      /* the write in flight */
+    bool closing;     /* no more reads; close once written */
+    bool in_callback; /* inside mem_recv: flush after it returns */
     size_t n_streams;
     h2c_stream *streams; /* open ones, to tell their owners when we close */
     uv_timer_t idle;
@@ -164,8 +164,7 @@ static void conn_flush(h2c_conn *c, bool may_destroy)
         h2o_socket_write(c->sock, &iov, 1, on_written);
         return;
     }
-    if (c->closing ||
-        (!nghttp2_session_want_read(c->ng) && !nghttp2_session_want_write(c->ng))) {
+    if (c->closing || (!nghttp2_session_want_read(c->ng) && !nghttp2_session_want_write(c->ng))) {
         if (may_destroy)
             conn_destroy(c);
         else
@@ -199,8 +198,8 @@ static void arm_idle(h2c_conn *c)
 
 /* ---- response bodies --------------------------------------------------- */
 
-static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *out, size_t max,
-                         uint32_t *flags, nghttp2_data_source *src, void *ud)
+static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *out, size_t max, uint32_t *flags,
+                         nghttp2_data_source *src, void *ud)
 {
     (void)ng, (void)id, (void)ud;
     h2c_stream *s = src->ptr;
@@ -226,7 +225,9 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *out, size_t m
 }
 
 #define NV(n, v)                                                                                   \
-    {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
+    {                                                                                              \
+        (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE                 \
+    }
 
 void h2c_respond(h2c_stream *s, int status, const char *content_type)
 {
@@ -316,8 +317,8 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
     return 0;
 }
 
-static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name,
-                     size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *ud)
+static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name, size_t nlen,
+                     const uint8_t *value, size_t vlen, uint8_t flags, void *ud)
 {
     (void)ng, (void)flags;
     h2c_stream *s = stream_of(ud, f->hd.stream_id);
@@ -410,8 +411,8 @@ static void on_read(h2o_socket_t *sock, const char *err)
         return;
     }
     c->in_callback = true;
-    ssize_t n = nghttp2_session_mem_recv(c->ng, (const uint8_t *)sock->input->bytes,
-                                         sock->input->size);
+    ssize_t n =
+        nghttp2_session_mem_recv(c->ng, (const uint8_t *)sock->input->bytes, sock->input->size);
     c->in_callback = false;
     h2o_buffer_consume(&sock->input, sock->input->size);
     if (n < 0) {

@@ -469,7 +469,8 @@ static void on_sniff(h2o_socket_t *sock, const char *err)
         h2o_socket_close(sock);
         return;
     }
-    h2c_serve(sock, hs->app->loop, H2C_IDLE_MS, hs->h2c_fn, hs->h2c_ctx);
+    int64_t idle = hs->app->cfg.h2c_idle_ms > 0 ? hs->app->cfg.h2c_idle_ms : H2C_IDLE_MS;
+    h2c_serve(sock, hs->app->loop, idle, hs->h2c_fn, hs->h2c_ctx);
 }
 
 void http_server_h2c(http_server *hs, h2c_dispatch fn, void *ctx)

@@ -191,7 +191,8 @@ int s2_input_from_json(json_t *body, s2_input *in, s2_err *e)
     return 0;
 bad:
     s2wire_input_free(in);
-    return fail(e, 422, "invalid", "records: expected {body?: string, headers?: [[string, string]]}");
+    return fail(e, 422, "invalid",
+                "records: expected {body?: string, headers?: [[string, string]]}");
 }
 
 json_t *s2_err_json(const s2_err *e)
@@ -328,14 +329,14 @@ static json_t *lossy_string(const void *data, size_t n)
 
 static void add_header(void *ud, s2_bytes name, s2_bytes value)
 {
-    json_array_append_new(ud, json_pack("[o,o]", lossy_string(name.p, name.n),
-                                        lossy_string(value.p, value.n)));
+    json_array_append_new(
+        ud, json_pack("[o,o]", lossy_string(name.p, name.n), lossy_string(value.p, value.n)));
 }
 
 json_t *s2_record_json(const store_s2_rec *r)
 {
-    json_t *o = json_pack("{s:I,s:I}", "seq_num", (json_int_t)r->seq, "timestamp",
-                          (json_int_t)r->ts);
+    json_t *o =
+        json_pack("{s:I,s:I}", "seq_num", (json_int_t)r->seq, "timestamp", (json_int_t)r->ts);
     if (r->headers_len) {
         json_t *h = json_array();
         s2wire_headers_each(r->headers, r->headers_len, add_header, h);

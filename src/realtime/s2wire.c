@@ -269,8 +269,8 @@ uint8_t *s2wire_encode_headers(const s2_header *h, size_t n, size_t *len)
     if (!buf)
         abort();
     for (size_t i = 0; i < n; i++) {
-        size_t inner = 1 + varint_len(h[i].name.n) + h[i].name.n + 1 +
-                       varint_len(h[i].value.n) + h[i].value.n;
+        size_t inner =
+            1 + varint_len(h[i].name.n) + h[i].name.n + 1 + varint_len(h[i].value.n) + h[i].value.n;
         *o++ = 3 << 3 | 2;
         o = put_varint(o, inner);
         /* both fields always written, so an empty name survives the trip */

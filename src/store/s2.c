@@ -50,8 +50,8 @@ int store_s2_insert(store *st, const char *name, int64_t seq, int64_t ts, const 
 {
     if (store__begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = store__stmt(
-        st, "INSERT INTO s2_records(stream,seq,ts,headers,body) VALUES(?,?,?,?,?)");
+    sqlite3_stmt *s =
+        store__stmt(st, "INSERT INTO s2_records(stream,seq,ts,headers,body) VALUES(?,?,?,?,?)");
     if (!s)
         return ERR_STORE;
     store__bind_text(s, 1, name);

@@ -39,9 +39,9 @@ const rec = (v, body, headers) => ss[v].AppendRecord.string(headers ? { body, he
 const input = (v, recs) => ss[v].AppendInput.create(recs);
 
 /** Every record of a v2 run stream, from the SSE route (S2 format). */
-async function readAll(srv, run, key) {
+async function readAll(srv, run, key, headers = {}) {
   const r = await fetch(`${srv.url}/realtime/v1/streams/${run}/${key}`, {
-    headers: { authorization: `Bearer ${srv.keys.dev}`, "timeout-seconds": "1", "x-trigger-realtime-streams-version": "v2" },
+    headers: { authorization: `Bearer ${srv.keys.dev}`, "timeout-seconds": "1", "x-trigger-realtime-streams-version": "v2", ...headers },
   });
   assert.equal(r.status, 200);
   assert.equal(r.headers.get("x-stream-version"), "v2");
@@ -301,6 +301,46 @@ describe("S2 append API", () => {
     const recs = await readAll(srv, run, key);
     assert.deepEqual(recs.map((x) => x.body), ["0.22.10-a", "0.22.10-b", "0.25.0-a", "0.25.0-b", "after"]);
     assert.deepEqual(recs.map((x) => x.seq_num), [0, 1, 2, 3, 4]);
+  });
+
+  test("h2c flow control: 12 MiB through one session (beyond every window), acks all in order", async () => {
+    const v = "0.25.0";
+    const key = uid("flow-");
+    const { stream } = client(v, await coords(srv, run, key));
+    const sess = await stream.appendSession({ maxInflightBytes: 10 * 1024 * 1024 });
+    const big = "x".repeat(100 * 1024);
+    const tickets = [];
+    for (let i = 0; i < 12; i++) {
+      tickets.push(await sess.submit(input(v, Array.from({ length: 10 }, () => rec(v, big)))));
+    }
+    let expect = 0;
+    for (const t of tickets) {
+      const a = await t.ack();
+      assert.equal(a.start.seqNum, expect);
+      expect += 10;
+    }
+    await sess.close();
+    assert.equal(expect, 120);
+    // (a whole 12 MiB read would pass the SSE reader's 4 MiB buffer and be cut to resume)
+    const tail = await readAll(srv, run, key, { "last-event-id": "115" });
+    assert.deepEqual(tail.map((r) => r.seq_num), [116, 117, 118, 119]);
+    assert.equal(tail[3].body, big);
+  });
+
+  test("an idle h2c connection is closed with GOAWAY", async () => {
+    const s2 = await startTriggerd({ env: { TRIGGERD_H2C_IDLE_MS: "300" } });
+    try {
+      const c = http2.connect(s2.url);
+      const goaway = new Promise((res) => c.on("goaway", (code) => res(code)));
+      c.on("error", () => {});
+      await new Promise((res) => c.on("connect", res));
+      const t0 = Date.now();
+      assert.equal(await goaway, 0); // NO_ERROR
+      assert.ok(Date.now() - t0 < 5000);
+      await new Promise((res) => (c.closed ? res() : c.on("close", res)));
+    } finally {
+      await stopServer(s2);
+    }
   });
 
   test("HTTP/1.1 on the same port: pipelined requests and a big body still work", async () => {

@@ -11,7 +11,7 @@
 
 /* trimTo(5), as captured from both streamstore versions (s2.md 4) */
 static const uint8_t trim5[] = {0x0a, 0x12, 0x12, 0x06, 0x12, 0x04, 0x74, 0x72, 0x69, 0x6d,
-                                0x1a, 0x08, 0, 0, 0, 0, 0, 0, 0, 5};
+                                0x1a, 0x08, 0,    0,    0,    0,    0,    0,    0,    5};
 
 Test(s2wire, decodes_the_captured_trim_command)
 {
