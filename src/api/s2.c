@@ -2,7 +2,8 @@
  * api/s2.c - the S2 append API triggerd serves for the SDK's v2 writers
  * (spec/s2.md): POST /v1/streams/{stream}/records as a unary JSON or
  * protobuf append over HTTP/1.1 (ops A, B) and as an S2S append session
- * over cleartext HTTP/2 (op C). Parsing and replies only; what an append
+ * over cleartext HTTP/2 (op C; ops A and B are served over HTTP/2 too).
+ * Parsing and replies only; what an append
  * means is realtime/s2.c.
  *
  * Acks are durable: a unary reply waits for the turn's commit like every
@@ -69,6 +70,84 @@ static void reply_s2_err(http_ctx *c, const s2_err *e)
     http_reply_json(c, e->status, s2_err_json(e));
 }
 
+/* A unary append's outcome: status, content type and body (malloc'd). */
+typedef struct unary_out {
+    int status;
+    const char *ctype;
+    char *body;
+    size_t len;
+} unary_out;
+
+static void out_json(unary_out *o, int status, json_t *j)
+{
+    o->status = status;
+    o->ctype = "application/json";
+    o->body = json_dumps(j, JSON_COMPACT);
+    o->len = o->body ? strlen(o->body) : 0;
+    json_decref(j);
+}
+
+static void out_err(unary_out *o, const s2_err *e)
+{
+    out_json(o, e->status, s2_err_json(e));
+}
+
+static void out_errmsg(unary_out *o, int status, const char *code, const char *msg)
+{
+    s2_err e = mkerr(status, code, msg);
+    out_err(o, &e);
+}
+
+/* Ops A and B, whatever carries them: decodes the body by content type and
+ * appends it in the turn's transaction; the caller sends o once durable. */
+static void unary_append(app *a, const char *name, const char *ct, const uint8_t *p, size_t n,
+                         int64_t now, unary_out *o)
+{
+    bool proto = ctype_is(ct, "application/protobuf") || ctype_is(ct, "application/x-protobuf");
+    s2_input in = {0};
+    json_t *body = NULL;
+    s2_err e = {0};
+    if (proto) {
+        if (s2wire_decode_input(p, n, &in) != 0) {
+            out_errmsg(o, 400, "bad_proto", "malformed AppendInput");
+            return;
+        }
+    } else if (ctype_is(ct, "application/json") || !ct) {
+        body = json_loadb(n ? (const char *)p : "", n, 0, NULL);
+        if (!body) {
+            out_errmsg(o, 400, "bad_json", "malformed JSON body");
+            return;
+        }
+        if (s2_input_from_json(body, &in, &e) != 0) {
+            json_decref(body);
+            out_err(o, &e);
+            return;
+        }
+    } else if (ctype_is(ct, "s2s/proto")) {
+        out_errmsg(o, 400, "bad_header", "s2s/proto sessions need HTTP/2");
+        return;
+    } else {
+        out_errmsg(o, 400, "bad_header", "unsupported content-type");
+        return;
+    }
+    s2_ack ack;
+    int rc = s2_append(a, name, &in, now, &ack, &e);
+    s2wire_input_free(&in);
+    json_decref(body);
+    if (rc) {
+        out_err(o, &e);
+    } else if (proto) {
+        o->status = 200;
+        o->ctype = "application/protobuf";
+        o->body = malloc(S2WIRE_ACK_MAX);
+        if (!o->body)
+            abort();
+        o->len = s2wire_encode_ack(&ack, (uint8_t *)o->body);
+    } else {
+        out_json(o, 200, s2_ack_json(&ack));
+    }
+}
+
 void api_s2_append(http_ctx *c)
 {
     const char *name = http_param(c, 0);
@@ -78,51 +157,16 @@ void api_s2_append(http_ctx *c)
         reply_s2_err(c, &e);
         return;
     }
-    const char *ct = http_header(c, "content-type");
-    bool proto = ctype_is(ct, "application/protobuf") || ctype_is(ct, "application/x-protobuf");
     h2o_iovec_t b = http_body(c);
-    s2_input in = {0};
-    json_t *body = NULL;
-    if (proto) {
-        if (s2wire_decode_input((const uint8_t *)b.base, b.len, &in) != 0) {
-            reply_s2_err(c, &(s2_err[]){mkerr(400, "bad_proto", "malformed AppendInput")}[0]);
-            return;
-        }
-    } else if (ctype_is(ct, "application/json") || !ct) {
-        body = json_loadb(b.base ? b.base : "", b.len, 0, NULL);
-        if (!body) {
-            reply_s2_err(c, &(s2_err[]){mkerr(400, "bad_json", "malformed JSON body")}[0]);
-            return;
-        }
-        if (s2_input_from_json(body, &in, &e) != 0) {
-            json_decref(body);
-            reply_s2_err(c, &e);
-            return;
-        }
-    } else if (ctype_is(ct, "s2s/proto")) {
-        reply_s2_err(c, &(s2_err[]){mkerr(400, "bad_header", "s2s/proto sessions need HTTP/2")}[0]);
-        return;
-    } else {
-        reply_s2_err(c, &(s2_err[]){mkerr(400, "bad_header", "unsupported content-type")}[0]);
-        return;
-    }
-    s2_ack ack;
-    int rc = s2_append(c->app, name, &in, c->now, &ack, &e);
-    s2wire_input_free(&in);
-    json_decref(body);
-    if (rc) {
-        reply_s2_err(c, &e);
-        return;
-    }
-    if (proto) {
-        uint8_t buf[S2WIRE_ACK_MAX];
-        size_t n = s2wire_encode_ack(&ack, buf);
-        char *out = http_sprintf(c, "%*s", (int)n, "");
-        memcpy(out, buf, n);
-        http_reply_raw(c, 200, "application/protobuf", out, n);
-    } else {
-        http_reply_json(c, 200, s2_ack_json(&ack));
-    }
+    unary_out o = {0};
+    unary_append(c->app, name, http_header(c, "content-type"), (const uint8_t *)b.base, b.len,
+                 c->now, &o);
+    /* the reply waits for the turn's commit like every reply (server.c) */
+    char *body = http_sprintf(c, "%*s", (int)o.len, "");
+    if (o.len)
+        memcpy(body, o.body, o.len);
+    http_reply_raw(c, o.status, o.ctype, body, o.len);
+    free(o.body);
 }
 
 /* ---- op C: S2S append sessions over h2c -------------------------------- */
@@ -329,6 +373,87 @@ static void sess_close(void *ud)
 
 static const h2c_handler sess_handler = {sess_data, sess_end, sess_close};
 
+/* ---- ops A and B over h2c: the body is collected, then appended -------- */
+
+#define UNARY_H2_MAX (8 * 1024 * 1024)
+
+typedef struct h2unary {
+    app *a;
+    h2c_stream *s;
+    char *name, *ctype;
+    uint8_t *body;
+    size_t len;
+    bool too_big, answered;
+    unary_out out;
+    streams_waiter *w;
+} h2unary;
+
+static void h2u_send(h2unary *u)
+{
+    u->answered = true;
+    h2c_reply(u->s, u->out.status, u->out.ctype, u->out.body ? u->out.body : "", u->out.len);
+}
+
+static void h2u_data(void *ud, h2c_stream *s, const uint8_t *p, size_t n)
+{
+    (void)s;
+    h2unary *u = ud;
+    if (u->too_big)
+        return;
+    if (u->len + n > UNARY_H2_MAX) {
+        u->too_big = true;
+        return;
+    }
+    uint8_t *nb = realloc(u->body, u->len + n);
+    if (!nb)
+        abort();
+    u->body = nb;
+    memcpy(u->body + u->len, p, n);
+    u->len += n;
+}
+
+static void h2u_durable(void *ud, bool ok)
+{
+    h2unary *u = ud;
+    u->w = NULL;
+    if (!ok) {
+        free(u->out.body);
+        u->out = (unary_out){0};
+        out_errmsg(&u->out, 503, "unavailable", "the append was not stored; retry");
+    }
+    h2u_send(u);
+}
+
+static void h2u_end(void *ud, h2c_stream *s)
+{
+    (void)s;
+    h2unary *u = ud;
+    if (u->too_big) {
+        out_errmsg(&u->out, 413, "invalid", "request body too large");
+        h2u_send(u);
+        return;
+    }
+    unary_append(u->a, u->name, u->ctype, u->body, u->len, time_now_ms(), &u->out);
+    if (u->out.status == 200)
+        u->w = streams_when_durable(u->a->streams, h2u_durable, u);
+    else
+        h2u_send(u);
+}
+
+static void h2u_close(void *ud)
+{
+    h2unary *u = ud;
+    if (u->w)
+        streams_waiter_cancel(u->w);
+    free(u->out.body);
+    free(u->body);
+    free(u->name);
+    free(u->ctype);
+    free(u);
+}
+
+static const h2c_handler unary_handler = {h2u_data, h2u_end, h2u_close};
+
 static void h2c_json(h2c_stream *s, const s2_err *e)
 {
     json_t *j = s2_err_json(e);
@@ -367,16 +492,25 @@ void api_s2_h2c(void *ctx, h2c_stream *s)
         return;
     }
     s2_err e = {0};
-    if (strcmp(h2c_method(s), "POST") != 0) {
+    if (strcmp(h2c_method(s), "POST") != 0)
         e = mkerr(405, "bad_path", "method not allowed");
-    } else if (!ctype_is(h2c_header(s, "content-type"), "s2s/proto")) {
-        e = mkerr(415, "bad_header", "HTTP/2 serves s2s/proto append sessions only");
-    } else if (!name_ok(name, &e)) {
+    else if (!name_ok(name, &e))
         s2_token_check(a, bearer_of(h2c_header(s, "authorization")), name, time_now_ms(), &e);
-    }
     if (e.status) {
         free(name);
         h2c_json(s, &e);
+        return;
+    }
+    const char *ct = h2c_header(s, "content-type");
+    if (!ctype_is(ct, "s2s/proto")) {
+        h2unary *u = calloc(1, sizeof *u);
+        if (!u)
+            abort();
+        u->a = a;
+        u->s = s;
+        u->name = name;
+        u->ctype = ct ? strdup(ct) : NULL;
+        h2c_set_handler(s, &unary_handler, u);
         return;
     }
     s2sess *x = calloc(1, sizeof *x);

@@ -223,18 +223,29 @@ describe("S2 append API", () => {
     assert.equal(ack.tail.seq_num, 1);
   });
 
-  test("h2c: wrong path 404, other methods 405, non-s2s content 415, all JSON", async () => {
+  test("h2c: wrong path 404, other methods 405, no token 401, all JSON; unary appends work over h2 too", async () => {
     let r = await h2(srv, "/nope", { method: "GET" });
     assert.equal(r.status, 404);
     assert.equal(JSON.parse(r.body).code, "bad_path");
     r = await h2(srv, "/v1/streams/x/records", { method: "GET" });
     assert.equal(r.status, 405);
     assert.ok(JSON.parse(r.body).message);
-    r = await h2(srv, "/v1/streams/x/records", { headers: { "content-type": "application/json" }, body: ["{}"] });
-    assert.equal(r.status, 415);
     r = await h2(srv, "/v1/streams/x/records", { headers: { "content-type": "s2s/proto" } });
     assert.equal(r.status, 401);
     assert.equal(JSON.parse(r.body).code, "authn");
+    const key = uid("h2u-");
+    const h = await coords(srv, run, key);
+    const path = `/v1/streams/${encodeURIComponent(h["x-s2-stream-name"])}/records`;
+    const auth = { authorization: `Bearer ${h["x-s2-access-token"]}` };
+    r = await h2(srv, path, { headers: { ...auth, "content-type": "application/json" }, body: ["{}"] });
+    assert.equal(r.status, 422);
+    r = await h2(srv, path, { headers: { ...auth, "content-type": "application/json" }, body: ['{"records":[{"body":"a"},', '{"body":"b"}]}'] });
+    assert.equal(r.status, 200);
+    assert.deepEqual(JSON.parse(r.body).end, { seq_num: 2, timestamp: JSON.parse(r.body).end.timestamp });
+    r = await h2(srv, path, { headers: { ...auth, "content-type": "application/protobuf" }, body: [appendInput(["c"])] });
+    assert.equal(r.status, 200);
+    assert.equal(r.body[0], 0x0a); // AppendAck.start
+    assert.deepEqual((await readAll(srv, run, key)).map((x) => x.body), ["a", "b", "c"]);
   });
 
   test("h2c: bad frames end the session with a terminal frame (status + ErrorInfo)", async () => {
