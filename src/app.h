@@ -29,6 +29,7 @@ typedef struct app_config {
     int64_t rate_window_ms;
     int64_t heartbeat_timeout_ms; /* 0 = the engine's default (60 s) */
     int64_t key_grace_ms;         /* rotate-key: how long the old key keeps working */
+    int64_t h2c_idle_ms;          /* an HTTP/2 connection without streams gets GOAWAY; 0 = 30 s */
 } app_config;
 
 typedef struct app {

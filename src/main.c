@@ -112,6 +112,9 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
     if (envv("TRIGGERD_KEY_GRACE_MS") &&
         parse_count(envv("TRIGGERD_KEY_GRACE_MS"), &cfg->key_grace_ms))
         return -1;
+    if (envv("TRIGGERD_H2C_IDLE_MS") &&
+        parse_count(envv("TRIGGERD_H2C_IDLE_MS"), &cfg->h2c_idle_ms))
+        return -1;
     if (envv("TRIGGERD_PUBLIC_URL"))
         snprintf(cfg->public_url, sizeof cfg->public_url, "%s", envv("TRIGGERD_PUBLIC_URL"));
     int i = 1;
@@ -233,6 +236,7 @@ static int serve(app *a)
     a->http = http_server_start(a, api_routes, api_routes_count);
     if (!a->http || !api_realtime_new(a) || !streams_new(a))
         goto fail;
+    http_server_h2c(a->http, api_s2_h2c, a);
     if (engine_start(a->en) != 0 || store_commit(a->st) != 0) {
         fprintf(stderr, "triggerd: engine start failed\n");
         goto fail;

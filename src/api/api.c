@@ -68,6 +68,10 @@ const http_route api_routes[] = {
     {"HEAD", "/realtime/v1/streams/:runId/:target/:streamKey", api_stream_head, S | EXEMPT, 0},
     {"POST", "/realtime/v1/streams/:runId/:target/:streamKey/append", api_stream_append, S,
      512 * 1024},
+    /* S2 unary appends, ops A and B (spec/s2.md 3, 4); the token is S2's own,
+     * checked by the handler. Sessions (op C) come over h2c (api/s2.c). */
+    {"POST", "/v1/streams/:stream/records", api_s2_append, ROUTE_NOAUTH | EXEMPT,
+     8 * 1024 * 1024},
     /* 6.8 waitpoint tokens */
     {"POST", "/api/v1/waitpoints/tokens", api_tokens_create, S, API_TOKEN_BODY_MAX},
     {"GET", "/api/v1/waitpoints/tokens", api_tokens_list, S, 0},

@@ -6,6 +6,7 @@
 #define TD_API_H
 
 #include "engine/engine.h"
+#include "http/h2c.h"
 #include "http/http.h"
 #include "util/jsontext.h"
 
@@ -90,6 +91,9 @@ void api_stream_read(http_ctx *c);
 void api_input_send(http_ctx *c);
 void api_input_read(http_ctx *c);
 void api_input_wait(http_ctx *c);
+void api_s2_append(http_ctx *c);
+/* Cleartext HTTP/2 requests: S2 append sessions (op C), else 404/405. */
+void api_s2_h2c(void *app, h2c_stream *s);
 void api_healthz(http_ctx *c);
 void api_trigger(http_ctx *c);
 void api_runs_retrieve(http_ctx *c);

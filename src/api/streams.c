@@ -3,12 +3,14 @@
  * streams (6.15 [71]-[73]): create, NDJSON ingest and its resume probe,
  * single-part append, SSE read, input send and the input-stream waitpoint.
  *
- * Only the v1 backend is served: create answers {version:"v1"} without the
- * X-S2-* headers, so both SDKs (4.5.0 and 4.8.x) fall back to their v1
- * writer (StreamsWriterV1, one long-lived NDJSON POST). Serving the S2 API
- * for the v2 writer is later work. Output streams are read in the v1 (Redis)
- * SSE format; input streams in the S2 "batch" format with X-Stream-Version:
- * v2, because the task-side input manager takes each part's id as a
+ * Two backends. v2 (what both SDKs ask for by default, with the request
+ * header x-trigger-realtime-streams-version: v2): create answers the
+ * X-S2-* headers of spec/s2.md 2.1, the SDK's StreamsWriterV2 then appends
+ * to triggerd's own S2 API (api/s2.c) and readers get S2's SSE format
+ * (s2.md 8.2) with X-Stream-Version: v2. v1 (the header says v1 or is
+ * absent): the NDJSON writer and the Redis-style SSE format. A stream that
+ * has v1 records stays v1. Input streams are read in the S2 "batch" format
+ * too, because the task-side input manager takes each part's id as a
  * sequence number (parseInt) and resumes with it, which the v1 "<ms>-<seq>"
  * ids would break.
  *
@@ -20,7 +22,9 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "realtime/s2.h"
 #include "realtime/streams.h"
+#include "util/id.h"
 #include "util/timefmt.h"
 
 #define INPUT_PREFIX "$trigger.input:"
@@ -60,6 +64,29 @@ static bool load_target(http_ctx *c, store_run *r)
     return false;
 }
 
+/* ---- backend choice ----------------------------------------------------- */
+
+/* Whether (run, key) is a v2 (S2) stream: not when it has v1 records, yes
+ * when its S2 stream exists, else as the client asks (the SDK sends
+ * x-trigger-realtime-streams-version on every request). *name receives the
+ * S2 stream name (caller frees) when v2. */
+static bool stream_is_v2(http_ctx *c, const store_run *r, const char *key, char **name)
+{
+    *name = NULL;
+    int64_t last;
+    if (store_stream_last_seq(c->app->st, r->friendly_id, key, &last) == 0 && last >= 0)
+        return false;
+    char *n = s2_run_stream_name(r->env_id, r->friendly_id, key);
+    store_s2_tail t;
+    const char *want = http_header(c, "x-trigger-realtime-streams-version");
+    if ((store_s2_tail_get(c->app->st, n, &t) == 0 && t.exists) || (want && strcmp(want, "v2") == 0)) {
+        *name = n;
+        return true;
+    }
+    free(n);
+    return false;
+}
+
 /* ---- [67] create, [68] ingest, [69] resume probe, [70] append ---------- */
 
 void api_stream_create(http_ctx *c)
@@ -76,8 +103,23 @@ void api_stream_create(http_ctx *c)
         http_reply_err(c, &e);
         goto out;
     }
-    /* v1 only, and deliberately no X-S2-* headers: see the file comment */
-    http_reply_json(c, 202, json_pack("{s:s}", "version", "v1"));
+    char *name = NULL;
+    if (!stream_is_v2(c, &r, http_param(c, 2), &name)) {
+        http_reply_json(c, 202, json_pack("{s:s}", "version", "v1"));
+        goto out;
+    }
+    /* s2.md 2.1: the SDK reads these (lower-cased) and writes to our S2 API;
+     * the endpoint has a scheme and no trailing slash (s2.md 2.2) */
+    char *tok = s2_token_mint(c->app, c->auth.env, c->now);
+    http_add_header(c, "x-s2-access-token", tok ? tok : "");
+    free(tok);
+    http_add_header(c, "x-s2-basin", S2_BASIN);
+    http_add_header(c, "x-s2-stream-name", http_sprintf(c, "%s", name));
+    http_add_header(c, "x-s2-endpoint", http_sprintf(c, "%s/v1", http_origin(c)));
+    http_add_header(c, "x-s2-flush-interval-ms", S2_FLUSH_INTERVAL_MS);
+    http_add_header(c, "x-s2-max-retries", S2_MAX_RETRIES);
+    free(name);
+    http_reply_json(c, 202, json_pack("{s:s}", "version", "v2"));
 out:
     store_run_clear(&r);
 }
@@ -147,6 +189,38 @@ void api_stream_head(http_ctx *c)
     store_run_clear(&r);
 }
 
+/* [70] in v2: one S2 record {"data":part,"id":partId} (spec/api.md 6.14). */
+static void append_v2(http_ctx *c, const char *name, h2o_iovec_t b)
+{
+    const char *pid = http_header(c, "x-part-id");
+    char gen[32];
+    if (!pid || !*pid) {
+        id_nanoid(gen, 7);
+        pid = gen;
+    }
+    json_t *rec = json_pack("{s:s%,s:s}", "data", b.base ? b.base : "", b.len, "id", pid);
+    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    if (!text) {
+        http_reply_json(c, 422, json_pack("{s:b,s:s}", "ok", 0, "error", "Invalid part"));
+        return;
+    }
+    s2_header none[1];
+    s2_record r = {.headers = none, .n_headers = 0,
+                   .body = {(const uint8_t *)text, strlen(text)}};
+    s2_input in = {.recs = &r, .n = 1};
+    s2_ack ack;
+    s2_err e = {0};
+    if (8 + r.body.n > S2_MAX_RECORD_BYTES)
+        http_reply_json(c, 413, json_pack("{s:b,s:s}", "ok", 0, "error", "Record too large"));
+    else if (s2_append(c->app, name, &in, c->now, &ack, &e) != 0)
+        http_reply_json(c, e.status >= 500 ? 500 : 422,
+                        json_pack("{s:b,s:s}", "ok", 0, "error", e.msg));
+    else
+        http_reply_json(c, 200, json_pack("{s:b}", "ok", 1));
+    free(text);
+}
+
 void api_stream_append(http_ctx *c)
 {
     store_run r = {0};
@@ -161,8 +235,14 @@ void api_stream_append(http_ctx *c)
         http_reply_err(c, &e);
         goto out;
     }
-    /* v1 stores the part as a JSON string: JSON.stringify(part) */
     h2o_iovec_t b = http_body(c);
+    char *name = NULL;
+    if (stream_is_v2(c, &r, http_param(c, 2), &name)) {
+        append_v2(c, name, b);
+        free(name);
+        goto out;
+    }
+    /* v1 stores the part as a JSON string: JSON.stringify(part) */
     json_t *part = json_stringn_nocheck(b.base ? b.base : "", b.len);
     char *text = json_dumps(part, JSON_ENCODE_ANY | JSON_COMPACT);
     json_decref(part);
@@ -187,6 +267,7 @@ typedef struct sse_reader {
     char run_id[64];
     char *stream;
     bool v2;      /* S2 batch format (input streams) */
+    bool s2;      /* an S2 stream (v2 run streams): stream is its name */
     bool ending;  /* http_stream_end called */
     int64_t last; /* last seq sent, -1 = none */
     int64_t idle_ms;
@@ -238,6 +319,10 @@ static void reader_stop(sse_reader *rd, bool abort)
 
 static void reader_end(sse_reader *rd)
 {
+    if (rd->s2 && !rd->ending) {
+        static const char done[] = "data: [DONE]\n\n"; /* S2's normal end (s2.md 8.2) */
+        http_stream_write(rd->hs, done, sizeof done - 1);
+    }
     reader_stop(rd, false);
 }
 
@@ -285,9 +370,78 @@ static void emit(void *ud, const store_stream_rec *rec)
     free(ev);
 }
 
+/* ---- S2 streams: s2.md 8.2 batches ---- */
+
+typedef struct s2_emit {
+    sse_reader *rd;
+    json_t *recs;
+    size_t n, bytes;
+    int64_t last;
+    bool failed;
+} s2_emit;
+
+static void s2_flush(s2_emit *x, int64_t tail)
+{
+    if (!json_array_size(x->recs) || x->failed)
+        return;
+    json_t *batch = json_pack("{s:O}", "records", x->recs);
+    if (tail >= 0)
+        json_object_set_new(batch, "tail",
+                            json_pack("{s:I,s:I}", "seq_num", (json_int_t)tail, "timestamp",
+                                      (json_int_t)time_now_ms()));
+    char *dt = json_dumps(batch, JSON_COMPACT);
+    json_decref(batch);
+    char *ev = NULL;
+    if (!dt || asprintf(&ev, "event: batch\nid: %lld\ndata: %s\n\n", (long long)x->last, dt) < 0)
+        ev = NULL;
+    free(dt);
+    if (!ev || http_stream_write(x->rd->hs, ev, strlen(ev)) != 0) {
+        x->failed = true;
+    } else {
+        x->rd->last = x->last;
+        x->rd->last_data = x->rd->last_write = time_now_ms();
+    }
+    free(ev);
+    json_array_clear(x->recs);
+    x->bytes = 0;
+}
+
+static void s2_collect(void *ud, const store_s2_rec *r)
+{
+    s2_emit *x = ud;
+    x->n++;
+    json_array_append_new(x->recs, s2_record_json(r));
+    x->last = r->seq;
+    x->bytes += 8 + r->headers_len + r->body_len;
+    if (x->bytes >= S2_MAX_BATCH_BYTES)
+        s2_flush(x, -1);
+}
+
+/* Sends the S2 records after rd->last; tail >= 0 (following) tags the
+ * batches with the stream's tail, as S2 does for live batches. */
+static void reader_send_s2(sse_reader *rd, int64_t tail)
+{
+    for (;;) {
+        s2_emit x = {rd, json_array(), 0, 0, rd->last, false};
+        int rc = store_s2_each(rd->a->st, rd->stream, rd->last + 1, SSE_READ_BATCH, s2_collect, &x);
+        s2_flush(&x, tail);
+        json_decref(x.recs);
+        if (rc != 0 || x.failed) {
+            reader_stop(rd, true);
+            return;
+        }
+        if (x.n < SSE_READ_BATCH)
+            return;
+    }
+}
+
 /* Sends the records after rd->last up to upto (-1: all). */
 static void reader_send(sse_reader *rd, int64_t upto)
 {
+    if (rd->s2) {
+        reader_send_s2(rd, upto < 0 ? -1 : upto + 1);
+        return;
+    }
     for (;;) {
         emit_ctx x = {rd, 0, false};
         if (store_stream_each(rd->a->st, rd->run_id, rd->stream, rd->last, upto, SSE_READ_BATCH,
@@ -321,7 +475,14 @@ static void on_tick(uv_timer_t *t)
     }
     if (now - rd->last_write >= SSE_PING_MS) {
         static const char ping[] = ": ping\n\n";
-        if (http_stream_write(rd->hs, ping, sizeof ping - 1) != 0)
+        char s2ping[64];
+        const char *p = ping;
+        if (rd->s2) {
+            snprintf(s2ping, sizeof s2ping, "event: ping\ndata: {\"timestamp\":%lld}\n\n",
+                     (long long)now);
+            p = s2ping;
+        }
+        if (http_stream_write(rd->hs, p, strlen(p)) != 0)
             reader_end(rd);
         rd->last_write = now;
     }
@@ -367,7 +528,7 @@ static int64_t parse_last_event(http_ctx *c)
     return n;
 }
 
-static void serve_sse(http_ctx *c, const char *stream, bool v2)
+static void serve_sse(http_ctx *c, const char *stream, bool v2, bool output)
 {
     store_run r = {0};
     err_t e = {0};
@@ -378,9 +539,16 @@ static void serve_sse(http_ctx *c, const char *stream, bool v2)
     }
     bool ok = api_can_read_run(c, &r);
     bool done = engine_run_completed(&r);
+    char *s2name = NULL;
+    bool s2 = ok && output && stream_is_v2(c, &r, stream, &s2name);
     store_run_clear(&r);
     if (!ok)
         return;
+    if (s2) {
+        stream = http_sprintf(c, "%s", s2name);
+        free(s2name);
+        v2 = true;
+    }
     int64_t idle;
     if (!parse_timeout(c, &idle))
         return;
@@ -388,9 +556,10 @@ static void serve_sse(http_ctx *c, const char *stream, bool v2)
     if (!rd)
         abort();
     rd->a = c->app;
-    snprintf(rd->run_id, sizeof rd->run_id, "%s", http_param(c, 0));
+    snprintf(rd->run_id, sizeof rd->run_id, "%s", s2 ? "" : http_param(c, 0));
     rd->stream = strdup(stream);
     rd->v2 = v2;
+    rd->s2 = s2;
     rd->last = parse_last_event(c);
     rd->idle_ms = idle;
     rd->last_data = rd->last_write = time_now_ms();
@@ -410,7 +579,7 @@ static void serve_sse(http_ctx *c, const char *stream, bool v2)
     reader_send(rd, -1);
     if (rd->ending)
         return;
-    if (done && !v2) {
+    if (done && (!v2 || s2)) {
         /* a finished run writes no more: the whole stream is replayed and
          * the reader ends (the v1 client completes on a clean end) */
         reader_end(rd);
@@ -422,12 +591,12 @@ static void serve_sse(http_ctx *c, const char *stream, bool v2)
 
 void api_stream_read(http_ctx *c)
 {
-    serve_sse(c, http_param(c, 1), false);
+    serve_sse(c, http_param(c, 1), false, true);
 }
 
 void api_input_read(http_ctx *c)
 {
-    serve_sse(c, http_sprintf(c, INPUT_PREFIX "%s", http_param(c, 1)), true);
+    serve_sse(c, http_sprintf(c, INPUT_PREFIX "%s", http_param(c, 1)), true, false);
 }
 
 void api_streams_shutdown(app *a)

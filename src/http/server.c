@@ -58,6 +58,8 @@ struct http_server {
     void (*stop_done)(void *);
     void *stop_ud;
     char origin[256];
+    h2c_dispatch h2c_fn; /* cleartext HTTP/2 requests (S2 append sessions) */
+    void *h2c_ctx;
 };
 
 /* ---- pending queue and commit ----------------------------------------- */
@@ -437,6 +439,46 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- listener --------------------------------------------------------- */
 
+#define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define H2_PREFACE_LEN 24
+#define H2C_IDLE_MS 30000
+
+/* The first bytes of a connection decide who serves it: the HTTP/2
+ * connection preface (prior knowledge, what Node's http2.connect sends to
+ * an http: origin, spec/s2.md 2.2) goes to h2c.c, anything else to libh2o,
+ * which parses the bytes already read before reading more. */
+static void on_sniff(h2o_socket_t *sock, const char *err)
+{
+    http_server *hs = sock->data;
+    if (err) {
+        h2o_socket_close(sock);
+        return;
+    }
+    size_t n = sock->input->size;
+    size_t cmp = n < H2_PREFACE_LEN ? n : H2_PREFACE_LEN;
+    bool h2 = memcmp(sock->input->bytes, H2_PREFACE, cmp) == 0;
+    if (h2 && n < H2_PREFACE_LEN)
+        return; /* a prefix of the preface so far: wait for the rest */
+    h2o_socket_read_stop(sock);
+    if (!h2) {
+        sock->data = NULL;
+        h2o_accept(&hs->accept_ctx, sock);
+        return;
+    }
+    if (!hs->h2c_fn || !hs->listening) {
+        h2o_socket_close(sock);
+        return;
+    }
+    int64_t idle = hs->app->cfg.h2c_idle_ms > 0 ? hs->app->cfg.h2c_idle_ms : H2C_IDLE_MS;
+    h2c_serve(sock, hs->app->loop, idle, hs->h2c_fn, hs->h2c_ctx);
+}
+
+void http_server_h2c(http_server *hs, h2c_dispatch fn, void *ctx)
+{
+    hs->h2c_fn = fn;
+    hs->h2c_ctx = ctx;
+}
+
 static void on_accept(uv_stream_t *listener, int status)
 {
     http_server *hs = listener->data;
@@ -452,7 +494,8 @@ static void on_accept(uv_stream_t *listener, int status)
     }
     uv_tcp_nodelay(conn, 1);
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
-    h2o_accept(&hs->accept_ctx, sock);
+    sock->data = hs;
+    h2o_socket_read_start(sock, on_sniff);
 }
 
 http_server *http_server_start(app *a, const http_route *routes, size_t n)

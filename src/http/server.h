@@ -20,4 +20,9 @@ void http_server_stop(http_server *hs, int64_t grace_ms, void (*done)(void *), v
 
 void http_server_free(http_server *hs);
 
+/* Serves cleartext HTTP/2 (prior knowledge) connections on the same port
+ * with fn (http/h2c.h); without it they are closed. */
+#include "http/h2c.h"
+void http_server_h2c(http_server *hs, h2c_dispatch fn, void *ctx);
+
 #endif

@@ -20,10 +20,17 @@ typedef struct note {
     int64_t seq;
 } note;
 
+struct streams_waiter {
+    void (*fn)(void *ud, bool ok); /* NULL once cancelled */
+    void *ud;
+    struct streams_waiter *next;
+};
+
 typedef struct nbatch {
     uint64_t gen;
     note *n;
     size_t len;
+    streams_waiter *waiters; /* in registration order */
     struct nbatch *next;
 } nbatch;
 
@@ -40,6 +47,7 @@ struct streams {
     void (*prev_durable)(app *a, uint64_t gen);
     note *turn; /* noted this turn, not yet committed */
     size_t n_turn, cap_turn;
+    streams_waiter *turn_waiters, **turn_waiters_tail;
     nbatch *committed, **committed_tail;
     streams_watch *watchers;
     size_t n_watchers;
@@ -63,17 +71,33 @@ static void notes_free(note *n, size_t len)
     free(n);
 }
 
+/* Calls and frees a list of waiters. */
+static void waiters_fire(streams_waiter *w, bool ok)
+{
+    while (w) {
+        streams_waiter *next = w->next;
+        if (w->fn)
+            w->fn(w->ud, ok);
+        free(w);
+        w = next;
+    }
+}
+
 static void on_commit(app *a, uint64_t gen, bool ok)
 {
     streams *s = a->streams;
     if (s->prev_commit)
         s->prev_commit(a, gen, ok);
-    if (!s->n_turn)
+    if (!s->n_turn && !s->turn_waiters)
         return;
+    streams_waiter *ws = s->turn_waiters;
+    s->turn_waiters = NULL;
+    s->turn_waiters_tail = &s->turn_waiters;
     if (!ok) {
         notes_free(s->turn, s->n_turn);
         s->turn = NULL;
         s->n_turn = s->cap_turn = 0;
+        waiters_fire(ws, false);
         return;
     }
     nbatch *b = calloc(1, sizeof *b);
@@ -82,6 +106,7 @@ static void on_commit(app *a, uint64_t gen, bool ok)
     b->gen = gen;
     b->n = s->turn;
     b->len = s->n_turn;
+    b->waiters = ws;
     s->turn = NULL;
     s->n_turn = s->cap_turn = 0;
     *s->committed_tail = b;
@@ -114,6 +139,7 @@ static void on_durable(app *a, uint64_t gen)
         if (!s->committed)
             s->committed_tail = &s->committed;
         wake(s, b);
+        waiters_fire(b->waiters, true);
         notes_free(b->n, b->len);
         free(b);
     }
@@ -126,6 +152,7 @@ streams *streams_new(app *a)
         return NULL;
     s->a = a;
     s->committed_tail = &s->committed;
+    s->turn_waiters_tail = &s->turn_waiters;
     s->prev_commit = a->on_commit;
     s->prev_durable = a->on_durable;
     a->streams = s;
@@ -148,8 +175,10 @@ void streams_free(streams *s)
         nbatch *b = s->committed;
         s->committed = b->next;
         notes_free(b->n, b->len);
+        waiters_fire(b->waiters, false);
         free(b);
     }
+    waiters_fire(s->turn_waiters, false);
     while (s->watchers)
         streams_watch_stop(s, s->watchers);
     free(s);
@@ -161,16 +190,38 @@ int streams_append(streams *s, const char *run_id, const char *stream, const cha
     int rc = store_stream_append(s->a->st, run_id, stream, data, len, client_id, chunk, now, seq);
     if (rc)
         return rc;
+    streams_note(s, run_id, stream, *seq);
+    return 0;
+}
+
+void streams_note(streams *s, const char *run_id, const char *stream, int64_t seq)
+{
     if (!s->n_watchers)
-        return 0; /* nobody to wake: a reader that comes later reads the store */
+        return; /* nobody to wake: a reader that comes later reads the store */
     if (s->n_turn == s->cap_turn) {
         s->cap_turn = s->cap_turn ? s->cap_turn * 2 : 16;
         s->turn = realloc(s->turn, s->cap_turn * sizeof *s->turn);
         if (!s->turn)
             abort();
     }
-    s->turn[s->n_turn++] = (note){xstrdup(run_id), xstrdup(stream), *seq};
-    return 0;
+    s->turn[s->n_turn++] = (note){xstrdup(run_id), xstrdup(stream), seq};
+}
+
+streams_waiter *streams_when_durable(streams *s, void (*fn)(void *ud, bool ok), void *ud)
+{
+    streams_waiter *w = calloc(1, sizeof *w);
+    if (!w)
+        abort();
+    w->fn = fn;
+    w->ud = ud;
+    *s->turn_waiters_tail = w;
+    s->turn_waiters_tail = &w->next;
+    return w;
+}
+
+void streams_waiter_cancel(streams_waiter *w)
+{
+    w->fn = NULL;
 }
 
 streams_watch *streams_watch_start(streams *s, const char *run_id, const char *stream,

@@ -35,6 +35,17 @@ void streams_free(streams *s);
 int streams_append(streams *s, const char *run_id, const char *stream, const char *data, size_t len,
                    const char *client_id, int64_t chunk, int64_t now, int64_t *seq);
 
+/* Notes that (run_id, stream) got records up to seq in this turn, written
+ * by the caller itself (S2 streams use run_id ""). */
+void streams_note(streams *s, const char *run_id, const char *stream, int64_t seq);
+
+/* Calls fn(ud, ok) once the writes made so far in this turn are durable
+ * (ok) or were rolled back (!ok). The caller must have written in this
+ * turn. The handle is valid until fn is called or streams_waiter_cancel. */
+typedef struct streams_waiter streams_waiter;
+streams_waiter *streams_when_durable(streams *s, void (*fn)(void *ud, bool ok), void *ud);
+void streams_waiter_cancel(streams_waiter *w);
+
 /* Watches (run_id, stream) (strings copied) until streams_watch_stop. */
 streams_watch *streams_watch_start(streams *s, const char *run_id, const char *stream,
                                    streams_wake fn, void *ud);

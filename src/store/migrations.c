@@ -148,6 +148,16 @@ const char *const store_migrations[] = {
     "CREATE TABLE session_runs(run_id TEXT PRIMARY KEY, session_id TEXT NOT NULL,"
     " reason TEXT NOT NULL, triggered_at INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX session_runs_session ON session_runs(session_id, triggered_at);",
+    /* 12: S2 streams (spec/s2.md): the streams triggerd serves over its own
+     * S2 API (v2 run streams), by name. next_seq is the tail (the seq the
+     * next record takes), last_ts keeps timestamps non-decreasing, trim_seq
+     * the monotonic trim point (records below it are deleted). headers is
+     * the records' headers as protobuf Header messages (realtime/s2wire.h) */
+    "CREATE TABLE s2_streams(name TEXT PRIMARY KEY, next_seq INTEGER NOT NULL,"
+    " last_ts INTEGER NOT NULL, trim_seq INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE s2_records(stream TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    " headers BLOB, body BLOB, PRIMARY KEY(stream, seq)) WITHOUT ROWID;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -501,4 +501,35 @@ int store_input_wait_set(store *st, const char *run_id, const char *stream, cons
 int store_input_wait_get(store *st, const char *run_id, const char *stream, char id[64]);
 int store_input_wait_delete(store *st, const char *run_id, const char *stream);
 
+/* ---- S2 streams (store/s2.c) --------------------------------------------- */
+
+/* A stream's position: the tail (next seq), the last record's timestamp and
+ * the trim point. All zero for a stream never written. */
+typedef struct store_s2_tail {
+    int64_t next_seq, last_ts, trim_seq;
+    bool exists;
+} store_s2_tail;
+
+/* One stored record; blobs borrowed for the callback. */
+typedef struct store_s2_rec {
+    int64_t seq, ts;
+    const void *headers; /* protobuf Header messages, back to back */
+    size_t headers_len;
+    const void *body;
+    size_t body_len;
+} store_s2_rec;
+
+int store_s2_tail_get(store *st, const char *name, store_s2_tail *out);
+/* Creates the stream if new (tail 0) and sets its tail and last timestamp. */
+int store_s2_tail_set(store *st, const char *name, int64_t next_seq, int64_t last_ts,
+                      int64_t now);
+int store_s2_insert(store *st, const char *name, int64_t seq, int64_t ts, const void *headers,
+                    size_t hlen, const void *body, size_t blen);
+/* Raises the trim point to trim_seq (never lowers it) and deletes the
+ * records below the new point. */
+int store_s2_trim(store *st, const char *name, int64_t trim_seq);
+/* Calls fn for records with seq >= from, in order, at most max. */
+int store_s2_each(store *st, const char *name, int64_t from, size_t max,
+                  void (*fn)(void *ud, const store_s2_rec *r), void *ud);
+
 #endif

@@ -1,6 +1,8 @@
 // Realtime streams (spec/api.md 6.14 [66]-[70]) and input streams (6.15
-// [71]-[72]) with the real SDK, from outside a task: the SDK's own v1 writer
-// (StreamsWriterV1, the long-lived NDJSON POST) and createStream/appendToStream
+// [71]-[72]) with the real SDK, from outside a task: the SDK's own v2 writer
+// (StreamsWriterV2, an S2 append session over h2c to triggerd's own S2 API,
+// spec/s2.md), its v1 writer (StreamsWriterV1, the long-lived NDJSON POST,
+// chosen with TRIGGER_V2_REALTIME_STREAMS=0) and createStream/appendToStream
 // of its ApiClient write; streams.read, fetchStream and
 // subscribeToRun().withStreams() read; streams.input().send sends. The dev CLI
 // suite (dev/streams.test.mjs) covers the in-task paths.
@@ -21,6 +23,19 @@ const coreDir = dirname(sdkRequire.resolve("@trigger.dev/core/package.json"));
 const { StreamsWriterV1 } = await import(
   pathToFileURL(join(coreDir, "dist/esm/v3/realtimeStreams/streamsWriterV1.js")).href
 );
+const { StreamsWriterV2 } = await import(
+  pathToFileURL(join(coreDir, "dist/esm/v3/realtimeStreams/streamsWriterV2.js")).href
+);
+
+/** Runs fn with the SDK asking for v1 streams (x-trigger-realtime-streams-version: v1). */
+async function withV1(fn) {
+  process.env.TRIGGER_V2_REALTIME_STREAMS = "0";
+  try {
+    return await fn();
+  } finally {
+    delete process.env.TRIGGER_V2_REALTIME_STREAMS;
+  }
+}
 
 let srv;
 before(async () => {
@@ -74,30 +89,98 @@ async function writeV1(runId, key, chunks) {
   await w.wait();
 }
 
-test("createStream answers v1 with no S2 headers, and registers the key on the run", async () => {
+/** createStream, then the SDK's v2 writer on the S2 coordinates it returns, as
+ * StreamInstance does in a task; returns what wait() resolves. */
+async function writeV2(runId, key, chunks) {
+  const { version, headers } = await apiClient().createStream(runId, "self", key);
+  assert.equal(version, "v2");
+  const source = new ReadableStream({
+    start(c) {
+      for (const x of chunks) c.enqueue(x);
+      c.close();
+    },
+  });
+  const w = new StreamsWriterV2({
+    basin: headers["x-s2-basin"],
+    stream: headers["x-s2-stream-name"],
+    accessToken: headers["x-s2-access-token"],
+    endpoint: headers["x-s2-endpoint"],
+    source,
+    flushIntervalMs: parseInt(headers["x-s2-flush-interval-ms"]),
+    maxRetries: parseInt(headers["x-s2-max-retries"]),
+  });
+  return w.wait();
+}
+
+test("createStream answers v2 with the S2 coordinates; v1 (and no S2 headers) when the SDK asks for v1", async () => {
   const h = await liveRun();
   const r = await apiClient().createStream(h.id, "self", "ai");
-  assert.equal(r.version, "v1");
-  assert.ok(!Object.keys(r.headers).some((k) => k.startsWith("x-s2-")), JSON.stringify(r.headers));
+  assert.equal(r.version, "v2");
+  assert.equal(r.headers["x-s2-basin"], "trigger-local");
+  assert.equal(r.headers["x-s2-endpoint"], `${srv.url}/v1`);
+  assert.equal(r.headers["x-s2-flush-interval-ms"], "100");
+  assert.ok(r.headers["x-s2-access-token"]);
+  assert.match(r.headers["x-s2-stream-name"], new RegExp(`/runs/${h.id}/ai$`));
+  const r1 = await withV1(() => apiClient().createStream(h.id, "self", "ai1"));
+  assert.equal(r1.version, "v1");
+  assert.ok(!Object.keys(r1.headers).some((k) => k.startsWith("x-s2-")), JSON.stringify(r1.headers));
   // the Electric row the SDK sees lists the stream (realtimeStreams)
   const res = await fetch(`${srv.url}/realtime/v1/runs/${h.id}?offset=-1`, {
     headers: { authorization: `Bearer ${srv.keys.dev}` },
   });
   const rows = await res.json();
   const row = rows.find((m) => m.value)?.value;
-  assert.equal(row.realtimeStreams, '{"ai"}');
+  assert.equal(row.realtimeStreams, '{"ai","ai1"}');
   await runs.cancel(h.id);
 });
 
-test("v1 writer -> streams.read: every chunk, in order, live while being written", async () => {
+test("v2 writer (S2 append session) -> streams.read: every chunk, in order, live while being written", async () => {
   const h = await liveRun();
   await apiClient().createStream(h.id, "self", "tokens");
   const reading = take(await streams.read(h.id, "tokens", { timeoutInSeconds: 5 }), 6);
   await sleep(200);
-  await writeV1(h.id, "tokens", ["a", "b", { c: 3 }]);
-  await writeV1(h.id, "tokens", [4, [5], "six"]);
+  const w1 = await writeV2(h.id, "tokens", ["a", "b", { c: 3 }]);
+  const w2 = await writeV2(h.id, "tokens", [4, [5], "six"]);
   assert.deepEqual(await reading, ["a", "b", { c: 3 }, 4, [5], "six"]);
+  // 4.5.0 reports the ack's end, 4.8.x the last record (s2.md 5.7)
+  const last = Number(w2.lastEventId);
+  assert.ok(last === 5 || last === 6, JSON.stringify([w1, w2]));
   await runs.cancel(h.id);
+});
+
+test("v1 writer -> streams.read: every chunk, in order, live while being written", async () => {
+  await withV1(async () => {
+    const h = await liveRun();
+    await apiClient().createStream(h.id, "self", "tokens");
+    const reading = take(await streams.read(h.id, "tokens", { timeoutInSeconds: 5 }), 6);
+    await sleep(200);
+    await writeV1(h.id, "tokens", ["a", "b", { c: 3 }]);
+    await writeV1(h.id, "tokens", [4, [5], "six"]);
+    assert.deepEqual(await reading, ["a", "b", { c: 3 }, 4, [5], "six"]);
+    await runs.cancel(h.id);
+  });
+});
+
+test("v2: replayed whole after the run finished (writer and appendToStream), S2 ids resume", async () => {
+  const h = await liveRun();
+  await writeV2(h.id, "v2out", ["x", "y"]);
+  await apiClient().appendToStream(h.id, "self", "v2out", "tail part");
+  await writeV2(h.id, "v2out", [{ z: 1 }]);
+  const parts = [];
+  const first = await take(
+    await apiClient().fetchStream(h.id, "v2out", { timeoutInSeconds: 2, onPart: (p) => parts.push(p) }),
+    4,
+  );
+  assert.deepEqual(first, ["x", "y", "tail part", { z: 1 }]);
+  assert.deepEqual(parts.map((p) => p.id), ["0", "1", "2", "3"]);
+  const rest = await take(await apiClient().fetchStream(h.id, "v2out", { timeoutInSeconds: 2, lastEventId: "1" }), 2);
+  assert.deepEqual(rest, ["tail part", { z: 1 }]);
+  await runs.cancel(h.id);
+  const t0 = Date.now();
+  const all = [];
+  for await (const v of await streams.read(h.id, "v2out")) all.push(v);
+  assert.deepEqual(all, ["x", "y", "tail part", { z: 1 }]);
+  assert.ok(Date.now() - t0 < 5000, "a finished run's stream ends after the replay");
 });
 
 test("replayed whole after the run finished, and the read ends by itself", async () => {
@@ -165,8 +248,7 @@ test("the v1 writer's resume probe: HEAD X-Last-Chunk-Index per client id", asyn
 
 test("subscribeToRun().withStreams() follows the run's streams", async () => {
   const h = await liveRun();
-  await apiClient().createStream(h.id, "self", "ws");
-  await writeV1(h.id, "ws", ["p", "q"]);
+  await writeV2(h.id, "ws", ["p", "q"]);
   const got = [];
   const sub = runs.subscribeToRun(h.id).withStreams();
   const timer = setTimeout(() => sub.cancel?.(), 15000);

@@ -2,8 +2,9 @@
 // them (issue 9 items 3 and 4), run by the real `trigger.dev dev` CLI
 // (cli.mjs); the tasks are in fixture/src/trigger/streams.ts. Readers use the
 // SDK from outside (streams.read, streams.input().send).
-//   pipe + writer + append from a task -> streams.read live and in order,
-//   then replayed whole after completion
+//   pipe + writer + append from a task (v2: S2 append sessions over h2c to
+//   triggerd's own S2 API) -> streams.read live and in order, then replayed
+//   whole after completion, in S2's SSE format
 //   append with target parent / root from a grandchild
 //   input .once (data sent before it listens), .on, .peek, .wait
 //   send to the finished run refused
@@ -89,6 +90,18 @@ test("pipe/writer/append from a task -> streams.read in order, then replayed who
   const replay = [];
   for await (const v of await streams.read(h.id, "tokens")) replay.push(v);
   assert.deepEqual(replay, PIPED);
+  // the task wrote through triggerd's S2 API (v2): the route serves S2's
+  // SSE format, records numbered 0.. with no gap (spec/s2.md 8.2)
+  const raw = await fetch(`${srv.url}/realtime/v1/streams/${h.id}/tokens`, {
+    headers: { authorization: `Bearer ${srv.keys.dev}` },
+  });
+  assert.equal(raw.headers.get("x-stream-version"), "v2");
+  const seqs = [];
+  for (const ev of (await raw.text()).split("\n\n")) {
+    const data = ev.split("\n").find((l) => l.startsWith("data: {"));
+    if (ev.includes("event: batch") && data) seqs.push(...JSON.parse(data.slice(6)).records.map((r) => r.seq_num));
+  }
+  assert.deepEqual(seqs, [...Array(PIPED.length).keys()]);
 });
 
 test("append with target parent and root from a grandchild", { timeout: 120_000 }, async () => {
