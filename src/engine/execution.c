@@ -134,6 +134,14 @@ int engine_attempt_complete(engine *en, const store_env *env, const char *run_id
     int rc = load_current(en, env, run_id, snapshot_id, &r, e);
     if (rc)
         return rc;
+    /* only a started attempt completes (docs/engine.md): a QUEUED snapshot
+     * (a retry waiting for its time) or a PENDING_EXECUTING one (never
+     * started) has no attempt, and completing it would finish a run that
+     * never ran this attempt */
+    if (!engine_run_executing(&r) && !engine_run_pending_cancel(&r)) {
+        store_run_clear(&r);
+        return err_set(e, ERR_INVALID, "Run has no started attempt to complete");
+    }
     engine_run_take_completion(en, &r, completion, now);
     *status = ATTEMPT_RUN_FINISHED;
     if (engine_run_pending_cancel(&r)) {
@@ -163,7 +171,9 @@ int engine_attempt_complete(engine *en, const store_env *env, const char *run_id
                !json_is_true(json_object_get(completion, "skippedRetrying")) &&
                (r.max_attempts <= 0 || r.attempt_count < r.max_attempts)) {
         json_t *ts = json_object_get(retry, "timestamp");
-        int64_t at = json_is_number(ts) ? (int64_t)json_number_value(ts) : now;
+        /* a timestamp outside what an int64 holds (or not a number) means now */
+        double tsv = json_is_number(ts) ? json_number_value(ts) : 0;
+        int64_t at = tsv > 0 && tsv < 9e15 ? (int64_t)tsv : now;
         free(r.error);
         r.error = err_text;
         err_text = NULL;

@@ -361,11 +361,14 @@ int engine_wait_token(engine *en, const store_env *env, const char *run_id,
     if (strcmp(w.status, "PENDING") == 0) {
         rc = engine_block_run(en, &r, w.friendly_id, now);
     } else {
-        /* already completed: the run is handed it at once */
+        /* already completed: the run is handed it at once, or with the
+         * others when it is still blocked on one that is pending (continue
+         * only a run with no blocker left) */
         json_t *cw = completed_json(&w);
         add_pending(&r, cw);
         json_decref(cw);
-        engine_continue(en, &r, now);
+        if (!engine_run_blocked(&r))
+            engine_continue(en, &r, now);
         rc = engine_save(en, &r);
     }
     if (rc)

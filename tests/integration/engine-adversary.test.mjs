@@ -1,0 +1,228 @@
+// tests/integration/engine-adversary.test.mjs - attempts to break the run
+// engine's invariants (docs/engine.md) with the protocol calls the SDK and
+// CLI never make in that order: completions for snapshots that are not an
+// attempt, waits on already-completed tokens while still blocked, tokens
+// completed twice or after their timeout, garbage retry timestamps, odd JSON
+// in metadata, and SIGKILL restarts in the middle of waits, delays and
+// batches. Driven step by step with the fake worker (worker.mjs).
+import { test, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { startTriggerd, stopServer, uid, sleep, api } from "./helpers.mjs";
+import { FakeWorker } from "./worker.mjs";
+
+let servers = [];
+async function server(args = []) {
+  const srv = await startTriggerd({ args });
+  servers.push(srv);
+  return srv;
+}
+let workers = [];
+function worker(srv, opts) {
+  const w = new FakeWorker(srv, opts);
+  workers.push(w);
+  return w;
+}
+afterEach(async () => {
+  for (const w of workers) w.stopAll();
+  workers = [];
+  for (const s of servers) await stopServer(s);
+  servers = [];
+});
+
+const isClientError = (res) => res.status >= 400 && res.status < 500;
+
+async function executingRun(srv, opts = {}) {
+  const w = worker(srv, opts);
+  const task = uid("t-");
+  await w.register([{ id: task }]);
+  const id = await w.trigger(task);
+  const started = await w.run(id);
+  return { w, task, id, started };
+}
+
+// ---- completions for snapshots that are not a running attempt ------------
+
+test("a completion on the QUEUED snapshot of a run waiting for its retry is refused; the retry still runs once", async () => {
+  const srv = await server();
+  const { w, id } = await executingRun(srv);
+  const f = await w.fail(id, { retryMs: 60_000 });
+  assert.equal(f.status, 200, f.text);
+  const q = await w.latest(id);
+  assert.equal(q.snapshot.executionStatus, "QUEUED");
+  const res = await w.completeRaw(id, q.snapshot.friendlyId, { ok: true, output: '{"sneaky":1}', outputType: "application/json" });
+  assert.ok(isClientError(res), `completing a QUEUED run: ${res.status} ${res.text}`);
+  const run = await w.retrieve(id);
+  assert.equal(run.status, "QUEUED");
+  assert.equal(run.output, undefined);
+});
+
+test("a completion on the PENDING_EXECUTING snapshot (attempt never started) is refused", async () => {
+  const srv = await server();
+  const w = worker(srv);
+  const task = uid("t-");
+  await w.register([{ id: task }]);
+  const id = await w.trigger(task);
+  const m = await w.take(id);
+  assert.equal(m.snapshot.executionStatus, "PENDING_EXECUTING");
+  const res = await w.completeRaw(id, m.snapshot.friendlyId, { ok: true, output: '{"x":1}', outputType: "application/json" });
+  assert.ok(isClientError(res), `completing a never-started attempt: ${res.status} ${res.text}`);
+  // the attempt can still start and complete normally
+  await w.start(id, m.snapshot.friendlyId);
+  assert.equal((await w.succeed(id, { real: 1 })).status, 200);
+  const run = await w.waitStatus(id, "COMPLETED");
+  assert.deepEqual(run.output, { real: 1 });
+});
+
+test("a second completion of the same attempt is refused and the output of the first stays", async () => {
+  const srv = await server();
+  const { w, id } = await executingRun(srv);
+  const snap = (await w.latest(id)).snapshot.friendlyId;
+  const a = await w.succeed(id, { n: 1 }, { snapshotId: snap });
+  assert.equal(a.status, 200, a.text);
+  const b = await w.succeed(id, { n: 2 }, { snapshotId: snap });
+  assert.ok(isClientError(b), `${b.status} ${b.text}`);
+  const c = await w.fail(id, { snapshotId: (await w.latest(id)).snapshot.friendlyId });
+  assert.ok(isClientError(c), `${c.status} ${c.text}`);
+  assert.deepEqual((await w.retrieve(id)).output, { n: 1 });
+});
+
+test("a failing completion with a garbage retry timestamp (huge, negative, NaN-ish, string) never crashes the server", async () => {
+  const srv = await server();
+  for (const timestamp of [1e300, -1e300, -5, "soon", null, 9.3e18]) {
+    const { w, id } = await executingRun(srv);
+    const snap = (await w.latest(id)).snapshot.friendlyId;
+    const res = await w.completeRaw(id, snap, {
+      ok: false,
+      error: { type: "BUILT_IN_ERROR", name: "Error", message: "x", stackTrace: "" },
+      retry: { timestamp, delay: 1 },
+      skippedRetrying: false,
+    });
+    assert.ok(res.status < 500, `${timestamp}: ${res.status} ${res.text}`);
+    assert.equal((await fetch(`${srv.url}/healthz`)).status, 200, `healthz after retry.timestamp ${timestamp}`);
+  }
+});
+
+// ---- waits on tokens -----------------------------------------------------
+
+test("waiting on an already-completed token while still blocked on a pending one does not continue the run", async () => {
+  const srv = await server();
+  const { w, id } = await executingRun(srv);
+  const pending = await w.createToken({});
+  const done = await w.createToken({});
+  assert.equal((await w.completeToken(done, { d: 1 })).status, 200);
+  assert.equal((await w.waitToken(id, pending)).status, 200);
+  assert.equal((await w.latest(id)).snapshot.executionStatus, "EXECUTING_WITH_WAITPOINTS");
+  const r = await w.waitToken(id, done);
+  assert.ok(r.status < 500, r.text);
+  const ex = await w.latest(id);
+  assert.equal(ex.snapshot.executionStatus, "EXECUTING_WITH_WAITPOINTS", "still blocked on the pending token");
+  // and when the pending one completes, the run continues with both
+  assert.equal((await w.completeToken(pending, { p: 1 })).status, 200);
+  const after = await w.waitSnapshot(id, (e) => e.snapshot.executionStatus === "EXECUTING", { what: "continued" });
+  const ids = after.completedWaitpoints.map((x) => x.id).sort();
+  assert.deepEqual(ids, [done, pending].sort());
+});
+
+test("a token completed twice keeps the first output; one completed after its timeout keeps the timeout", async () => {
+  const srv = await server();
+  const w = worker(srv);
+  const t = await w.createToken({});
+  assert.equal((await w.completeToken(t, { first: 1 })).status, 200);
+  const again = await w.completeToken(t, { second: 2 });
+  assert.ok(again.status < 500, again.text);
+  const r1 = await w.call("GET", `/api/v1/waitpoints/tokens/${t}`);
+  assert.equal(r1.status, 200);
+  assert.match(r1.json.output, /first/);
+
+  const timeout = new Date(Date.now() + 300).toISOString();
+  const t2 = await w.createToken({ timeout });
+  await sleep(900);
+  const late = await w.completeToken(t2, { late: 1 });
+  assert.ok(late.status < 500, late.text);
+  const r2 = await w.call("GET", `/api/v1/waitpoints/tokens/${t2}`);
+  assert.equal(r2.json.status, "TIMED_OUT", JSON.stringify(r2.json));
+  assert.doesNotMatch(r2.json.output ?? "", /late/);
+});
+
+// ---- restarts in the middle ------------------------------------------------
+
+test("SIGKILL while a run is blocked on wait.for: after the restart the wait ends and the run continues exactly once", async () => {
+  const srv = await server();
+  const { w, id } = await executingRun(srv);
+  w.keepAlive(id);
+  assert.equal((await w.waitDuration(id, 1500)).status, 200);
+  await srv.restart("SIGKILL");
+  const ex = await w.waitSnapshot(id, (e) => e.snapshot.executionStatus === "EXECUTING", { what: "continued after restart", timeout: 8000 });
+  assert.equal(ex.completedWaitpoints.length, 1);
+  const snap = ex.snapshot.friendlyId;
+  await sleep(1000);
+  assert.equal((await w.latest(id)).snapshot.friendlyId, snap, "no second continue");
+  assert.equal((await w.succeed(id, { ok: 1 })).status, 200);
+  await w.waitStatus(id, "COMPLETED");
+});
+
+test("SIGKILL while a parent waits on a batch: after the restart the items run once each and the parent resumes with every index", async () => {
+  const srv = await server();
+  const { w, id: parent, task } = await executingRun(srv);
+  w.keepAlive(parent);
+  const { batchId } = await w.batchTriggerAndWait(parent, task, [{}, {}, {}]);
+  const kids = (await w.batchRuns(batchId)).map((r) => r.id);
+  assert.equal(kids.length, 3);
+  await w.run(kids[0]);
+  await w.succeed(kids[0], { i: 0 });
+  await srv.restart("SIGKILL");
+  for (const k of kids.slice(1)) {
+    await w.run(k);
+    await w.succeed(k, { k });
+  }
+  const ex = await w.waitSnapshot(parent, (e) => e.snapshot.executionStatus === "EXECUTING", { what: "parent resumed" });
+  const idx = ex.completedWaitpoints.filter((x) => x.type === "RUN").map((x) => x.index).sort();
+  assert.deepEqual(idx, [0, 1, 2]);
+  // nothing is dequeued again
+  assert.deepEqual((await w.dequeue()).map((m) => m.run.friendlyId), []);
+});
+
+test("SIGKILL with a delayed run and a TTL run pending: after the restart the delay fires once and the TTL expires", async () => {
+  const srv = await server();
+  const w = worker(srv);
+  const task = uid("t-");
+  await w.register([{ id: task }]);
+  const delayed = await w.trigger(task, { delay: "1s" });
+  const ttl = await w.trigger(uid("nobody-"), { ttl: "1s" });
+  await srv.restart("SIGKILL");
+  await sleep(1500);
+  const m = await w.take(delayed);
+  await w.start(delayed, m.snapshot.friendlyId);
+  await w.succeed(delayed, { d: 1 });
+  await w.waitStatus(delayed, "COMPLETED");
+  await w.waitStatus(ttl, "EXPIRED");
+  assert.deepEqual((await w.dequeue()).map((x) => x.run.friendlyId), []);
+});
+
+// ---- odd JSON ----------------------------------------------------------------
+
+test("metadata with 2^63 and larger integers, U+0000 in keys and lone surrogates round-trips or is refused cleanly", async () => {
+  const srv = await server();
+  const w = worker(srv);
+  const task = uid("t-");
+  await w.register([{ id: task }]);
+  const id = await w.trigger(task);
+  const bodies = [
+    '{"metadata":{"big":9223372036854775808,"bigger":123456789012345678901234567890}}',
+    '{"metadata":{"neg":-9223372036854775809}}',
+    '{"metadata":{"k\\u0000ey":"v"}}',
+    '{"metadata":{"\\ud800":"\\udc00x"}}',
+    '{"metadata":{"f":1e400}}',
+  ];
+  for (const body of bodies) {
+    const r = await api(srv, "PUT", `/api/v1/runs/${id}/metadata`, { body });
+    assert.ok(r.status === 200 || r.status === 400 || r.status === 422, `${body}: ${r.status} ${r.text}`);
+    const g = await api(srv, "GET", `/api/v1/runs/${id}/metadata`);
+    assert.equal(g.status, 200, `${body}: get ${g.status}`);
+    if (r.status === 200) {
+      const sent = JSON.parse(body).metadata;
+      assert.deepEqual(JSON.parse(g.text).metadata, sent, `${body}: round trip, got ${g.text}`);
+    }
+  }
+  assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
+});
