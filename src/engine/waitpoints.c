@@ -216,6 +216,26 @@ static void add_pending(store_run *r, json_t *cw)
     json_decref(arr);
 }
 
+/* True when run_fid is blocked by the BATCH waitpoint of batch_fid: the
+ * attempt that waits on this batch, not a later one of a requeued parent. */
+static bool blocked_by_batch(engine *en, const char *run_fid, const char *batch_fid)
+{
+    store_waitpoint bw = {0};
+    if (store_waitpoint_of_batch(en->st, batch_fid, &bw) != 0)
+        return false;
+    char **runs = NULL;
+    size_t n = 0;
+    bool found = false;
+    if (store_blocked_runs(en->st, bw.friendly_id, &runs, &n) == 0)
+        for (size_t i = 0; i < n; i++) {
+            found = found || strcmp(runs[i], run_fid) == 0;
+            free(runs[i]);
+        }
+    free(runs);
+    store_waitpoint_clear(&bw);
+    return found;
+}
+
 int engine_waitpoint_done(engine *en, store_waitpoint *w, int64_t now)
 {
     json_t *cw = completed_json(w);
@@ -223,7 +243,8 @@ int engine_waitpoint_done(engine *en, store_waitpoint *w, int64_t now)
     /* batch items report to the waiting parent, which the batch blocks */
     if (w->batch_id && w->resume_run && strcmp(w->type, "RUN") == 0) {
         store_run p = {0};
-        if (store_run_get(en->st, NULL, w->resume_run, &p) == 0 && engine_run_blocked(&p)) {
+        if (store_run_get(en->st, NULL, w->resume_run, &p) == 0 && engine_run_blocked(&p) &&
+            blocked_by_batch(en, p.friendly_id, w->batch_id)) {
             add_pending(&p, cw);
             rc = engine_save(en, &p);
         }

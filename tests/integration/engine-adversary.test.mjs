@@ -226,3 +226,66 @@ test("metadata with 2^63 and larger integers, U+0000 in keys and lone surrogates
   }
   assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
 });
+
+// ---- batches -------------------------------------------------------------------
+
+test("an items stream that fails part-way (an out-of-range index) loses no accepted item: the retried stream seals the batch and the parent resumes", async () => {
+  const srv = await server();
+  const { w, id: parent, task } = await executingRun(srv);
+  w.keepAlive(parent);
+  const c = await w.call("POST", "/api/v3/batches", { body: { runCount: 3, parentRunId: parent, resumeParentOnCompletion: true } });
+  assert.ok(c.status === 200 || c.status === 202, c.text);
+  const batchId = c.json.id;
+  const line = (index) =>
+    JSON.stringify({ index, task, payload: JSON.stringify({ i: index }), options: { lockToVersion: w.current.version, payloadType: "application/json" } });
+  const stream = (idx) =>
+    w.call("POST", `/api/v3/batches/${batchId}/items`, { body: idx.map(line).join("\n") + "\n", headers: { "content-type": "application/x-ndjson" } });
+  const bad = await stream([0, 1, 99]);
+  assert.ok(isClientError(bad), `${bad.status} ${bad.text}`);
+  const retry = await stream([0, 1, 2]);
+  assert.equal(retry.status, 200, retry.text);
+  assert.equal(retry.json.sealed, true, `the retried stream seals the batch: ${retry.text}`);
+  const kids = (await w.batchRuns(batchId)).map((r) => r.id);
+  assert.equal(kids.length, 3, "one run per index, none twice");
+  for (const k of kids) {
+    await w.run(k);
+    await w.succeed(k, { k });
+  }
+  const ex = await w.waitSnapshot(parent, (e) => e.snapshot.executionStatus === "EXECUTING", { what: "parent resumed", timeout: 5000 });
+  assert.deepEqual(ex.completedWaitpoints.filter((x) => x.type === "RUN").map((x) => x.index).sort(), [0, 1, 2]);
+});
+
+test("waiting twice on the same pending token blocks once; one completion continues the run", async () => {
+  const srv = await server();
+  const { w, id } = await executingRun(srv);
+  const t = await w.createToken({});
+  assert.equal((await w.waitToken(id, t)).status, 200);
+  const again = await w.waitToken(id, t);
+  assert.ok(again.status < 500, again.text);
+  assert.equal((await w.completeToken(t)).status, 200);
+  const ex = await w.waitSnapshot(id, (e) => e.snapshot.executionStatus === "EXECUTING", { what: "continued" });
+  assert.ok(ex.completedWaitpoints.length >= 1);
+});
+
+test("a prod parent requeued after a stall mid-batch and now blocked on wait.for is not handed the old batch's item results", async () => {
+  const srv = await server(["--heartbeat-timeout", "1000"]);
+  const w = worker(srv, { key: srv.keys.prod });
+  const task = uid("t-");
+  await w.register([{ id: task }]);
+  const parent = await w.trigger(task);
+  await w.run(parent);
+  const { batchId } = await w.batchTriggerAndWait(parent, task, [{}]);
+  const [kid] = (await w.batchRuns(batchId)).map((r) => r.id);
+  // the parent stalls (no heartbeats) and is requeued; its second attempt waits on a wait.for
+  await w.waitSnapshot(parent, (e) => e.snapshot.executionStatus === "QUEUED", { what: "requeued", timeout: 8000 });
+  await w.run(parent);
+  w.keepAlive(parent);
+  w.keepAlive(kid);
+  assert.equal((await w.waitDuration(parent, 1500)).status, 200);
+  // the old batch's item finishes while the new attempt is blocked
+  const mk = await w.take(kid);
+  await w.start(kid, mk.snapshot.friendlyId);
+  await w.succeed(kid, { old: 1 });
+  const ex = await w.waitSnapshot(parent, (e) => e.snapshot.executionStatus === "EXECUTING", { what: "wait.for over", timeout: 8000 });
+  assert.deepEqual(ex.completedWaitpoints.map((x) => x.type), ["DATETIME"], JSON.stringify(ex.completedWaitpoints));
+});
