@@ -182,6 +182,9 @@ int engine_waitpoint_get(engine *en, const store_env *env, const char *id, store
 /* ---- workers and execution (the worker protocol, docs/dev-protocol.md) -- */
 
 #define ENGINE_DEFAULT_HEARTBEAT_MS (60LL * 1000)
+/* PENDING_EXECUTING stalls before the run fails with TASK_RUN_DEQUEUED_MAX_RETRIES
+ * (the platform's run queue default maxAttempts) */
+#define ENGINE_MAX_NACKS 12
 #define ENGINE_DEFAULT_ENV_CONCURRENCY 100
 
 /* Tunables; 0 fields take the defaults. */

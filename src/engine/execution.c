@@ -223,12 +223,35 @@ int engine_disconnect(engine *en, const store_env *env, const char **run_ids, si
  * 250 ms later, as the platform's. */
 #define STALL_RETRY_DELAY_MS 250
 
+/* j as compact JSON text (j is consumed); aborts when out of memory. */
+static char *json_dumps_checked(json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!s)
+        abort();
+    return s;
+}
+
 static int handle_stall(engine *en, store_run *r, int64_t now)
 {
     const char *s = r->snapshot_status ? r->snapshot_status : "";
-    if (strcmp(s, "PENDING_EXECUTING") == 0)
-        return engine_requeue(en, r, 0, "Run was requeued because it was not started in time",
-                              now);
+    if (strcmp(s, "PENDING_EXECUTING") == 0) {
+        /* the platform nacks the message back to its queue, and fails the
+         * run once the queue's attempts are used up (run-queue nackMessage,
+         * maxAttempts 12): a run no worker ever starts does not loop forever */
+        if (++r->nack_count < ENGINE_MAX_NACKS)
+            return engine_requeue(en, r, 0,
+                                  "Run was requeued because it was not started in time", now);
+        char *err = json_dumps_checked(
+            json_pack("{s:s,s:s,s:s}", "type", "INTERNAL_ERROR", "code",
+                      "TASK_RUN_DEQUEUED_MAX_RETRIES", "message",
+                      "Trying to create an attempt failed multiple times, exceeding how many "
+                      "times we retry."));
+        int rc = engine_finish(en, r, RUN_SYSTEM_FAILURE, err, NULL, NULL, now);
+        free(err);
+        return rc;
+    }
     if (strcmp(s, "PENDING_CANCEL") == 0)
         return engine_finish(en, r, RUN_CANCELED, NULL, NULL, NULL, now);
     if (strcmp(s, "EXECUTING") != 0 && strcmp(s, "EXECUTING_WITH_WAITPOINTS") != 0) {

@@ -148,6 +148,9 @@ const char *const store_migrations[] = {
     "CREATE TABLE session_runs(run_id TEXT PRIMARY KEY, session_id TEXT NOT NULL,"
     " reason TEXT NOT NULL, triggered_at INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX session_runs_session ON session_runs(session_id, triggered_at);",
+    /* 12: how many times a dequeued run was requeued because its attempt
+     * never started (PENDING_EXECUTING stalls); the platform's nack limit */
+    "ALTER TABLE runs ADD COLUMN nack_count INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

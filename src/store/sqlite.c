@@ -92,6 +92,7 @@ static const col run_cols[] = {
     RI(available_at),
     RI(usage_ms),
     RI(change_seq),
+    RI(nack_count),
 };
 #define BT(f)                                                                                      \
     {                                                                                              \

@@ -103,6 +103,7 @@ typedef struct store_run {
     int64_t available_at;       /* not dequeued before this (retry backoff), 0 = now */
     int64_t usage_ms; /* compute time: the attempts' usage.durationMs, summed */
     int64_t change_seq;         /* store-wide order of run changes (realtime offsets) */
+    int64_t nack_count; /* PENDING_EXECUTING stalls so far (engine_requeue after a nack) */
 } store_run;
 
 void store_run_clear(store_run *r);

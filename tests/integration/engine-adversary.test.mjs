@@ -289,3 +289,21 @@ test("a prod parent requeued after a stall mid-batch and now blocked on wait.for
   const ex = await w.waitSnapshot(parent, (e) => e.snapshot.executionStatus === "EXECUTING", { what: "wait.for over", timeout: 8000 });
   assert.deepEqual(ex.completedWaitpoints.map((x) => x.type), ["DATETIME"], JSON.stringify(ex.completedWaitpoints));
 });
+
+// ---- the nack limit --------------------------------------------------------------
+
+test("a run dequeued and never started, again and again, fails with TASK_RUN_DEQUEUED_MAX_RETRIES at the 12th stall (the platform's nack limit)", { timeout: 60_000 }, async () => {
+  const srv = await server(["--heartbeat-timeout", "300"]);
+  const w = worker(srv);
+  const task = uid("t-");
+  await w.register([{ id: task }]);
+  const id = await w.trigger(task);
+  for (let i = 1; i <= 12; i++) {
+    await w.take(id, { timeout: 5000 });
+    if (i === 6) await srv.restart("SIGKILL"); // the count survives a restart
+    if (i < 12) await w.waitSnapshot(id, (e) => e.snapshot.executionStatus === "QUEUED", { what: `requeued after stall ${i}`, timeout: 5000 });
+  }
+  const run = await w.waitStatus(id, "SYSTEM_FAILURE", { timeout: 5000 });
+  assert.match(JSON.stringify(run.error), /TASK_RUN_DEQUEUED_MAX_RETRIES/);
+  assert.deepEqual((await w.dequeue()).map((m) => m.run.friendlyId), []);
+});
