@@ -307,3 +307,58 @@ test("a run dequeued and never started, again and again, fails with TASK_RUN_DEQ
   assert.match(JSON.stringify(run.error), /TASK_RUN_DEQUEUED_MAX_RETRIES/);
   assert.deepEqual((await w.dequeue()).map((m) => m.run.friendlyId), []);
 });
+
+test("metadata operations that nest past what the store reads back are refused, and the metadata is kept (not wiped to {})", async () => {
+  const srv = await server();
+  const w = worker(srv);
+  const task = uid("t-");
+  await w.register([{ id: task }]);
+  const id = await w.trigger(task);
+  const nest = (d) => {
+    let s = "1";
+    for (let i = 0; i < d; i++) s = `{"a":${s}}`;
+    return s;
+  };
+  const base = 2000;
+  assert.equal((await api(srv, "PUT", `/api/v1/runs/${id}/metadata`, { body: `{"metadata":${nest(base)}}` })).status, 200);
+  const path = "$." + Array(base).fill("a").join(".");
+  // node's deepEqual overflows its stack at this depth: compare the texts
+  const metaText = (text) => text.slice(text.indexOf(":") + 1, text.lastIndexOf(',"metadataType"') > 0 ? text.lastIndexOf(',"metadataType"') : -1);
+  for (const extra of [10, 40, 47, 48, 60, 1000]) {
+    const r = await api(srv, "PUT", `/api/v1/runs/${id}/metadata`, {
+      body: `{"operations":[{"type":"set","key":${JSON.stringify(path)},"value":${nest(extra)}}]}`,
+    });
+    assert.ok(r.status === 200 || r.status === 400 || r.status === 413, `+${extra}: ${r.status}`);
+    const g = await api(srv, "GET", `/api/v1/runs/${id}/metadata`);
+    assert.equal(g.status, 200);
+    const want = r.status === 200 ? nest(base + extra) : nest(base);
+    assert.equal(metaText(g.text).length, want.length, `+${extra} (${r.status}): stored metadata is ${metaText(g.text).slice(0, 40)}…`);
+    assert.equal(metaText(g.text), want, `+${extra} (${r.status})`);
+    // reset to the base for the next round
+    await api(srv, "PUT", `/api/v1/runs/${id}/metadata`, { body: `{"metadata":${nest(base)}}` });
+  }
+});
+
+const DEEP_TODO =
+  "runs.retrieve parses payload/output text with jansson, which refuses nesting deeper than " +
+  "JSON_PARSER_MAX_DEPTH (2048): a payload or output of [[[…1…]]] 3000 deep (valid for JSON.parse) " +
+  "comes back undefined, while the worker still receives the text. Needs the raw text spliced into " +
+  "the response (or a parser without the depth limit in util/jsontext.c).";
+
+test("a payload and an output nested 3000 deep come back from runs.retrieve", { todo: DEEP_TODO }, async () => {
+  const srv = await server();
+  const w = worker(srv);
+  const task = uid("t-");
+  await w.register([{ id: task }]);
+  const nest = (d) => "[".repeat(d) + "1" + "]".repeat(d);
+  const r0 = await api(srv, "POST", `/api/v1/tasks/${task}/trigger`, { body: { payload: nest(3000), options: { payloadType: "application/json" } } });
+  assert.equal(r0.status, 200, r0.text);
+  const id = r0.json.id;
+  const before = await api(srv, "GET", `/api/v3/runs/${id}`);
+  assert.ok(before.text.includes(nest(3000)), "payload in retrieve");
+  await w.run(id);
+  await w.completeRaw(id, (await w.latest(id)).snapshot.friendlyId, { ok: true, output: nest(3000), outputType: "application/json" });
+  await w.waitStatus(id, "COMPLETED");
+  const after = await api(srv, "GET", `/api/v3/runs/${id}`);
+  assert.equal(after.text.split(nest(3000)).length - 1, 2, "payload and output in retrieve");
+});
