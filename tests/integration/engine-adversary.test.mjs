@@ -362,3 +362,34 @@ test("a payload and an output nested 3000 deep come back from runs.retrieve", { 
   const after = await api(srv, "GET", `/api/v3/runs/${id}`);
   assert.equal(after.text.split(nest(3000)).length - 1, 2, "payload and output in retrieve");
 });
+
+// ---- env vars handed to a dev attempt ------------------------------------------
+
+test("attempts/start envVars: user variables as set, OTEL_RESOURCE_ATTRIBUTES renamed (as the platform), TRIGGER_* reserved", async () => {
+  const srv = await server();
+  const w = worker(srv);
+  const task = uid("t-");
+  await w.register([{ id: task }]);
+  const vars = { MY_VAR: "a\u0000b=c \u{1F600}\ud800", OTEL_RESOURCE_ATTRIBUTES: "k=v" };
+  for (const [name, value] of Object.entries(vars)) {
+    const r = await api(srv, "POST", `/api/v1/projects/${srv.projectRef}/envvars/dev`, { body: { name, value } });
+    assert.equal(r.status, 200, `${name}: ${r.text}`);
+  }
+  for (const name of ["TRIGGER_API_URL", "TRIGGER_OTEL_EXPORTER_OTLP_ENDPOINT"]) {
+    const r = await api(srv, "POST", `/api/v1/projects/${srv.projectRef}/envvars/dev`, { body: { name, value: "http://evil.example" } });
+    assert.equal(r.status, 400, `${name}: ${r.text}`);
+  }
+  const id = await w.trigger(task);
+  const started = await w.run(id);
+  const env = started.envVars;
+  assert.equal(env.MY_VAR, vars.MY_VAR);
+  assert.equal(env.OTEL_RESOURCE_ATTRIBUTES, undefined);
+  assert.equal(env.CUSTOM_OTEL_RESOURCE_ATTRIBUTES, "k=v");
+  assert.equal(env.TRIGGER_OTEL_EXPORTER_OTLP_ENDPOINT, `${srv.url}/otel`);
+  // the 4.5 CLI reads the same variables when its worker starts
+  const flat = await api(srv, "GET", `/api/v1/projects/${srv.projectRef}/envvars`);
+  assert.equal(flat.status, 200, flat.text);
+  assert.equal(flat.json.variables.CUSTOM_OTEL_RESOURCE_ATTRIBUTES, "k=v");
+  assert.equal(flat.json.variables.OTEL_RESOURCE_ATTRIBUTES, undefined);
+  assert.equal(flat.json.variables.MY_VAR, vars.MY_VAR);
+});
