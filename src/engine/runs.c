@@ -76,6 +76,11 @@ static int load_parent(engine *en, const store_env *env, const char *task, const
 static int wait_on_existing(engine *en, const store_env *env, store_run *child,
                             const trigger_opts *o, int64_t now, err_t *e)
 {
+    if (o->batch_id) {
+        int rc = engine_batch_item_wait_existing(en, child, o->parent_run_id, o->batch_id,
+                                                 o->batch_index, now);
+        return rc ? err_set(e, rc, "Something went wrong") : 0;
+    }
     store_waitpoint w = {0};
     int rc = store_waitpoint_by_run(en->st, child->friendly_id, &w);
     if (rc == ERR_NOT_FOUND) {

@@ -311,6 +311,22 @@ int engine_block_parent(engine *en, const store_run *child, int64_t batch_index,
     return rc;
 }
 
+int engine_batch_item_wait_existing(engine *en, const store_run *child, const char *parent_id,
+                                    const char *batch_fid, int64_t batch_index, int64_t now)
+{
+    store_waitpoint w = {0};
+    w.completed_by_run = engine_strdup(child->friendly_id);
+    w.resume_run = engine_strdup(parent_id);
+    w.batch_id = engine_strdup(batch_fid);
+    w.batch_index = batch_index;
+    /* no blocker: the parent is blocked by the batch's waitpoint */
+    int rc = new_waitpoint(en, child->env_id, "RUN", &w, now);
+    store_waitpoint_clear(&w);
+    if (rc == 0 && engine_run_finished(child))
+        rc = engine_settle_waitpoint(en, child, now); /* already over: its result at once */
+    return rc;
+}
+
 /* Waits are for running attempts only: a run that is finished, canceled or
  * back in the queue has no attempt to block (docs/engine.md). */
 static int require_executing(const store_run *r, err_t *e)

@@ -334,6 +334,8 @@ int store_waitpoint_next_due(store *st, int64_t *at);
 
 /* Finds the RUN waitpoint of a child run (ERR_NOT_FOUND if none). */
 int store_waitpoint_by_run(store *st, const char *run_fid, store_waitpoint *w);
+/* One PENDING RUN waitpoint completed by run_fid, or ERR_NOT_FOUND. */
+int store_waitpoint_pending_by_run(store *st, const char *run_fid, store_waitpoint *w);
 /* The BATCH waitpoint of a batch (friendly id). */
 int store_waitpoint_of_batch(store *st, const char *batch_fid, store_waitpoint *w);
 

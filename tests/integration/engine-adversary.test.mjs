@@ -393,3 +393,87 @@ test("attempts/start envVars: user variables as set, OTEL_RESOURCE_ATTRIBUTES re
   assert.equal(flat.json.variables.OTEL_RESOURCE_ATTRIBUTES, undefined);
   assert.equal(flat.json.variables.MY_VAR, vars.MY_VAR);
 });
+
+// ---- idempotency hits inside a batchTriggerAndWait ---------------------------------
+
+test("batchTriggerAndWait whose item hits an idempotency key of a finished run: the parent resumes with a result for every index", async () => {
+  const srv = await server();
+  const { w, id: parent, task } = await executingRun(srv);
+  w.keepAlive(parent);
+  const key = uid("idem-");
+  const cached = await w.trigger(task, { idempotencyKey: key });
+  await w.run(cached);
+  await w.succeed(cached, { cached: 1 });
+  await w.waitStatus(cached, "COMPLETED");
+  const { batchId, items } = await w.batchTriggerAndWait(parent, task, [{ options: { idempotencyKey: key } }, {}]);
+  assert.equal(items.sealed, true, JSON.stringify(items));
+  const runs = (await w.batchRuns(batchId)).map((r) => r.id);
+  for (const k of runs.filter((r) => r !== cached)) {
+    await w.run(k);
+    await w.succeed(k, { fresh: 1 });
+  }
+  const ex = await w.waitSnapshot(parent, (e) => e.snapshot.executionStatus === "EXECUTING", { what: "parent resumed", timeout: 5000 });
+  const byIndex = Object.fromEntries(ex.completedWaitpoints.filter((x) => x.type === "RUN").map((x) => [x.index, x]));
+  assert.deepEqual(Object.keys(byIndex).sort(), ["0", "1"], JSON.stringify(ex.completedWaitpoints));
+  assert.equal(byIndex[0].completedByTaskRun.id, cached);
+  assert.match(byIndex[0].output, /cached/);
+});
+
+test("batchTriggerAndWait whose item hits an idempotency key of a run still queued: the parent resumes when it ends, with every index", async () => {
+  const srv = await server();
+  const { w, id: parent, task } = await executingRun(srv);
+  w.keepAlive(parent);
+  const key = uid("idem-");
+  const cached = await w.trigger(task, { idempotencyKey: key });
+  const { batchId } = await w.batchTriggerAndWait(parent, task, [{ options: { idempotencyKey: key } }, {}]);
+  const fresh = (await w.batchRuns(batchId)).map((r) => r.id).filter((r) => r !== cached);
+  assert.equal(fresh.length, 1);
+  await w.run(fresh[0]);
+  await w.succeed(fresh[0], { fresh: 1 });
+  await sleep(300);
+  assert.equal((await w.latest(parent)).snapshot.executionStatus, "EXECUTING_WITH_WAITPOINTS", "the batch waits for the cached run too");
+  await w.run(cached);
+  await w.succeed(cached, { cached: 1 });
+  const ex = await w.waitSnapshot(parent, (e) => e.snapshot.executionStatus === "EXECUTING", { what: "parent resumed", timeout: 5000 });
+  const idx = ex.completedWaitpoints.filter((x) => x.type === "RUN").map((x) => x.index).sort();
+  assert.deepEqual(idx, [0, 1], JSON.stringify(ex.completedWaitpoints));
+});
+
+// ---- garbage completions ------------------------------------------------------------
+
+test("garbage completions never answer 5xx, and each run ends in exactly one final state", async () => {
+  const srv = await server();
+  const garbage = [
+    { ok: "yes", output: '{"a":1}' },
+    { ok: true, output: { not: "a string" }, outputType: 42 },
+    { ok: true, output: "not json", outputType: "application/json" },
+    { ok: false, error: "just a string" },
+    { ok: false, error: { type: "INTERNAL_ERROR", code: 17 }, retry: [1, 2] },
+    { ok: false, error: null, retry: { timestamp: "x" }, skippedRetrying: "no" },
+    { ok: true, output: "1", usage: { durationMs: 1e300 } },
+    { ok: true, output: "1", usage: { durationMs: -5 } },
+    { ok: true, output: "1", usage: "fast" },
+    { ok: true, output: "1", flushedMetadata: { operations: "nope", parentOperations: [{ type: "frob" }], rootOperations: null } },
+    { ok: true, output: "1", metadata: { metadata: 7, metadataType: 9 } },
+  ];
+  const w = worker(srv);
+  const task = uid("t-");
+  await w.register([{ id: task, retry: { maxAttempts: 1 } }]);
+  for (const g of garbage) {
+    const id = await w.trigger(task);
+    await w.run(id);
+    const snap = (await w.latest(id)).snapshot.friendlyId;
+    const r = await w.completeRaw(id, snap, g);
+    assert.ok(r.status < 500, `${JSON.stringify(g)}: ${r.status} ${r.text}`);
+    const run = await w.retrieve(id);
+    if (r.status === 200) {
+      assert.ok(["COMPLETED", "FAILED", "CRASHED", "SYSTEM_FAILURE", "QUEUED"].includes(run.status), `${JSON.stringify(g)}: ${run.status}`);
+    }
+    // a refused completion leaves the attempt running: a proper one still ends it
+    if (r.status !== 200) {
+      assert.equal(run.status, "EXECUTING", `${JSON.stringify(g)} refused with ${r.status}, run ${run.status}`);
+      assert.equal((await w.succeed(id, { after: 1 })).status, 200);
+    }
+  }
+  assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
+});
