@@ -154,6 +154,20 @@ int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int6
             delay_until = 0;
     }
 
+    /* as the platform (queues.server.ts): a lock to a version no worker has
+     * is refused, rather than a run no poll could ever take */
+    if (o->lock_to_version && o->lock_to_version[0]) {
+        store_worker lw = {0};
+        rc = store_worker_by_version(en->st, env->id, o->lock_to_version, &lw);
+        store_worker_clear(&lw);
+        if (rc == ERR_NOT_FOUND)
+            return err_set(e, ERR_UNPROCESSABLE,
+                           "Task locked to version '%s', but no worker found with that version.",
+                           o->lock_to_version);
+        if (rc)
+            return err_set(e, rc, "Something went wrong");
+    }
+
     if (o->parent_run_id) {
         rc = load_parent(en, env, o->task, o->parent_run_id, &parent, e);
         if (rc)

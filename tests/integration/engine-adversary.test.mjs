@@ -477,3 +477,19 @@ test("garbage completions never answer 5xx, and each run ends in exactly one fin
   }
   assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
 });
+
+// ---- version locks ---------------------------------------------------------------------
+
+test("a trigger locked to a version no worker has is refused (422), and as a batchTriggerAndWait item it becomes a failed run", async () => {
+  const srv = await server();
+  const { w, id: parent, task } = await executingRun(srv, { key: undefined });
+  w.keepAlive(parent);
+  const r = await w.triggerRaw(task, { lockToVersion: "20990101.1" });
+  assert.equal(r.status, 422, r.text);
+  assert.match(r.json.error, /no worker found with that version/);
+  const { batchId } = await w.batchTriggerAndWait(parent, task, [{ options: { lockToVersion: "20990101.1" } }]);
+  const [kid] = await w.batchRuns(batchId);
+  assert.equal(kid.status, "SYSTEM_FAILURE");
+  const ex = await w.waitSnapshot(parent, (e) => e.snapshot.executionStatus === "EXECUTING", { what: "parent resumed", timeout: 5000 });
+  assert.deepEqual(ex.completedWaitpoints.filter((x) => x.type === "RUN").map((x) => x.index), [0]);
+});
