@@ -121,6 +121,13 @@ const store_env *auth_env_by_id(auth *a, const char *id)
     return NULL;
 }
 
+int auth_env_grace_keys(auth *a, const char *env_id, int64_t now_ms, char (**keys)[64], size_t *n)
+{
+    *keys = NULL;
+    *n = 0;
+    return store_revoked_keys_of(a->st, env_id, now_ms, keys, n);
+}
+
 const char *auth_env_key(const store_env *env)
 {
     return env->api_key;

@@ -7,7 +7,9 @@
 // batches. Driven step by step with the fake worker (worker.mjs).
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { startTriggerd, stopServer, uid, sleep, api } from "./helpers.mjs";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { startTriggerd, stopServer, uid, sleep, api, BINARY } from "./helpers.mjs";
 import { FakeWorker } from "./worker.mjs";
 
 let servers = [];
@@ -492,4 +494,29 @@ test("a trigger locked to a version no worker has is refused (422), and as a bat
   assert.equal(kid.status, "SYSTEM_FAILURE");
   const ex = await w.waitSnapshot(parent, (e) => e.snapshot.executionStatus === "EXECUTING", { what: "parent resumed", timeout: 5000 });
   assert.deepEqual(ex.completedWaitpoints.filter((x) => x.type === "RUN").map((x) => x.index), [0]);
+});
+
+// ---- key rotation and token callback URLs --------------------------------------------
+
+test("a token's callback URL handed out before a key rotation works during the old key's grace, and not after", async () => {
+  const srv = await server();
+  const w = worker(srv);
+  const mk = async () => {
+    const r = await w.call("POST", "/api/v1/waitpoints/tokens", { body: {} });
+    assert.equal(r.status, 200, r.text);
+    return r.json;
+  };
+  const t1 = await mk();
+  const t2 = await mk();
+  assert.match(t1.url, /\/callback\/[0-9a-f]{64}$/);
+  const { stdout } = await promisify(execFile)(BINARY, ["rotate-key", "--data", srv.dataDir, "--env", "dev", "--key-grace", "2000"]);
+  w.key = stdout.trim();
+  const post = (url) => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: '{"via":"callback"}' });
+  const r1 = await post(t1.url);
+  assert.equal(r1.status, 200, await r1.text());
+  const g1 = await w.call("GET", `/api/v1/waitpoints/tokens/${t1.id}`);
+  assert.equal(g1.json.status, "COMPLETED");
+  await sleep(2600);
+  const r2 = await post(t2.url);
+  assert.equal(r2.status, 401, await r2.text());
 });
