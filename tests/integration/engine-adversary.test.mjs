@@ -520,3 +520,33 @@ test("a token's callback URL handed out before a key rotation works during the o
   const r2 = await post(t2.url);
   assert.equal(r2.status, 401, await r2.text());
 });
+
+// ---- queue concurrency across waits -----------------------------------------------------
+
+const QUEUED_EXECUTING_TODO =
+  "a blocked run gives its queue slot back (docs/engine.md), but engine_continue puts it straight back " +
+  "to EXECUTING without taking a slot again, so a limit-1 queue ends up with two EXECUTING runs. " +
+  "queue-concurrency.mdx ('Waits and concurrency'): a waiting run releases its slot and, when it resumes, " +
+  "must re-acquire one (the platform re-enqueues a checkpointed run; an uncheckpointed dev run keeps its " +
+  "slot). Needs a 'continued, waiting for a slot' state that dequeue turns into EXECUTING without a new " +
+  "dequeue message.";
+
+test("a limit-1 queue never has two runs executing: a run whose wait ends while another holds the slot waits for it", { todo: QUEUED_EXECUTING_TODO }, async () => {
+  const srv = await server();
+  const w = worker(srv);
+  const task = uid("t-");
+  await w.register([{ id: task, queue: { name: `q-${task}`, concurrencyLimit: 1 } }]);
+  const a = await w.trigger(task);
+  await w.run(a);
+  w.keepAlive(a);
+  assert.equal((await w.waitDuration(a, 800)).status, 200);
+  const b = await w.trigger(task);
+  await w.run(b);
+  w.keepAlive(b);
+  await sleep(1500);
+  const sa = (await w.latest(a)).snapshot.executionStatus;
+  const sb = (await w.latest(b)).snapshot.executionStatus;
+  assert.ok(!(sa === "EXECUTING" && sb === "EXECUTING"), `both EXECUTING on a limit-1 queue (a ${sa}, b ${sb})`);
+  await w.succeed(b, { b: 1 });
+  await w.waitSnapshot(a, (e) => e.snapshot.executionStatus === "EXECUTING", { what: "a continues once b is done" });
+});
