@@ -322,8 +322,10 @@ int engine_batch_item_wait_existing(engine *en, const store_run *child, const ch
     /* no blocker: the parent is blocked by the batch's waitpoint */
     int rc = new_waitpoint(en, child->env_id, "RUN", &w, now);
     store_waitpoint_clear(&w);
-    if (rc == 0 && engine_run_finished(child))
-        rc = engine_settle_waitpoint(en, child, now); /* already over: its result at once */
+    /* already over (a final status: a canceled run the worker still holds
+     * was settled at the cancel): its result at once */
+    if (rc == 0 && status_is_final((run_status)child->status))
+        rc = engine_settle_waitpoint(en, child, now);
     return rc;
 }
 

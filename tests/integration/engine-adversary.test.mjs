@@ -550,3 +550,19 @@ test("a limit-1 queue never has two runs executing: a run whose wait ends while 
   await w.succeed(b, { b: 1 });
   await w.waitSnapshot(a, (e) => e.snapshot.executionStatus === "EXECUTING", { what: "a continues once b is done" });
 });
+
+test("batchTriggerAndWait whose item hits the key of a run canceled while its worker still holds it: the parent resumes with the cancel for that index", async () => {
+  const srv = await server();
+  const { w, id: parent, task } = await executingRun(srv);
+  w.keepAlive(parent);
+  const key = uid("idem-");
+  const cached = await w.trigger(task, { idempotencyKey: key });
+  await w.run(cached);
+  assert.equal((await w.cancel(cached)).status, 200);
+  assert.equal((await w.latest(cached)).snapshot.executionStatus, "PENDING_CANCEL");
+  await w.batchTriggerAndWait(parent, task, [{ options: { idempotencyKey: key } }]);
+  const ex = await w.waitSnapshot(parent, (e) => e.snapshot.executionStatus === "EXECUTING", { what: "parent resumed", timeout: 5000 });
+  const [item] = ex.completedWaitpoints.filter((x) => x.type === "RUN");
+  assert.equal(item?.index, 0, JSON.stringify(ex.completedWaitpoints));
+  assert.equal(item.outputIsError, true);
+});
