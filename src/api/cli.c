@@ -188,6 +188,9 @@ static char *form_field(http_ctx *c, const char *name)
             size_t vl = (size_t)(stop - p) - nl - 1;
             char *raw = h2o_mem_alloc_pool(&c->req->pool, vl + 1);
             memcpy(raw, p + nl + 1, vl);
+            raw[vl] = 0;
+            if (strstr(raw, "%00"))
+                return NULL; /* a NUL would cut the value short where C reads it */
             for (size_t i = 0; i < vl; i++)
                 if (raw[i] == '+')
                     raw[i] = ' ';

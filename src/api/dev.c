@@ -241,7 +241,7 @@ static json_t *execution_json(http_ctx *c, const store_run *r, const attempt_inf
 
 static void put_var(void *ud, const store_env_var *v)
 {
-    json_object_set_new(ud, v->name, json_string(v->value));
+    json_object_set_new(ud, engine_env_var_run_name(v->name), json_string(v->value));
 }
 
 void api_attempt_start(http_ctx *c)

@@ -173,7 +173,7 @@ void api_envvars_import(http_ctx *c)
 
 static void add_flat(void *ud, const store_env_var *v)
 {
-    json_object_set_new(ud, v->name, json_string(v->value));
+    json_object_set_new(ud, engine_env_var_run_name(v->name), json_string(v->value));
 }
 
 /* GET /api/v1/projects/{ref}/envvars: the dev CLI's {variables: {...}}. */

@@ -121,6 +121,13 @@ const store_env *auth_env_by_id(auth *a, const char *id)
     return NULL;
 }
 
+int auth_env_grace_keys(auth *a, const char *env_id, int64_t now_ms, char (**keys)[64], size_t *n)
+{
+    *keys = NULL;
+    *n = 0;
+    return store_revoked_keys_of(a->st, env_id, now_ms, keys, n);
+}
+
 const char *auth_env_key(const store_env *env)
 {
     return env->api_key;
@@ -157,10 +164,18 @@ static int resolve_jwt(auth *a, const char *token, json_t *peek, int64_t now_ms,
     return 0;
 }
 
+/* Compares a secret in time that depends only on the lengths, so a client
+ * timing refusals learns nothing of how much of a guess was right. */
+static bool same_secret(const char *known, const char *given)
+{
+    size_t n = strlen(known);
+    return strlen(given) == n && crypto_equal(known, given, n);
+}
+
 static bool find_key(auth *a, const char *token, auth_result *out)
 {
     for (size_t i = 0; i < a->n_envs; i++)
-        if (strcmp(a->envs[i].api_key, token) == 0) {
+        if (same_secret(a->envs[i].api_key, token)) {
             out->kind = AUTH_SECRET;
             out->env = &a->envs[i];
             return true;
@@ -201,7 +216,7 @@ int auth_resolve_pat(auth *a, const char *token, err_t *e)
     refresh(a);
     if (token && strncmp(token, "tr_pat_", 7) == 0)
         for (size_t i = 0; i < a->n_pats; i++)
-            if (strcmp(a->pats[i], token) == 0)
+            if (same_secret(a->pats[i], token))
                 return 0;
     return err_set(e, ERR_UNAUTHORIZED, "Invalid or Missing Access Token");
 }

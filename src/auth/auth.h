@@ -57,6 +57,10 @@ int auth_rotate(auth *a, const char *env_id, int64_t now_ms, int64_t grace_ms, c
  * extra members (borrowed, may be NULL). Returns a malloc'd token. */
 char *auth_mint(const store_env *env, json_t *scopes, json_t *extra, int64_t now_ms, int64_t ttl_s);
 
+/* The rotated keys of env_id still in their grace window, into *keys
+ * (malloc'd, caller frees; *n of them). */
+int auth_env_grace_keys(auth *a, const char *env_id, int64_t now_ms, char (**keys)[64], size_t *n);
+
 /* The token's key for an env, ie the env's root key. */
 const char *auth_env_key(const store_env *env);
 

@@ -187,15 +187,20 @@ int engine_batch_add(engine *en, const store_env *env, const char *batch_id, bat
         return err_set(e, ERR_UNPROCESSABLE, "Batch %s not found", batch_id);
     if (rc)
         return err_set(e, rc, "Something went wrong");
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && rc == 0; i++) {
         bool dup = b.sealed != 0;
         if (!dup && (rc = add_item(en, env, &b, &items[i], now, &dup, e)))
-            goto out;
+            break;
         if (dup)
             res->deduplicated++;
         else
             res->accepted++;
     }
+    /* the items accepted before a bad one are kept (their indexes are
+     * claimed and their runs exist), so the count is saved even when the
+     * stream failed part-way; the retried stream then seals the batch */
+    int item_rc = rc;
+    rc = 0;
     if (res->accepted) {
         seal(&b, now);
         b.updated_at = now;
@@ -207,7 +212,8 @@ int engine_batch_add(engine *en, const store_env *env, const char *batch_id, bat
     res->sealed = b.sealed;
     if (rc == 0 && b.sealed && (rc = engine_batch_check_done(en, b.friendly_id, now)))
         err_set(e, rc, "Something went wrong");
-out:
+    if (rc == 0)
+        rc = item_rc;
     store_batch_clear(&b);
     return rc;
 }

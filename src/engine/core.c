@@ -200,31 +200,42 @@ static bool releases_key(int status)
            status == RUN_INTERRUPTED;
 }
 
+/* Completes w, a pending RUN waitpoint of the final run r, with its output
+ * or error; the parent waiting on it hears of it. w stays the caller's. */
+static int settle_one_waitpoint(engine *en, const store_run *r, store_waitpoint *w, int64_t now)
+{
+    bool ok = r->status == RUN_COMPLETED_SUCCESSFULLY;
+    free(w->status);
+    w->status = engine_strdup("COMPLETED");
+    free(w->output);
+    free(w->output_type);
+    w->output = engine_strdup(ok         ? r->output
+                              : r->error ? r->error
+                                         : "{\"type\":\"STRING_ERROR\",\"raw\":\"Run failed\"}");
+    w->output_type = engine_strdup(ok && r->output_type ? r->output_type : "application/json");
+    w->output_is_error = !ok;
+    w->completed_at = now;
+    w->updated_at = now;
+    int rc = store_waitpoint_update(en->st, w);
+    return rc ? rc : engine_waitpoint_done(en, w, now);
+}
+
 int engine_settle_waitpoint(engine *en, const store_run *r, int64_t now)
 {
-    store_waitpoint w = {0};
-    int rc = store_waitpoint_by_run(en->st, r->friendly_id, &w);
-    if (rc == ERR_NOT_FOUND)
-        return 0;
-    if (rc == 0 && strcmp(w.status, "PENDING") == 0) {
-        bool ok = r->status == RUN_COMPLETED_SUCCESSFULLY;
-        free(w.status);
-        w.status = engine_strdup("COMPLETED");
-        free(w.output);
-        free(w.output_type);
-        w.output = engine_strdup(ok         ? r->output
-                                 : r->error ? r->error
-                                            : "{\"type\":\"STRING_ERROR\",\"raw\":\"Run failed\"}");
-        w.output_type = engine_strdup(ok && r->output_type ? r->output_type : "application/json");
-        w.output_is_error = !ok;
-        w.completed_at = now;
-        w.updated_at = now;
-        rc = store_waitpoint_update(en->st, &w);
+    for (;;) {
+        store_waitpoint w = {0};
+        int rc = store_waitpoint_pending_by_run(en->st, r->friendly_id, &w);
+        if (rc == ERR_NOT_FOUND)
+            return 0;
         if (rc == 0)
-            rc = engine_waitpoint_done(en, &w, now);
+            rc = settle_one_waitpoint(en, r, &w, now);
+        /* an item of another batch (an idempotency hit): that batch may be done */
+        if (rc == 0 && w.batch_id && (!r->batch_id || strcmp(w.batch_id, r->batch_id) != 0))
+            rc = engine_batch_check_done(en, w.batch_id, now);
+        store_waitpoint_clear(&w);
+        if (rc)
+            return rc;
     }
-    store_waitpoint_clear(&w);
-    return rc;
 }
 
 static int cancel_children(engine *en, const store_run *r, int64_t now);

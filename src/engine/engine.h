@@ -182,6 +182,9 @@ int engine_waitpoint_get(engine *en, const store_env *env, const char *id, store
 /* ---- workers and execution (the worker protocol, docs/dev-protocol.md) -- */
 
 #define ENGINE_DEFAULT_HEARTBEAT_MS (60LL * 1000)
+/* PENDING_EXECUTING stalls before the run fails with TASK_RUN_DEQUEUED_MAX_RETRIES
+ * (the platform's run queue default maxAttempts) */
+#define ENGINE_MAX_NACKS 12
 #define ENGINE_DEFAULT_ENV_CONCURRENCY 100
 
 /* Tunables; 0 fields take the defaults. */
@@ -267,6 +270,11 @@ int engine_env_var_set(engine *en, const store_env *env, const char *name, const
 int engine_env_var_delete(engine *en, const store_env *env, const char *name, err_t *e);
 int engine_env_var_each(engine *en, const store_env *env,
                         void (*fn)(void *ud, const store_env_var *v), void *ud);
+/* The name a variable has in a run's process.env: the platform renames
+ * OTEL_RESOURCE_ATTRIBUTES to CUSTOM_OTEL_RESOURCE_ATTRIBUTES
+ * (resolveVariablesForEnvironment), so it does not replace the resource
+ * attributes of the worker's own telemetry. Borrowed from name or static. */
+const char *engine_env_var_run_name(const char *name);
 
 /* Records a log line or span of a run (from OTLP). */
 int engine_event_add(engine *en, const char *run_id, const store_event *ev);

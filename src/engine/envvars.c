@@ -42,3 +42,8 @@ int engine_env_var_each(engine *en, const store_env *env,
 {
     return store_env_var_each(en->st, env->id, fn, ud);
 }
+
+const char *engine_env_var_run_name(const char *name)
+{
+    return strcmp(name, "OTEL_RESOURCE_ATTRIBUTES") == 0 ? "CUSTOM_OTEL_RESOURCE_ATTRIBUTES" : name;
+}

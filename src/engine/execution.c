@@ -134,6 +134,14 @@ int engine_attempt_complete(engine *en, const store_env *env, const char *run_id
     int rc = load_current(en, env, run_id, snapshot_id, &r, e);
     if (rc)
         return rc;
+    /* only a started attempt completes (docs/engine.md): a QUEUED snapshot
+     * (a retry waiting for its time) or a PENDING_EXECUTING one (never
+     * started) has no attempt, and completing it would finish a run that
+     * never ran this attempt */
+    if (!engine_run_executing(&r) && !engine_run_pending_cancel(&r)) {
+        store_run_clear(&r);
+        return err_set(e, ERR_INVALID, "Run has no started attempt to complete");
+    }
     engine_run_take_completion(en, &r, completion, now);
     *status = ATTEMPT_RUN_FINISHED;
     if (engine_run_pending_cancel(&r)) {
@@ -163,7 +171,9 @@ int engine_attempt_complete(engine *en, const store_env *env, const char *run_id
                !json_is_true(json_object_get(completion, "skippedRetrying")) &&
                (r.max_attempts <= 0 || r.attempt_count < r.max_attempts)) {
         json_t *ts = json_object_get(retry, "timestamp");
-        int64_t at = json_is_number(ts) ? (int64_t)json_number_value(ts) : now;
+        /* a timestamp outside what an int64 holds (or not a number) means now */
+        double tsv = json_is_number(ts) ? json_number_value(ts) : 0;
+        int64_t at = tsv > 0 && tsv < 9e15 ? (int64_t)tsv : now;
         free(r.error);
         r.error = err_text;
         err_text = NULL;
@@ -213,12 +223,35 @@ int engine_disconnect(engine *en, const store_env *env, const char **run_ids, si
  * 250 ms later, as the platform's. */
 #define STALL_RETRY_DELAY_MS 250
 
+/* j as compact JSON text (j is consumed); aborts when out of memory. */
+static char *json_dumps_checked(json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!s)
+        abort();
+    return s;
+}
+
 static int handle_stall(engine *en, store_run *r, int64_t now)
 {
     const char *s = r->snapshot_status ? r->snapshot_status : "";
-    if (strcmp(s, "PENDING_EXECUTING") == 0)
-        return engine_requeue(en, r, 0, "Run was requeued because it was not started in time",
-                              now);
+    if (strcmp(s, "PENDING_EXECUTING") == 0) {
+        /* the platform nacks the message back to its queue, and fails the
+         * run once the queue's attempts are used up (run-queue nackMessage,
+         * maxAttempts 12): a run no worker ever starts does not loop forever */
+        if (++r->nack_count < ENGINE_MAX_NACKS)
+            return engine_requeue(en, r, 0,
+                                  "Run was requeued because it was not started in time", now);
+        char *err = json_dumps_checked(
+            json_pack("{s:s,s:s,s:s}", "type", "INTERNAL_ERROR", "code",
+                      "TASK_RUN_DEQUEUED_MAX_RETRIES", "message",
+                      "Trying to create an attempt failed multiple times, exceeding how many "
+                      "times we retry."));
+        int rc = engine_finish(en, r, RUN_SYSTEM_FAILURE, err, NULL, NULL, now);
+        free(err);
+        return rc;
+    }
     if (strcmp(s, "PENDING_CANCEL") == 0)
         return engine_finish(en, r, RUN_CANCELED, NULL, NULL, NULL, now);
     if (strcmp(s, "EXECUTING") != 0 && strcmp(s, "EXECUTING_WITH_WAITPOINTS") != 0) {

@@ -58,8 +58,9 @@ int engine_cancel(engine *en, store_run *r, const char *reason, int64_t now);
 /* A TaskRunError {type: STRING_ERROR, raw} as JSON text (malloc'd). */
 char *engine_string_error(const char *raw);
 
-/* Completes the RUN waitpoint of a finished run (a parent waits on it)
- * with its output or error, when still pending. */
+/* Completes the RUN waitpoints of a finished run (a parent waits on it;
+ * a batch item that hit its idempotency key has one of its own) with its
+ * output or error, the ones still pending. */
 int engine_settle_waitpoint(engine *en, const store_run *r, int64_t now);
 
 /* Puts r back in the queue for another attempt no earlier than at: its
@@ -98,6 +99,13 @@ int engine_trigger_failed(engine *en, const store_env *env, const trigger_opts *
 /* After a trigger that resumes its parent: the child's RUN waitpoint, and
  * the parent blocked on it (unless the child is a batch item). */
 int engine_block_parent(engine *en, const store_run *child, int64_t batch_index, int64_t now);
+
+/* A batchTriggerAndWait item whose idempotency key names an existing run:
+ * a RUN waitpoint of that run for this batch and index (the SDK resolves a
+ * batch item by batch id and index), completed at once when the run is over
+ * and else when it finishes; the batch counts the run as one of its own. */
+int engine_batch_item_wait_existing(engine *en, const store_run *child, const char *parent_id,
+                                    const char *batch_fid, int64_t batch_index, int64_t now);
 
 /* A parent that waits on a whole batch is blocked by the batch's waitpoint. */
 int engine_batch_wait(engine *en, const store_env *env, const char *batch_fid,

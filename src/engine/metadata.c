@@ -60,7 +60,11 @@ enum {
      * before they are built. */
     MD_MAX_ARRAY = 1 << 20,
     MD_MAX_NODES = 1 << 21,
-    MD_MAX_DEPTH = 8192,
+    /* Stored metadata is read back with jansson, which refuses text nested
+     * deeper than JSON_PARSER_MAX_DEPTH: a deeper result would be accepted
+     * here and then read back as nothing, losing the whole metadata. The
+     * slack covers the envelopes the text is later wrapped in. */
+    MD_MAX_DEPTH = JSON_PARSER_MAX_DEPTH - 8,
     /* Path results visited and array items copied per call: a second or two
      * of work. The SDK has no bound, and a body of wildcard operations over a
      * long array could keep the server busy for hours. */

@@ -76,6 +76,11 @@ static int load_parent(engine *en, const store_env *env, const char *task, const
 static int wait_on_existing(engine *en, const store_env *env, store_run *child,
                             const trigger_opts *o, int64_t now, err_t *e)
 {
+    if (o->batch_id) {
+        int rc = engine_batch_item_wait_existing(en, child, o->parent_run_id, o->batch_id,
+                                                 o->batch_index, now);
+        return rc ? err_set(e, rc, "Something went wrong") : 0;
+    }
     store_waitpoint w = {0};
     int rc = store_waitpoint_by_run(en->st, child->friendly_id, &w);
     if (rc == ERR_NOT_FOUND) {
@@ -147,6 +152,20 @@ int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int6
             return err_set(e, ERR_INVALID, "Invalid delay: %s", o->delay);
         if (delay_until <= now)
             delay_until = 0;
+    }
+
+    /* as the platform (queues.server.ts): a lock to a version no worker has
+     * is refused, rather than a run no poll could ever take */
+    if (o->lock_to_version && o->lock_to_version[0]) {
+        store_worker lw = {0};
+        rc = store_worker_by_version(en->st, env->id, o->lock_to_version, &lw);
+        store_worker_clear(&lw);
+        if (rc == ERR_NOT_FOUND)
+            return err_set(e, ERR_UNPROCESSABLE,
+                           "Task locked to version '%s', but no worker found with that version.",
+                           o->lock_to_version);
+        if (rc)
+            return err_set(e, rc, "Something went wrong");
     }
 
     if (o->parent_run_id) {

@@ -216,6 +216,26 @@ static void add_pending(store_run *r, json_t *cw)
     json_decref(arr);
 }
 
+/* True when run_fid is blocked by the BATCH waitpoint of batch_fid: the
+ * attempt that waits on this batch, not a later one of a requeued parent. */
+static bool blocked_by_batch(engine *en, const char *run_fid, const char *batch_fid)
+{
+    store_waitpoint bw = {0};
+    if (store_waitpoint_of_batch(en->st, batch_fid, &bw) != 0)
+        return false;
+    char **runs = NULL;
+    size_t n = 0;
+    bool found = false;
+    if (store_blocked_runs(en->st, bw.friendly_id, &runs, &n) == 0)
+        for (size_t i = 0; i < n; i++) {
+            found = found || strcmp(runs[i], run_fid) == 0;
+            free(runs[i]);
+        }
+    free(runs);
+    store_waitpoint_clear(&bw);
+    return found;
+}
+
 int engine_waitpoint_done(engine *en, store_waitpoint *w, int64_t now)
 {
     json_t *cw = completed_json(w);
@@ -223,7 +243,8 @@ int engine_waitpoint_done(engine *en, store_waitpoint *w, int64_t now)
     /* batch items report to the waiting parent, which the batch blocks */
     if (w->batch_id && w->resume_run && strcmp(w->type, "RUN") == 0) {
         store_run p = {0};
-        if (store_run_get(en->st, NULL, w->resume_run, &p) == 0 && engine_run_blocked(&p)) {
+        if (store_run_get(en->st, NULL, w->resume_run, &p) == 0 && engine_run_blocked(&p) &&
+            blocked_by_batch(en, p.friendly_id, w->batch_id)) {
             add_pending(&p, cw);
             rc = engine_save(en, &p);
         }
@@ -287,6 +308,24 @@ int engine_block_parent(engine *en, const store_run *child, int64_t batch_index,
         store_run_clear(&p);
     }
     store_waitpoint_clear(&w);
+    return rc;
+}
+
+int engine_batch_item_wait_existing(engine *en, const store_run *child, const char *parent_id,
+                                    const char *batch_fid, int64_t batch_index, int64_t now)
+{
+    store_waitpoint w = {0};
+    w.completed_by_run = engine_strdup(child->friendly_id);
+    w.resume_run = engine_strdup(parent_id);
+    w.batch_id = engine_strdup(batch_fid);
+    w.batch_index = batch_index;
+    /* no blocker: the parent is blocked by the batch's waitpoint */
+    int rc = new_waitpoint(en, child->env_id, "RUN", &w, now);
+    store_waitpoint_clear(&w);
+    /* already over (a final status: a canceled run the worker still holds
+     * was settled at the cancel): its result at once */
+    if (rc == 0 && status_is_final((run_status)child->status))
+        rc = engine_settle_waitpoint(en, child, now);
     return rc;
 }
 
@@ -361,11 +400,14 @@ int engine_wait_token(engine *en, const store_env *env, const char *run_id,
     if (strcmp(w.status, "PENDING") == 0) {
         rc = engine_block_run(en, &r, w.friendly_id, now);
     } else {
-        /* already completed: the run is handed it at once */
+        /* already completed: the run is handed it at once, or with the
+         * others when it is still blocked on one that is pending (continue
+         * only a run with no blocker left) */
         json_t *cw = completed_json(&w);
         add_pending(&r, cw);
         json_decref(cw);
-        engine_continue(en, &r, now);
+        if (!engine_run_blocked(&r))
+            engine_continue(en, &r, now);
         rc = engine_save(en, &r);
     }
     if (rc)

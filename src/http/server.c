@@ -362,7 +362,11 @@ static bool rate_limited(http_ctx *c)
     http_server *hs = ((reqctx *)c)->hs;
     if (!hs->app->rl || !is_api_path(c->req) || (c->route->flags & ROUTE_RL_EXEMPT))
         return false;
-    const char *key = c->auth.env ? c->auth.env->id : "pat";
+    /* unauthenticated routes (the CLI's login) have a bucket of their own,
+     * so anonymous traffic never spends a personal access token's limit */
+    const char *key = c->auth.env                ? c->auth.env->id
+                      : c->auth.kind == AUTH_PAT ? "pat"
+                                                 : "anon";
     ratelimit_state st;
     bool ok = ratelimit_take(hs->app->rl, key, c->now, &st);
     char v[32];

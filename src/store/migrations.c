@@ -158,6 +158,9 @@ const char *const store_migrations[] = {
     " created_at INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE s2_records(stream TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,"
     " headers BLOB, body BLOB, PRIMARY KEY(stream, seq)) WITHOUT ROWID;",
+    /* 13: how many times a dequeued run was requeued because its attempt
+     * never started (PENDING_EXECUTING stalls); the platform's nack limit */
+    "ALTER TABLE runs ADD COLUMN nack_count INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -92,6 +92,7 @@ static const col run_cols[] = {
     RI(available_at),
     RI(usage_ms),
     RI(change_seq),
+    RI(nack_count),
 };
 #define BT(f)                                                                                      \
     {                                                                                              \
@@ -1015,7 +1016,11 @@ int store_run_children(store *st, const char *friendly_id, size_t max, store_run
 int store_batch_count_runs(store *st, const char *batch_fid, const int64_t *statuses, size_t n,
                            int64_t *count)
 {
-    char sql[512] = "SELECT COUNT(*) FROM runs WHERE batch_id=?";
+    /* the batch's own runs, and the existing runs its items' idempotency
+     * keys named (batch_items.run_id) */
+    char sql[512] = "SELECT COUNT(*) FROM runs WHERE (batch_id=?1 OR friendly_id IN"
+                    " (SELECT i.run_id FROM batch_items i JOIN batches b ON b.id=i.batch_id"
+                    " WHERE b.friendly_id=?1))";
     sql_in(sql, sizeof sql, "status", n);
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
@@ -1359,6 +1364,20 @@ int store_waitpoint_next_due(store *st, int64_t *at)
     *at = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
     return rc == SQLITE_ROW ? 0 : fail(st, "waitpoint next due");
+}
+
+int store_waitpoint_pending_by_run(store *st, const char *run_fid, store_waitpoint *w)
+{
+    static char sql[4400];
+    if (!sql[0])
+        snprintf(sql, sizeof sql,
+                 "%s WHERE completed_by_run=? AND type='RUN' AND status='PENDING' LIMIT 1",
+                 st->waitpoints.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, run_fid);
+    return read_one_waitpoint(st, s, w);
 }
 
 int store_waitpoint_by_run(store *st, const char *run_fid, store_waitpoint *w)

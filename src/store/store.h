@@ -103,6 +103,7 @@ typedef struct store_run {
     int64_t available_at;       /* not dequeued before this (retry backoff), 0 = now */
     int64_t usage_ms; /* compute time: the attempts' usage.durationMs, summed */
     int64_t change_seq;         /* store-wide order of run changes (realtime offsets) */
+    int64_t nack_count; /* PENDING_EXECUTING stalls so far (engine_requeue after a nack) */
 } store_run;
 
 void store_run_clear(store_run *r);
@@ -333,6 +334,8 @@ int store_waitpoint_next_due(store *st, int64_t *at);
 
 /* Finds the RUN waitpoint of a child run (ERR_NOT_FOUND if none). */
 int store_waitpoint_by_run(store *st, const char *run_fid, store_waitpoint *w);
+/* One PENDING RUN waitpoint completed by run_fid, or ERR_NOT_FOUND. */
+int store_waitpoint_pending_by_run(store *st, const char *run_fid, store_waitpoint *w);
 /* The BATCH waitpoint of a batch (friendly id). */
 int store_waitpoint_of_batch(store *st, const char *batch_fid, store_waitpoint *w);
 
