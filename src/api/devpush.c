@@ -10,6 +10,12 @@
  * hub tells us of durable changes, and a run whose snapshot id moved gets
  * run:notify. The first change after a subscribe always notifies (we do
  * not know which snapshot the CLI has; one spare snapshot read is cheap).
+ *
+ * Each notify is sent again REPEAT_MS later: the CLI drops a snapshot that
+ * arrives while it still handles the previous one (DevRunController's
+ * handleSnapshotChangeLock), e.g. a token completed right after the run
+ * blocked on it, and would otherwise wait for its 5 s poll. The repeat
+ * costs it one snapshot read it skips as unchanged.
  */
 #include "api/devpush.h"
 
@@ -26,10 +32,12 @@
 #define MAX_SUBS 1000     /* per socket; the CLI holds at most maxConcurrentRuns */
 #define MAX_PAYLOAD 1000000
 #define TICK_MIN_MS 10
+#define REPEAT_MS 100
 
 typedef struct sub {
     char run[64];
     char *snapshot; /* last notified snapshot id, NULL: none yet */
+    int64_t repeat_at; /* ms epoch; 0: no repeat due */
 } sub;
 
 typedef struct dsock {
@@ -49,15 +57,17 @@ struct devpush {
     app *a;
     dsock *socks;
     uv_timer_t tick;
+    uv_timer_t repeat; /* the notifies' repeats */
+    bool repeating;
     int64_t interval, timeout;
     devpush_stats st;
     bool dying;       /* devpush_free was called; freed when the last socket is */
-    bool tick_closed;
+    int closing; /* timers still closing after devpush_free */
 };
 
 static void maybe_free(devpush *dp)
 {
-    if (dp->dying && dp->tick_closed && !dp->socks)
+    if (dp->dying && dp->closing == 0 && !dp->socks)
         free(dp);
 }
 
@@ -98,6 +108,7 @@ static void add_sub(dsock *s, const char *run)
     sub *u = &s->subs[s->n_subs++];
     strcpy(u->run, run);
     u->snapshot = NULL;
+    u->repeat_at = 0;
     s->dp->st.subscriptions++;
 }
 
@@ -129,6 +140,34 @@ static bool want(void *ud, const store_run *r)
     return false;
 }
 
+static void notify(dsock *s, sub *u)
+{
+    json_t *arg = json_pack("{s:s,s:{s:s}}", "version", "1", "run", "friendlyId", u->run);
+    send_text(s, sio_event(NSP, "run:notify", arg));
+    json_decref(arg);
+    s->dp->st.notifies++;
+}
+
+static void on_repeat(uv_timer_t *t)
+{
+    devpush *dp = t->data;
+    int64_t now = time_now_ms();
+    dp->repeating = false;
+    for (dsock *s = dp->socks; s; s = s->next)
+        for (size_t i = 0; i < s->n_subs; i++) {
+            sub *u = &s->subs[i];
+            if (!u->repeat_at)
+                continue;
+            if (u->repeat_at <= now) {
+                u->repeat_at = 0;
+                notify(s, u);
+            } else if (!dp->repeating) {
+                dp->repeating = true;
+                uv_timer_start(&dp->repeat, on_repeat, (uint64_t)(u->repeat_at - now), 0);
+            }
+        }
+}
+
 static void seen(void *ud, const store_run *v)
 {
     devpush *dp = ud;
@@ -142,10 +181,12 @@ static void seen(void *ud, const store_run *v)
             continue;
         free(u->snapshot);
         u->snapshot = xstrdup(v->snapshot_id);
-        json_t *arg = json_pack("{s:s,s:{s:s}}", "version", "1", "run", "friendlyId", u->run);
-        send_text(s, sio_event(NSP, "run:notify", arg));
-        json_decref(arg);
-        dp->st.notifies++;
+        notify(s, u);
+        u->repeat_at = time_now_ms() + REPEAT_MS;
+        if (!dp->repeating) {
+            dp->repeating = true;
+            uv_timer_start(&dp->repeat, on_repeat, REPEAT_MS, 0);
+        }
     }
 }
 
@@ -346,7 +387,7 @@ static void on_tick(uv_timer_t *t)
 static void on_tick_closed(uv_handle_t *h)
 {
     devpush *dp = h->data;
-    dp->tick_closed = true;
+    dp->closing--;
     maybe_free(dp);
 }
 
@@ -364,7 +405,8 @@ devpush *devpush_new(app *a)
         return NULL;
     }
     uv_timer_init(a->loop, &dp->tick);
-    dp->tick.data = dp;
+    uv_timer_init(a->loop, &dp->repeat);
+    dp->tick.data = dp->repeat.data = dp;
     int64_t step = (dp->interval < dp->timeout ? dp->interval : dp->timeout) / 10;
     if (step < TICK_MIN_MS)
         step = TICK_MIN_MS;
@@ -389,8 +431,9 @@ void devpush_free(devpush *dp)
         http_ws_close(s->ws);
     dp->a->push = NULL;
     dp->dying = true;
-    uv_timer_stop(&dp->tick);
+    dp->closing = 2;
     uv_close((uv_handle_t *)&dp->tick, on_tick_closed);
+    uv_close((uv_handle_t *)&dp->repeat, on_tick_closed);
 }
 
 bool devpush_env_listening(const devpush *dp, const char *env_id)

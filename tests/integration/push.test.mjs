@@ -116,12 +116,17 @@ test("a subscribed run gets run:notify on each new snapshot: start, wait, resume
   await w.start(run.id, m.snapshot.friendlyId);
   const first = await n;
   assert.deepEqual(first.msg, { version: "1", run: { friendlyId: run.id } });
+  // sent again 100 ms later (the CLI drops one that comes while it is busy)
+  const again = await nextNotify(sock, run.id, 1000);
+  assert.ok(again.at - first.at >= 80 && again.at - first.at < 500, `repeat after ${again.at - first.at} ms`);
+  await sleep(150);
 
   // a wait token: blocked, then completing it notifies within 100 ms
   const tok = { id: await w.createToken() };
   n = nextNotify(sock, run.id);
   await w.waitToken(run.id, tok.id);
   await n;
+  await sleep(150);
   n = nextNotify(sock, run.id);
   const t0 = performance.now();
   await w.completeToken(tok.id);
@@ -131,6 +136,7 @@ test("a subscribed run gets run:notify on each new snapshot: start, wait, resume
   assert.equal(ex.snapshot.executionStatus, "EXECUTING");
 
   // cancel -> PENDING_CANCEL notify within 100 ms
+  await sleep(150);
   n = nextNotify(sock, run.id);
   const t1 = performance.now();
   await w.cancel(run.id);
