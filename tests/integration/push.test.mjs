@@ -276,3 +276,25 @@ test("waitMs holds a dequeue without a socket, bounded by its time", async () =>
   assert.equal((await q).json.dequeuedMessages.length, 0);
   assert.ok(performance.now() - t2 < 500);
 });
+
+test("SIGTERM with CLI sockets connected and a dequeue held exits cleanly", async () => {
+  const own = await startTriggerd();
+  const sock = io(own.url + "/dev-worker", {
+    transports: ["websocket"],
+    extraHeaders: { Authorization: `Bearer ${own.keys.dev}` },
+    reconnection: false,
+  });
+  await connected(sock);
+  const w = new FakeWorker(own);
+  await w.register([{ id: uid("t-") }]);
+  await waitFor(async () => (await api(own, "GET", "/engine/v1/dev/push")).json.listening, { what: "listening" });
+  const held = w.dequeueRaw();
+  await sleep(200);
+  const gone = new Promise((r) => sock.once("disconnect", r));
+  await stopServer(own); // exit 0, no sanitizer report
+  const res = await held;
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.json.dequeuedMessages, []);
+  await gone;
+  sock.close();
+});
