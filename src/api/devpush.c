@@ -11,7 +11,7 @@
  * run:notify. The first change after a subscribe always notifies (we do
  * not know which snapshot the CLI has; one spare snapshot read is cheap).
  *
- * Each notify is sent again REPEAT_MS later: the CLI drops a snapshot that
+ * Each notify is sent again 25 and 100 ms later: the CLI drops a snapshot that
  * arrives while it still handles the previous one (DevRunController's
  * handleSnapshotChangeLock), e.g. a token completed right after the run
  * blocked on it, and would otherwise wait for its 5 s poll. The repeat
@@ -32,12 +32,14 @@
 #define MAX_SUBS 1000     /* per socket; the CLI holds at most maxConcurrentRuns */
 #define MAX_PAYLOAD 1000000
 #define TICK_MIN_MS 10
-#define REPEAT_MS 100
+static const int64_t repeats_ms[] = {25, 100}; /* after the first notify */
+#define N_REPEATS ((int)(sizeof repeats_ms / sizeof *repeats_ms))
 
 typedef struct sub {
     char run[64];
     char *snapshot; /* last notified snapshot id, NULL: none yet */
-    int64_t repeat_at; /* ms epoch; 0: no repeat due */
+    int64_t notified_at; /* ms epoch of the first notify of this snapshot */
+    int repeats;         /* repeats still to send */
 } sub;
 
 typedef struct dsock {
@@ -58,7 +60,6 @@ struct devpush {
     dsock *socks;
     uv_timer_t tick;
     uv_timer_t repeat; /* the notifies' repeats */
-    bool repeating;
     int64_t interval, timeout;
     devpush_stats st;
     bool dying;       /* devpush_free was called; freed when the last socket is */
@@ -108,7 +109,7 @@ static void add_sub(dsock *s, const char *run)
     sub *u = &s->subs[s->n_subs++];
     strcpy(u->run, run);
     u->snapshot = NULL;
-    u->repeat_at = 0;
+    u->repeats = 0;
     s->dp->st.subscriptions++;
 }
 
@@ -148,24 +149,28 @@ static void notify(dsock *s, sub *u)
     s->dp->st.notifies++;
 }
 
+/* Sends the repeats that are due and arms the timer for the next one. */
 static void on_repeat(uv_timer_t *t)
 {
     devpush *dp = t->data;
-    int64_t now = time_now_ms();
-    dp->repeating = false;
+    int64_t now = time_now_ms(), next = INT64_MAX;
     for (dsock *s = dp->socks; s; s = s->next)
         for (size_t i = 0; i < s->n_subs; i++) {
             sub *u = &s->subs[i];
-            if (!u->repeat_at)
+            if (!u->repeats)
                 continue;
-            if (u->repeat_at <= now) {
-                u->repeat_at = 0;
+            int64_t due = u->notified_at + repeats_ms[N_REPEATS - u->repeats];
+            if (due <= now) {
                 notify(s, u);
-            } else if (!dp->repeating) {
-                dp->repeating = true;
-                uv_timer_start(&dp->repeat, on_repeat, (uint64_t)(u->repeat_at - now), 0);
+                if (--u->repeats == 0)
+                    continue;
+                due = u->notified_at + repeats_ms[N_REPEATS - u->repeats];
             }
+            if (due < next)
+                next = due;
         }
+    if (next != INT64_MAX)
+        uv_timer_start(&dp->repeat, on_repeat, (uint64_t)(next > now ? next - now : 0), 0);
 }
 
 static void seen(void *ud, const store_run *v)
@@ -182,11 +187,11 @@ static void seen(void *ud, const store_run *v)
         free(u->snapshot);
         u->snapshot = xstrdup(v->snapshot_id);
         notify(s, u);
-        u->repeat_at = time_now_ms() + REPEAT_MS;
-        if (!dp->repeating) {
-            dp->repeating = true;
-            uv_timer_start(&dp->repeat, on_repeat, REPEAT_MS, 0);
-        }
+        u->notified_at = time_now_ms();
+        u->repeats = N_REPEATS;
+        if (uv_timer_get_due_in(&dp->repeat) > (uint64_t)repeats_ms[0] ||
+            !uv_is_active((uv_handle_t *)&dp->repeat))
+            uv_timer_start(&dp->repeat, on_repeat, (uint64_t)repeats_ms[0], 0);
     }
 }
 

@@ -3,8 +3,9 @@
  *
  * libh2o drives wslay from h2o_websocket_proceed(); its message callback
  * runs inside that loop, so nothing here frees the connection or proceeds
- * again from inside a callback: sends made there are picked up by the
- * running loop, and a close requested there waits for it to return.
+ * again from inside a callback; sends and closes are carried out from a
+ * 0 ms timer, never on the caller's stack (the owner may be iterating its
+ * connections, and a proceed can end in the connection being freed).
  * Before the 101 is written out the connection has no socket yet (libh2o
  * sets it when the upgrade completes); frames queued meanwhile go out then.
  */
@@ -15,14 +16,17 @@
 #include <string.h>
 
 #include "http/internal.h"
+#include "util/timefmt.h"
+
+#define CLOSE_GRACE_MS 1000
 
 struct http_ws {
     h2o_websocket_conn_t *conn;
     const http_ws_ops *ops;
     void *ud;         /* the owner's connection data */
     uv_timer_t timer; /* deferred proceed, and the close deadline */
-    int depth;        /* > 0 while inside libh2o's callback */
     bool closing;     /* a close frame is queued */
+    int64_t close_deadline;
     bool gone;        /* closed() was called */
 };
 
@@ -53,33 +57,33 @@ static void on_msg(h2o_websocket_conn_t *conn, const struct wslay_event_on_msg_r
     }
     if (arg->opcode != WSLAY_TEXT_FRAME || ws->closing)
         return;
-    ws->depth++;
     ws->ops->message(ws->ud, (const char *)arg->msg, arg->msg_length);
-    ws->depth--;
 }
 
+/* Moves queued frames, and runs a requested close to its deadline. */
 static void on_timer(uv_timer_t *t)
 {
     http_ws *ws = t->data;
-    if (ws->closing) { /* the peer did not answer the close in time */
-        finish(ws);
+    if (ws->closing && time_now_ms() >= ws->close_deadline) {
+        if (!ws->conn->sock) { /* the 101 is still going out: libh2o reports its end */
+            uv_timer_start(&ws->timer, on_timer, 100, 0);
+            return;
+        }
+        finish(ws); /* the peer did not answer the close in time */
         return;
     }
     if (ws->conn->sock)
-        h2o_websocket_proceed(ws->conn);
+        h2o_websocket_proceed(ws->conn); /* may end in on_msg(NULL): finish() */
+    if (!ws->gone && ws->closing)
+        uv_timer_start(&ws->timer, on_timer, (uint64_t)(ws->close_deadline - time_now_ms()), 0);
 }
 
-/* Gets queued frames moving: at once outside callbacks, else on the next
- * loop iteration (a 0 ms timer). */
+/* Gets queued frames moving on the next loop iteration (a 0 ms timer):
+ * never from the caller's stack, where a connection closing under the
+ * caller (libh2o may find the peer gone) would free what it iterates. */
 static void kick(http_ws *ws)
 {
-    if (ws->gone || !ws->conn->sock)
-        return;
-    if (ws->depth == 0 && !ws->closing) {
-        h2o_websocket_proceed(ws->conn);
-        return;
-    }
-    if (!ws->closing)
+    if (!ws->gone && !uv_is_active((uv_handle_t *)&ws->timer))
         uv_timer_start(&ws->timer, on_timer, 0, 0);
 }
 
@@ -100,12 +104,9 @@ void http_ws_close(http_ws *ws)
     if (ws->gone || ws->closing)
         return;
     wslay_event_queue_close(ws->conn->ws_ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
-    if (ws->conn->sock && ws->depth == 0)
-        h2o_websocket_proceed(ws->conn); /* may end in on_msg(NULL): finish() */
-    if (ws->gone)
-        return;
     ws->closing = true;
-    uv_timer_start(&ws->timer, on_timer, 1000, 0);
+    ws->close_deadline = time_now_ms() + CLOSE_GRACE_MS;
+    uv_timer_start(&ws->timer, on_timer, 0, 0);
 }
 
 int http__ws_upgrade(h2o_req_t *req, uv_loop_t *loop, const struct http_ws_ops *ops, void *ud)
@@ -133,8 +134,6 @@ int http__ws_upgrade(h2o_req_t *req, uv_loop_t *loop, const struct http_ws_ops *
     }
     /* the connection exists before open() so the owner may queue frames */
     ws->conn = h2o_upgrade_to_websocket(req, key, ws, on_msg);
-    ws->depth++;
     ws->ud = ops->open(ud, ws, path, authz);
-    ws->depth--;
     return 0;
 }
