@@ -22,6 +22,10 @@
 
 #define MAX_TASKS 64
 #define HEARTBEAT_EVERY_MS 20000 /* well inside the server's 60 s stall timeout */
+/* how long triggerd may hold an empty dequeue open ("waitMs", a triggerd
+ * extension): a run that becomes ready meanwhile is answered at once; it
+ * also bounds how long trigger_worker_stop waits for an idle thread */
+#define DEQUEUE_WAIT_MS 1000
 
 typedef struct task_def {
     char *id;
@@ -528,10 +532,11 @@ static void *serve(void *p)
     trigger_client *c = trigger_client_new(w->base_url, w->secret_key);
     if (!c)
         return NULL;
-    json_t *body =
-        json_pack("{s:s,s:[],s:i}", "currentWorker", w->worker_id, "oldWorkers", "maxRuns", 1);
+    json_t *body = json_pack("{s:s,s:[],s:i,s:i}", "currentWorker", w->worker_id, "oldWorkers",
+                             "maxRuns", 1, "waitMs", DEQUEUE_WAIT_MS);
     while (!w->stop) {
         json_t *res = NULL;
+        long long asked = now_ms();
         if (post_json(c, "/engine/v1/dev/dequeue", body, &res) != TRIGGER_OK) {
             nap(w->poll_ms * 5);
             continue;
@@ -540,7 +545,9 @@ static void *serve(void *p)
         size_t i;
         json_t *m;
         json_array_foreach(msgs, i, m) execute(w, c, a->slot, m, &a->seed);
-        if (json_array_size(msgs) == 0)
+        /* an empty answer that came back early was not held (a server
+         * without waitMs): pause, so this never spins */
+        if (json_array_size(msgs) == 0 && now_ms() - asked < DEQUEUE_WAIT_MS / 2)
             nap(w->poll_ms);
         json_decref(res);
     }

@@ -18,6 +18,8 @@ typedef struct http_server http_server;
 typedef struct ratelimit ratelimit;
 typedef struct realtime realtime;
 typedef struct streams streams;
+typedef struct devpush devpush;
+typedef struct devhold devhold;
 
 typedef struct app_config {
     char listen_host[128];
@@ -30,6 +32,8 @@ typedef struct app_config {
     int64_t heartbeat_timeout_ms; /* 0 = the engine's default (60 s) */
     int64_t key_grace_ms;         /* rotate-key: how long the old key keeps working */
     int64_t h2c_idle_ms;          /* an HTTP/2 connection without streams gets GOAWAY; 0 = 30 s */
+    int64_t push_ping_interval_ms; /* /dev-worker Engine.IO pings; 0 = 25 s */
+    int64_t push_ping_timeout_ms;  /* unanswered ping cut-off; 0 = 20 s */
 } app_config;
 
 typedef struct app {
@@ -43,6 +47,8 @@ typedef struct app {
     http_server *http;
     realtime *rt;
     streams *streams; /* realtime stream records (realtime/streams.h) */
+    devpush *push;    /* the dev CLI's /dev-worker channel (api/devpush.h) */
+    devhold *holds;   /* dev dequeues held open until a run is ready (api/dev.c) */
     /* commit pipeline hooks (http/server.c calls them; realtime sets them):
      * the turn's transaction `gen` committed (ok) or rolled back, and every
      * commit up to `gen` is on disk */

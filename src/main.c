@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "api/api.h"
+#include "api/devpush.h"
 #include "app.h"
 #include "auth/login.h"
 #include "bootstrap.h"
@@ -115,6 +116,13 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
     if (envv("TRIGGERD_H2C_IDLE_MS") &&
         parse_count(envv("TRIGGERD_H2C_IDLE_MS"), &cfg->h2c_idle_ms))
         return -1;
+    /* test knobs for the /dev-worker channel's Engine.IO heartbeat */
+    if (envv("TRIGGERD_PUSH_PING_INTERVAL_MS") &&
+        parse_count(envv("TRIGGERD_PUSH_PING_INTERVAL_MS"), &cfg->push_ping_interval_ms))
+        return -1;
+    if (envv("TRIGGERD_PUSH_PING_TIMEOUT_MS") &&
+        parse_count(envv("TRIGGERD_PUSH_PING_TIMEOUT_MS"), &cfg->push_ping_timeout_ms))
+        return -1;
     if (envv("TRIGGERD_PUBLIC_URL"))
         snprintf(cfg->public_url, sizeof cfg->public_url, "%s", envv("TRIGGERD_PUBLIC_URL"));
     int i = 1;
@@ -184,6 +192,8 @@ static void on_signal(uv_signal_t *h, int signum)
     app *a = h->data;
     fprintf(stderr, "triggerd: signal %d, shutting down\n", signum);
     uv_signal_stop(h);
+    devpush_free(a->push); /* closes the CLIs' sockets (they reconnect to the next start) */
+    api_devhold_free(a);   /* answers held dequeues empty */
     realtime_free(a->rt);    /* answers the parked feeds, so they do not hold the stop up */
     api_streams_shutdown(a); /* ends the SSE stream readers (they resume on reconnect) */
     http_server_stop(a->http, 10000, on_stopped, a);
@@ -194,6 +204,8 @@ static void on_signal(uv_signal_t *h, int signum)
 static void app_free(app *a)
 {
     streams_free(a->streams);
+    devpush_free(a->push);
+    api_devhold_free(a);
     realtime_free(a->rt);
     engine_free(a->en);
     auth_free(a->au);
@@ -234,7 +246,8 @@ static int serve(app *a)
     if (!a->os || !a->au || !a->en)
         goto fail;
     a->http = http_server_start(a, api_routes, api_routes_count);
-    if (!a->http || !api_realtime_new(a) || !streams_new(a))
+    if (!a->http || !api_realtime_new(a) || !streams_new(a) || !devpush_new(a) ||
+        api_devhold_new(a) != 0)
         goto fail;
     http_server_h2c(a->http, api_s2_h2c, a);
     if (engine_start(a->en) != 0 || store_commit(a->st) != 0) {

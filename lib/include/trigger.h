@@ -319,9 +319,12 @@ TRIGGER_EXTERN int trigger_worker_add_task(trigger_worker *w, const char *task_i
                                            trigger_task_fn fn, void *user_data,
                                            const trigger_task_config *cfg);
 
-/* How many runs execute at once (threads; default 4) and how often an idle
- * thread asks for work (default 100 ms). A parent waiting on a child run
- * holds its thread, so keep concurrency above the nesting depth. */
+/* How many runs execute at once (threads; default 4) and how long an idle
+ * thread pauses between asks for work when the server cannot hold its ask
+ * open (default 100 ms). triggerd holds an idle thread's dequeue for up to
+ * a second and answers it the moment a run is ready, so against triggerd
+ * the interval only paces retries after errors. A parent waiting on a child
+ * run holds its thread, so keep concurrency above the nesting depth. */
 TRIGGER_EXTERN void trigger_worker_set_concurrency(trigger_worker *w, int threads);
 TRIGGER_EXTERN void trigger_worker_set_poll_interval(trigger_worker *w, unsigned ms);
 /* How often executing runs are heartbeated (default 20 s; it must stay

@@ -121,6 +121,7 @@ const http_route api_routes[] = {
      8 * 1024 * 1024},
     {"GET", "/api/v1/projects/:projectRef/:env", api_project_env, ROUTE_PAT, 0},
     {"GET", "/engine/v1/dev/config", api_dev_config, S, 0},
+    {"GET", "/engine/v1/dev/push", api_dev_push_stats, S, 0},
     {"GET", "/engine/v1/dev/presence", api_dev_presence, S, 0},
     {"POST", "/engine/v1/dev/dequeue", api_dev_dequeue, S, 10 * 1024},
     {"POST", "/engine/v1/dev/disconnect", api_dev_disconnect, S, 64 * 1024},

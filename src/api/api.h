@@ -68,6 +68,10 @@ struct realtime *api_realtime_new(app *a);
 /* Token waitpoint options from a body (api/waitpoints.c); replies 400
  * and returns false when invalid. */
 bool api_token_opts(http_ctx *c, json_t *body, token_opts *o);
+/* Held dev dequeues (api/dev.c): the state on a->holds, hooked into a->rt;
+ * free answers every held dequeue empty (shutdown). */
+int api_devhold_new(app *a);
+void api_devhold_free(app *a);
 /* Ends the realtime stream readers (shutdown). */
 void api_streams_shutdown(app *a);
 
@@ -125,6 +129,7 @@ void api_tokens_create(http_ctx *c);
 void api_platform_notifications(http_ctx *c);
 void api_project_env(http_ctx *c);
 void api_dev_config(http_ctx *c);
+void api_dev_push_stats(http_ctx *c);
 void api_envvars_all(http_ctx *c);
 void api_envvars_list(http_ctx *c);
 void api_envvars_get(http_ctx *c);

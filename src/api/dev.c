@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/devpush.h"
+#include "realtime/realtime.h"
 #include "engine/status.h"
 #include "util/id.h"
 #include "util/timefmt.h"
@@ -20,6 +22,8 @@ static void set_iso(json_t *o, const char *k, int64_t ms)
     time_format_iso(ms, buf);
     json_object_set_new(o, k, json_string(buf));
 }
+
+static void holds_release(devhold *dh, const char *env_id);
 
 /* The project must be ours: 404 {"error":"Project not found"} otherwise. */
 static bool project_ok(http_ctx *c, store_project *p)
@@ -51,11 +55,33 @@ void api_project_env(http_ctx *c)
                               http_origin(c), "projectId", p.id));
 }
 
+/* GET /engine/v1/dev/push (triggerd's own): the push channel's counters. */
+void api_dev_push_stats(http_ctx *c)
+{
+    devpush_stats st;
+    devpush_stats_get(c->app->push, &st);
+    http_reply_json(c, 200,
+                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "sockets",
+                              (json_int_t)st.sockets, "connected", (json_int_t)st.connected,
+                              "connects", (json_int_t)st.connects, "authFailures",
+                              (json_int_t)st.auth_failures, "notifies", (json_int_t)st.notifies,
+                              "received", (json_int_t)st.received, "pingTimeouts",
+                              (json_int_t)st.ping_timeouts, "subscriptions",
+                              (json_int_t)st.subscriptions, "listening",
+                              devpush_env_listening(c->app->push, c->auth.env->id)));
+}
+
+/* The dequeue intervals are the CLI's sleeps between dequeues (after runs,
+ * after none). A CLI on the push channel has its empty dequeues held open
+ * (see "held dequeues"), so it asks again at once after runs and soon
+ * after an empty answer, which comes at most every HOLD_CLI_MS; a CLI
+ * without the channel polls every 100 ms, a request triggerd answers
+ * from an index seek. */
 void api_dev_config(http_ctx *c)
 {
     http_reply_json(c, 200,
                     json_pack("{s:s,s:i,s:i,s:i,s:s}", "environmentId", c->auth.env->id,
-                              "dequeueIntervalWithRun", 250, "dequeueIntervalWithoutRun", 1000,
+                              "dequeueIntervalWithRun", 0, "dequeueIntervalWithoutRun", 100,
                               "maxConcurrentRuns", 25, "engineUrl", http_origin(c)));
 }
 
@@ -91,6 +117,7 @@ void api_background_workers(http_ctx *c)
         http_reply_err(c, &e);
         return;
     }
+    holds_release(c->app->holds, c->auth.env->id); /* their next dequeue names this worker */
     http_reply_json(c, 200,
                     json_pack("{s:s,s:s,s:s}", "id", wi.id, "version", wi.version, "contentHash",
                               wi.content_hash));
@@ -134,25 +161,9 @@ static json_t *base_run_json(const store_run *r)
     return o;
 }
 
-void api_dev_dequeue(http_ctx *c)
+/* Answers c with runs[0..n) (consumed) as DevDequeueResponseBody. */
+static void reply_dequeued(http_ctx *c, dequeued_run *runs, size_t n)
 {
-    json_t *body = http_json(c);
-    if (!body)
-        return;
-    const char *worker = json_string_value(json_object_get(body, "currentWorker"));
-    dequeued_run *runs = NULL;
-    size_t n = 0;
-    err_t e = {0};
-    /* "maxRuns" is a triggerd extension for workers that run one at a time
-     * per poller (libtrigger); the CLI does not send it */
-    json_t *mr = json_object_get(body, "maxRuns");
-    size_t max = json_is_integer(mr) && json_integer_value(mr) > 0 && json_integer_value(mr) < 10
-                     ? (size_t)json_integer_value(mr)
-                     : 10;
-    if (engine_dequeue(c->app->en, c->auth.env, worker, max, c->now, &runs, &n, &e) != 0) {
-        http_reply_err(c, &e);
-        return;
-    }
     store_project p = {0};
     store_project_get(c->app->st, &p);
     json_t *msgs = json_array();
@@ -174,6 +185,232 @@ void api_dev_dequeue(http_ctx *c)
     }
     free(runs);
     http_reply_json(c, 200, json_pack("{s:o}", "dequeuedMessages", msgs));
+}
+
+/* ---- held dequeues ------------------------------------------------------
+ * An empty dequeue is held open (a long-poll) and answered as soon as a run
+ * of its environment is ready, or empty at its deadline, when the caller
+ * awaits the call: a CLI listening on the push channel (its #dequeueRuns
+ * awaits the POST before it sleeps), or a caller that asks with "waitMs"
+ * (a triggerd extension; libtrigger's worker). Anything written in the
+ * environment wakes its holds (a trigger, a delay or a retry coming due, a
+ * run finishing and freeing a slot); a 100 ms recheck covers runs whose
+ * retry time passes without a write. A worker registering in the env ends
+ * its holds empty, so the next dequeue names the new worker. */
+
+#define HOLD_CLI_MS 10000
+#define HOLD_MAX_MS 30000
+#define HOLD_RECHECK_MS 100
+
+typedef struct hold {
+    devhold *dh;
+    http_ctx *c;
+    char *worker;
+    size_t max;
+    int64_t deadline;
+    bool woken;
+    struct hold *prev, *next;
+} hold;
+
+struct devhold {
+    app *a;
+    hold *list;
+    uv_timer_t recheck, wake;
+    int closing; /* handles still closing after api_devhold_free */
+};
+
+static void hold_unlink(hold *h)
+{
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        h->dh->list = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    if (!h->dh->list)
+        uv_timer_stop(&h->dh->recheck);
+}
+
+static void hold_gone(void *ud)
+{
+    hold *h = ud;
+    hold_unlink(h);
+    free(h->worker);
+    free(h);
+}
+
+/* Ends h: with runs[0..n), or empty. */
+static void hold_end(hold *h, dequeued_run *runs, size_t n)
+{
+    http_ctx *c = h->c;
+    http_unpark(c);
+    hold_gone(h);
+    c->now = time_now_ms();
+    reply_dequeued(c, runs, n);
+}
+
+/* Tries h again; answers it when runs came or its time is up. */
+static void hold_try(hold *h, int64_t now)
+{
+    h->woken = false;
+    dequeued_run *runs = NULL;
+    size_t n = 0;
+    err_t e = {0};
+    http_ctx *c = h->c;
+    if (engine_dequeue(c->app->en, c->auth.env, h->worker, h->max, now, &runs, &n, &e) != 0) {
+        http_unpark(c);
+        hold_gone(h);
+        http_reply_err(c, &e);
+        return;
+    }
+    if (n || now >= h->deadline)
+        hold_end(h, runs, n);
+    else
+        free(runs);
+}
+
+static void on_recheck(uv_timer_t *t)
+{
+    devhold *dh = t->data;
+    int64_t now = time_now_ms();
+    for (hold *h = dh->list, *next; h; h = next) {
+        next = h->next;
+        hold_try(h, now);
+    }
+}
+
+static void on_wake(uv_timer_t *t)
+{
+    devhold *dh = t->data;
+    int64_t now = time_now_ms();
+    for (hold *h = dh->list, *next; h; h = next) {
+        next = h->next;
+        if (h->woken)
+            hold_try(h, now);
+    }
+}
+
+static bool hold_want(void *ud, const store_run *r)
+{
+    devhold *dh = ud;
+    for (hold *h = dh->list; h; h = h->next)
+        if (r->env_id && strcmp(h->c->auth.env->id, r->env_id) == 0)
+            return true;
+    return false;
+}
+
+static void hold_seen(void *ud, const store_run *v)
+{
+    devhold *dh = ud;
+    bool any = false;
+    for (hold *h = dh->list; h; h = h->next)
+        if (v->env_id && strcmp(h->c->auth.env->id, v->env_id) == 0)
+            any = h->woken = true;
+    if (any) /* after this batch is delivered, once per batch */
+        uv_timer_start(&dh->wake, on_wake, 0, 0);
+}
+
+/* Ends every hold of env empty. */
+static void holds_release(devhold *dh, const char *env_id)
+{
+    for (hold *h = dh ? dh->list : NULL, *next; h; h = next) {
+        next = h->next;
+        if (!env_id || strcmp(h->c->auth.env->id, env_id) == 0)
+            hold_end(h, NULL, 0);
+    }
+}
+
+int api_devhold_new(app *a)
+{
+    devhold *dh = calloc(1, sizeof *dh);
+    if (!dh)
+        return -1;
+    dh->a = a;
+    realtime_watcher w = {hold_want, hold_seen, dh};
+    if (!a->rt || realtime_watch(a->rt, &w) != 0) {
+        free(dh);
+        return -1;
+    }
+    uv_timer_init(a->loop, &dh->recheck);
+    uv_timer_init(a->loop, &dh->wake);
+    dh->recheck.data = dh->wake.data = dh;
+    a->holds = dh;
+    return 0;
+}
+
+static void on_hold_handle_closed(uv_handle_t *hd)
+{
+    devhold *dh = hd->data;
+    if (--dh->closing == 0)
+        free(dh);
+}
+
+void api_devhold_free(app *a)
+{
+    devhold *dh = a->holds;
+    if (!dh)
+        return;
+    holds_release(dh, NULL);
+    if (a->rt)
+        realtime_unwatch(a->rt, dh);
+    a->holds = NULL;
+    dh->closing = 2;
+    uv_close((uv_handle_t *)&dh->recheck, on_hold_handle_closed);
+    uv_close((uv_handle_t *)&dh->wake, on_hold_handle_closed);
+}
+
+static void hold_start(http_ctx *c, const char *worker, size_t max, int64_t ms)
+{
+    devhold *dh = c->app->holds;
+    hold *h = calloc(1, sizeof *h);
+    if (!h)
+        abort();
+    h->dh = dh;
+    h->c = c;
+    h->worker = worker ? strdup(worker) : NULL;
+    h->max = max;
+    h->deadline = c->now + ms;
+    if (!dh->list)
+        uv_timer_start(&dh->recheck, on_recheck, HOLD_RECHECK_MS, HOLD_RECHECK_MS);
+    h->next = dh->list;
+    if (dh->list)
+        dh->list->prev = h;
+    dh->list = h;
+    http_park(c, hold_gone, h);
+}
+
+void api_dev_dequeue(http_ctx *c)
+{
+    json_t *body = http_json(c);
+    if (!body)
+        return;
+    const char *worker = json_string_value(json_object_get(body, "currentWorker"));
+    dequeued_run *runs = NULL;
+    size_t n = 0;
+    err_t e = {0};
+    /* "maxRuns" and "waitMs" are triggerd extensions for workers that run
+     * one at a time per poller (libtrigger); the CLI sends neither */
+    json_t *mr = json_object_get(body, "maxRuns");
+    size_t max = json_is_integer(mr) && json_integer_value(mr) > 0 && json_integer_value(mr) < 10
+                     ? (size_t)json_integer_value(mr)
+                     : 10;
+    json_t *wm = json_object_get(body, "waitMs");
+    int64_t wait = json_is_integer(wm) && json_integer_value(wm) > 0
+                       ? (json_integer_value(wm) < HOLD_MAX_MS ? json_integer_value(wm)
+                                                                : HOLD_MAX_MS)
+                       : 0;
+    if (!wait && devpush_env_listening(c->app->push, c->auth.env->id))
+        wait = HOLD_CLI_MS;
+    if (engine_dequeue(c->app->en, c->auth.env, worker, max, c->now, &runs, &n, &e) != 0) {
+        http_reply_err(c, &e);
+        return;
+    }
+    if (n == 0 && wait > 0 && c->app->holds) {
+        free(runs);
+        hold_start(c, worker, max, wait);
+        return;
+    }
+    reply_dequeued(c, runs, n);
 }
 
 /* A W3C traceparent for the attempt span. */
@@ -329,6 +566,13 @@ void api_snapshot_latest(http_ctx *c)
 
 void api_debug_log(http_ctx *c)
 {
+    /* the CLI logs every run:notify it receives (devSupervisor) */
+    h2o_iovec_t b = http_body(c);
+    json_t *body = b.len ? jsontext_loadb(b.base, b.len, 0, NULL) : NULL;
+    const char *msg = json_string_value(json_object_get(body, "message"));
+    if (msg && strcmp(msg, "run:notify received by runner") == 0)
+        devpush_count_received(c->app->push);
+    json_decref(body);
     http_reply_raw(c, 204, NULL, "", 0);
 }
 

@@ -22,4 +22,9 @@ void http__stream_begin(http_stream *s);
 /* Adds the CORS response headers when the route has them. */
 void http__cors_headers(http_ctx *c);
 
+/* Upgrades req (a WebSocket handshake, HTTP/1.1) and hands it to ops.
+ * Returns 0 when it answered the request (101, or 400 when refused). */
+struct http_ws_ops;
+int http__ws_upgrade(h2o_req_t *req, uv_loop_t *loop, const struct http_ws_ops *ops, void *ud);
+
 #endif

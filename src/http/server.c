@@ -17,6 +17,7 @@
 #include "http/internal.h"
 #include "http/ratelimit.h"
 #include "http/router.h"
+#include "http/ws.h"
 #include "util/timefmt.h"
 
 /* A request's context plus its place in the pending queue. */
@@ -60,7 +61,17 @@ struct http_server {
     char origin[256];
     h2c_dispatch h2c_fn; /* cleartext HTTP/2 requests (S2 append sessions) */
     void *h2c_ctx;
+    const char *ws_prefix; /* WebSocket upgrades under this path go to ws_ops */
+    const http_ws_ops *ws_ops;
+    void *ws_ud;
 };
+
+void http_ws_set_handler(http_server *hs, const char *prefix, const http_ws_ops *ops, void *ud)
+{
+    hs->ws_prefix = prefix;
+    hs->ws_ops = ops;
+    hs->ws_ud = ud;
+}
 
 /* ---- pending queue and commit ----------------------------------------- */
 
@@ -392,6 +403,11 @@ static bool rate_limited(http_ctx *c)
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     http_server *hs = *(http_server **)(self + 1);
+    if (hs->ws_prefix && req->upgrade.base && hs->listening &&
+        req->path.len >= strlen(hs->ws_prefix) &&
+        memcmp(req->path.base, hs->ws_prefix, strlen(hs->ws_prefix)) == 0 &&
+        http__ws_upgrade(req, hs->app->loop, hs->ws_ops, hs->ws_ud) == 0)
+        return 0;
     reqctx *rc = h2o_mem_alloc_shared(&req->pool, sizeof *rc, on_dispose);
     memset(rc, 0, sizeof *rc);
     rc->hs = hs;

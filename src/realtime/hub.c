@@ -50,6 +50,8 @@ struct realtime {
     size_t n_written, cap_written;
     batch *committed, **committed_tail; /* oldest first */
     bool sweeping;
+    realtime_watcher watchers[REALTIME_MAX_WATCHERS];
+    size_t n_watchers;
 };
 
 static char *hub_strdup(const char *s)
@@ -127,7 +129,10 @@ static void batch_free(batch *b)
 static void on_change(void *ud, const store_run *r)
 {
     realtime *rt = ud;
-    if (rt->n_subs == 0)
+    bool wanted = false;
+    for (size_t i = 0; i < rt->n_watchers && !wanted; i++)
+        wanted = rt->watchers[i].want(rt->watchers[i].ud, r);
+    if (rt->n_subs == 0 && !wanted)
         return;
     if (rt->n_written == rt->cap_written) {
         rt->cap_written = rt->cap_written ? rt->cap_written * 2 : 16;
@@ -142,6 +147,8 @@ static void on_change(void *ud, const store_run *r)
     c->view.batch_id = hub_strdup(r->batch_id);
     c->view.tags = hub_strdup(r->tags);
     c->view.created_at = r->created_at;
+    c->view.status = r->status;
+    c->view.snapshot_id = hub_strdup(r->snapshot_id);
     c->pub.run_id = hub_strdup(r->friendly_id);
     c->pub.internal_id = hub_strdup(r->id);
     c->pub.change_seq = r->change_seq;
@@ -218,6 +225,26 @@ static void deliver(realtime *rt, const batch *b)
     if (memo.p && memo.free)
         memo.free(memo.p);
     free(hits);
+    for (size_t w = 0; w < rt->n_watchers; w++)
+        for (size_t i = 0; i < b->n; i++)
+            rt->watchers[w].seen(rt->watchers[w].ud, &b->c[i].view);
+}
+
+int realtime_watch(realtime *rt, const realtime_watcher *w)
+{
+    if (rt->n_watchers == REALTIME_MAX_WATCHERS)
+        return -1;
+    rt->watchers[rt->n_watchers++] = *w;
+    return 0;
+}
+
+void realtime_unwatch(realtime *rt, void *ud)
+{
+    for (size_t i = 0; i < rt->n_watchers; i++)
+        if (rt->watchers[i].ud == ud) {
+            rt->watchers[i] = rt->watchers[--rt->n_watchers];
+            return;
+        }
 }
 
 static void on_durable(app *a, uint64_t gen)

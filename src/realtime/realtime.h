@@ -78,6 +78,27 @@ realtime_sub *realtime_subscribe(realtime *rt, const feed_filter *f, int64_t aft
 /* Drops a subscriber without calling it (its client went away). */
 void realtime_unsubscribe(realtime *rt, realtime_sub *s);
 
+/* A watcher hears of durable changes for as long as it is registered
+ * (unlike a subscriber, which is handed one batch and gone). want is asked
+ * at write time whether it cares about run r (the full row, borrowed);
+ * seen is then called, once the change is durable, for every change of the
+ * batch (cared for by this watcher or another: it filters again) with a
+ * view holding friendly_id, env_id, status and snapshot_id (borrowed for
+ * the call). seen may write through the engine: those writes are a later
+ * batch. */
+typedef struct realtime_watcher {
+    bool (*want)(void *ud, const store_run *r);
+    void (*seen)(void *ud, const store_run *view);
+    void *ud;
+} realtime_watcher;
+
+#define REALTIME_MAX_WATCHERS 4
+
+/* Registers w (copied). Returns 0, or -1 when REALTIME_MAX_WATCHERS are. */
+int realtime_watch(realtime *rt, const realtime_watcher *w);
+/* Drops the watcher registered with ud. */
+void realtime_unwatch(realtime *rt, void *ud);
+
 /* Subscribers parked now (for tests and metrics). */
 size_t realtime_subscribers(const realtime *rt);
 
