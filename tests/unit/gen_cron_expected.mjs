@@ -4,6 +4,7 @@
 import { createRequire } from "module";
 const require = createRequire(process.cwd() + "/");
 const { parseExpression } = require("cron-parser");
+const cronstrue = require("cronstrue"); // 2.x, as the webapp
 const cases = [
   ["0 2 * * *", "America/New_York", "2026-03-07T12:00:00Z", 3],
   ["30 2 * * *", "America/New_York", "2026-03-07T12:00:00Z", 3],
@@ -63,5 +64,14 @@ for (const o of out)
   c += `    {${q(o.expr)}, ${q(o.tz)}, ${q(o.from)}, ${q(o.prev)}, ${o.next.length}, {${o.next.map(q).join(", ")}}},\n`;
 c += "};\nstatic const struct err_case err_cases[] = {\n";
 for (const e of errors) c += `    {${q(e.expr)}, ${q(e.msg)}},\n`;
+c += "};\n";
+const descs = ["* * * * *", "*/5 * * * *", "0 * * * *", "30 9 * * 1-5", "0 9 * * *", "0 0 * * 0", "15 14 1 * *",
+  "0 22 * * 1-5", "23 0-20/2 * * *", "5 4 * * sun", "0 0,12 1 */2 *", "0 0 1 1 *", "*/15 9-17 * * MON-FRI",
+  "0 12 * * 5L", "0 0 L * *", "0 9 * * 1#2", "30 2 * * *", "0 */2 * * *", "1,2,3 * * * *", "0 0 1,15 * *",
+  "@daily", "@hourly", "@weekly", "5 0 * 8 *", "0 0 * * 1,3,5", "2-5 * * * *", "0 9-17 * * *", "0 9 * * 7",
+  "0 9 * * 1-7", "10,20,30 8,12,16 * * *", "0 0 */3 * *", "0 0 1-7 * 1", "*/10 * * 1-6 *", "0 4 5/10 * *",
+  "45 23 * * 6", "0 0 1 JAN,JUL *", "0 6,18 * * *", "0-30/10 * * * *", "0 12 15 * 2", "*/30 8-18 * * 1-5"];
+c += "static const struct desc_case desc_cases[] = {\n";
+for (const e of descs) c += `    {${q(e)}, ${q(cronstrue.toString(e))}},\n`;
 c += "};\n";
 process.stdout.write(c);

@@ -21,6 +21,9 @@ struct next_case {
 struct err_case {
     const char *expr, *msg;
 };
+struct desc_case {
+    const char *expr, *desc;
+};
 
 #include "cron_expected.h"
 
@@ -93,4 +96,13 @@ Test(cron, an_expression_that_never_matches_hits_the_loop_limit)
     cr_expect_neq(cron_next(z, &c, NULL, 0, &got, err), 0);
     cr_expect_str_eq(err, "Invalid expression, loop limit exceeded");
     cron_zones_free(z);
+}
+
+Test(cron, descriptions_match_cronstrue)
+{
+    for (size_t i = 0; i < sizeof desc_cases / sizeof desc_cases[0]; i++) {
+        char buf[512];
+        cron_describe(desc_cases[i].expr, buf, sizeof buf);
+        cr_expect_str_eq(buf, desc_cases[i].desc, "\"%s\"", desc_cases[i].expr);
+    }
 }
