@@ -817,6 +817,57 @@ static bool nth_match(int date, int nth)
     return false;
 }
 
+/* Shortcuts through runs of add-a-minute / add-a-second steps that cannot
+ * change anything but the minute or second: inside one hour and one offset
+ * interval, the package's steps are plain wall-clock arithmetic, so landing
+ * on the step's result directly (counting the steps skipped against the
+ * loop limit) gives the same instant. The step that leaves the hour is left
+ * to the general code, which watches for DST. */
+/* No offset change in [from, to]: both in the interval memoised for from. */
+static bool offset_constant(zone *zn, int64_t from, int64_t to)
+{
+    zone_offset(zn, from);
+    return !zn->cal || (zn->has && to < zn->hi);
+}
+
+static bool skip_minutes(zone *zn, const cron_expr *c, const lf *f, dt *d, int *steps)
+{
+    int target = 59;
+    for (int m = f->minute + 1; m <= 59; m++)
+        if (has(&c->minute, m)) {
+            target = m;
+            break;
+        }
+    int k = target - f->minute; /* addMinute steps to reach target */
+    if (k < 2)
+        return false;
+    int64_t to = d->ts - f->second * 1000LL - f->ms + (int64_t)k * 60000;
+    if (!offset_constant(zn, d->ts, to))
+        return false;
+    d->ts = to;
+    *steps += k - 1;
+    return true;
+}
+
+static bool skip_seconds(zone *zn, const cron_expr *c, const lf *f, dt *d, int *steps)
+{
+    int target = 59;
+    for (int sec = f->second + 1; sec <= 59; sec++)
+        if (has(&c->second, sec)) {
+            target = sec;
+            break;
+        }
+    int k = target - f->second;
+    if (k < 2)
+        return false;
+    int64_t to = d->ts - f->ms + (int64_t)k * 1000;
+    if (!offset_constant(zn, d->ts, to))
+        return false;
+    d->ts = to;
+    *steps += k - 1;
+    return true;
+}
+
 static int find(cron_zones *zs, const cron_expr *c, const char *tz, int64_t from, bool reverse,
                 int64_t *out, char *err)
 {
@@ -884,10 +935,14 @@ static int find(cron_zones *zs, const cron_expr *c, const char *tz, int64_t from
             }
         }
         if (!has(&c->minute, f.minute)) {
+            if (!reverse && skip_minutes(zn, c, &f, &d, &steps))
+                continue;
             tz_shift(&s, &d, reverse, U_MINUTE);
             continue;
         }
         if (!has(&c->second, f.second)) {
+            if (!reverse && skip_seconds(zn, c, &f, &d, &steps))
+                continue;
             tz_shift(&s, &d, reverse, U_SECOND);
             continue;
         }

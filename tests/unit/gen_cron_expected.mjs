@@ -71,6 +71,27 @@ const descs = ["* * * * *", "*/5 * * * *", "0 * * * *", "30 9 * * 1-5", "0 9 * *
   "@daily", "@hourly", "@weekly", "5 0 * 8 *", "0 0 * * 1,3,5", "2-5 * * * *", "0 9-17 * * *", "0 9 * * 7",
   "0 9 * * 1-7", "10,20,30 8,12,16 * * *", "0 0 */3 * *", "0 0 1-7 * 1", "*/10 * * 1-6 *", "0 4 5/10 * *",
   "45 23 * * 6", "0 0 1 JAN,JUL *", "0 6,18 * * *", "0-30/10 * * * *", "0 12 15 * 2", "*/30 8-18 * * 1-5"];
+// a seeded sweep: expressions x zones (45-minute and half-hour offsets,
+// southern-hemisphere DST) x start times through 2026, five steps each
+const sweepExprs = ["* * * * *", "*/7 * * * *", "0 * * * *", "30 2 * * *", "0 2 * * *", "45 1 * * *",
+  "15,45 * * * *", "0 0 * * 0", "59 23 * * *", "*/20 1-3 * * *", "0 12 L * *", "0 9 * * 1-5", "0 3 * 3,10 0"];
+const sweepZones = [null, "America/New_York", "Europe/London", "Asia/Kolkata", "Australia/Lord_Howe",
+  "America/Santiago", "Pacific/Chatham", "Asia/Tehran"];
+let seed = 42;
+const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+c += "static const struct sweep_case sweep_cases[] = {\n";
+for (let i = 0; i < 400; i++) {
+  const e = sweepExprs[i % sweepExprs.length], z = sweepZones[Math.floor(rnd() * sweepZones.length)];
+  const from = Date.UTC(2026, 0, 1) + Math.floor(rnd() * 365 * 86400) * 1000 + Math.floor(rnd() * 1000);
+  let at = new Date(from);
+  const next = [];
+  for (let k = 0; k < 5; k++) {
+    at = parseExpression(e, { currentDate: at, utc: z === null, tz: z ?? undefined }).next().toDate();
+    next.push(at.getTime());
+  }
+  c += `    {${q(e)}, ${q(z)}, ${from}LL, {${next.map((x) => x + "LL").join(", ")}}},\n`;
+}
+c += "};\n";
 c += "static const struct desc_case desc_cases[] = {\n";
 for (const e of descs) c += `    {${q(e)}, ${q(cronstrue.toString(e))}},\n`;
 c += "};\n";

@@ -24,6 +24,11 @@ struct err_case {
 struct desc_case {
     const char *expr, *desc;
 };
+struct sweep_case {
+    const char *expr, *tz;
+    long long from;
+    long long next[5];
+};
 
 #include "cron_expected.h"
 
@@ -105,4 +110,22 @@ Test(cron, descriptions_match_cronstrue)
         cron_describe(desc_cases[i].expr, buf, sizeof buf);
         cr_expect_str_eq(buf, desc_cases[i].desc, "\"%s\"", desc_cases[i].expr);
     }
+}
+
+Test(cron, a_seeded_sweep_of_zones_and_times_matches_cron_parser)
+{
+    cron_zones *z = cron_zones_new();
+    for (size_t i = 0; i < sizeof sweep_cases / sizeof sweep_cases[0]; i++) {
+        const struct sweep_case *k = &sweep_cases[i];
+        cron_expr c;
+        char err[CRON_ERR_MAX];
+        cr_assert_eq(cron_parse(k->expr, &c, err), 0);
+        int64_t at = k->from;
+        for (int j = 0; j < 5; j++) {
+            cr_assert_eq(cron_next(z, &c, k->tz, at, &at, err), 0, "%s", err);
+            cr_expect_eq(at, k->next[j], "%s in %s from %lld step %d: %lld", k->expr,
+                         k->tz ? k->tz : "UTC", k->from, j, (long long)at);
+        }
+    }
+    cron_zones_free(z);
 }
