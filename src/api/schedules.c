@@ -49,13 +49,13 @@ static json_t *present(http_ctx *c, const store_schedule *s, next_mode mode, boo
 /* zod's issue for a field that is missing or not a string */
 static json_t *issue(const char *field, json_t *v)
 {
-    const char *got = !v                    ? "undefined"
-                      : json_is_null(v)     ? "null"
-                      : json_is_number(v)   ? "number"
-                      : json_is_boolean(v)  ? "boolean"
-                      : json_is_array(v)    ? "array"
-                      : json_is_object(v)   ? "object"
-                                            : "string";
+    const char *got = !v                   ? "undefined"
+                      : json_is_null(v)    ? "null"
+                      : json_is_number(v)  ? "number"
+                      : json_is_boolean(v) ? "boolean"
+                      : json_is_array(v)   ? "array"
+                      : json_is_object(v)  ? "object"
+                                           : "string";
     return json_pack("{s:s,s:s,s:s,s:[s],s:s}", "code", "invalid_type", "expected", "string",
                      "received", got, "path", field, "message",
                      v ? "Expected string, received " : "Required");
@@ -79,9 +79,9 @@ static bool parse_body(http_ctx *c, json_t *body, bool create, schedule_upsert_o
                 json_t *is = issue(required[i], v);
                 if (v) {
                     const char *got = json_string_value(json_object_get(is, "received"));
-                    json_object_set_new(is, "message",
-                                        json_string(http_sprintf(c, "Expected string, received %s",
-                                                                 got)));
+                    json_object_set_new(
+                        is, "message",
+                        json_string(http_sprintf(c, "Expected string, received %s", got)));
                 }
                 json_array_append_new(issues, is);
             }
@@ -91,9 +91,9 @@ static bool parse_body(http_ctx *c, json_t *body, bool create, schedule_upsert_o
             if (v && !json_is_string(v)) {
                 json_t *is = issue(optional[i], v);
                 const char *got = json_string_value(json_object_get(is, "received"));
-                json_object_set_new(is, "message",
-                                    json_string(http_sprintf(c, "Expected string, received %s",
-                                                             got)));
+                json_object_set_new(
+                    is, "message",
+                    json_string(http_sprintf(c, "Expected string, received %s", got)));
                 json_array_append_new(issues, is);
             }
         }
@@ -177,8 +177,8 @@ void api_schedules_list(http_ctx *c)
     int64_t page = 1, per_page = 20;
     if (!positive_int(http_query(c, "page"), &page) ||
         !positive_int(http_query(c, "perPage"), &per_page)) {
-        http_reply_json(c, 400, json_pack("{s:s,s:[]}", "error", "Invalid request parameters",
-                                          "issues"));
+        http_reply_json(c, 400,
+                        json_pack("{s:s,s:[]}", "error", "Invalid request parameters", "issues"));
         return;
     }
     if (per_page > 100)

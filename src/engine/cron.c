@@ -80,8 +80,7 @@ static bool has_l(const char *s)
 }
 
 /* handleResult for a scalar: a string (NaN) or a number. */
-static int handle_scalar(int fi, const char *str, double num, bool is_str, field_acc *a,
-                         char *err)
+static int handle_scalar(int fi, const char *str, double num, bool is_str, field_acc *a, char *err)
 {
     char b1[32];
     if (is_str && constraints[fi].l_ok && has_l(str)) {
@@ -205,9 +204,10 @@ static int replace_aliases(int fi, const char *in, char *out, size_t cap, char *
 {
     size_t o = 0;
     for (size_t i = 0; in[i];) {
-        if (isalpha((unsigned char)in[i]) && isalpha((unsigned char)in[i + 1]) &&
-            in[i + 1] && isalpha((unsigned char)in[i + 2])) {
-            char m[4] = {(char)tolower((unsigned char)in[i]), (char)tolower((unsigned char)in[i + 1]),
+        if (isalpha((unsigned char)in[i]) && isalpha((unsigned char)in[i + 1]) && in[i + 1] &&
+            isalpha((unsigned char)in[i + 2])) {
+            char m[4] = {(char)tolower((unsigned char)in[i]),
+                         (char)tolower((unsigned char)in[i + 1]),
                          (char)tolower((unsigned char)in[i + 2]), 0};
             int v = -1;
             const char *const *tbl = fi == F_MONTH ? month_alias : dow_alias;
@@ -482,8 +482,8 @@ static int64_t zone_offset(zone *zn, int64_t ts)
         return zn->off;
     UErrorCode st = U_ZERO_ERROR;
     ucal_setMillis(zn->cal, (UDate)ts, &st);
-    int64_t off = (int64_t)ucal_get(zn->cal, UCAL_ZONE_OFFSET, &st) +
-                  ucal_get(zn->cal, UCAL_DST_OFFSET, &st);
+    int64_t off =
+        (int64_t)ucal_get(zn->cal, UCAL_ZONE_OFFSET, &st) + ucal_get(zn->cal, UCAL_DST_OFFSET, &st);
     UDate d;
     zn->lo = INT64_MIN;
     zn->hi = INT64_MAX;
@@ -505,8 +505,8 @@ static int64_t zone_offset(zone *zn, int64_t ts)
 static void each_canonical(void (*fn)(void *ud, const char *tz), void *ud)
 {
     UErrorCode st = U_ZERO_ERROR;
-    UEnumeration *en = ucal_openTimeZoneIDEnumeration(UCAL_ZONE_TYPE_CANONICAL_LOCATION, NULL,
-                                                      NULL, &st);
+    UEnumeration *en =
+        ucal_openTimeZoneIDEnumeration(UCAL_ZONE_TYPE_CANONICAL_LOCATION, NULL, NULL, &st);
     if (U_FAILURE(st))
         return;
     const char *id;
@@ -717,11 +717,21 @@ static void dt_start_of(dt *d, enum unit u)
 static void dt_plus_unit(dt *d, enum unit u, int n)
 {
     switch (u) {
-    case U_MONTH: dt_plus(d, 0, n, 0, 0); break;
-    case U_DAY: dt_plus(d, 0, 0, n, 0); break;
-    case U_HOUR: dt_plus(d, 0, 0, 0, n * 3600000LL); break;
-    case U_MINUTE: dt_plus(d, 0, 0, 0, n * 60000LL); break;
-    case U_SECOND: dt_plus(d, 0, 0, 0, n * 1000LL); break;
+    case U_MONTH:
+        dt_plus(d, 0, n, 0, 0);
+        break;
+    case U_DAY:
+        dt_plus(d, 0, 0, n, 0);
+        break;
+    case U_HOUR:
+        dt_plus(d, 0, 0, 0, n * 3600000LL);
+        break;
+    case U_MINUTE:
+        dt_plus(d, 0, 0, 0, n * 60000LL);
+        break;
+    case U_SECOND:
+        dt_plus(d, 0, 0, 0, n * 1000LL);
+        break;
     }
 }
 
@@ -896,8 +906,7 @@ static int find(cron_zones *zs, const cron_expr *c, const char *tz, int64_t from
             for (int i = 0; i < c->dow.n_l && !dow_match; i++) {
                 char ch = c->dow.lstr[i][0];
                 if (!isdigit((unsigned char)ch))
-                    return FAIL("Invalid last weekday of the month expression: %s",
-                                c->dow.lstr[i]);
+                    return FAIL("Invalid last weekday of the month expression: %s", c->dow.lstr[i]);
                 dt n = d;
                 dt_plus(&n, 0, 0, 7, 0);
                 dt_start_of(&n, U_DAY);
@@ -910,7 +919,8 @@ static int find(cron_zones *zs, const cron_expr *c, const char *tz, int64_t from
         bool dow_wild = c->dow.count == 8;
         int hour = f.hour;
         if ((!dom_match && (!dow_match || dow_wild)) || (!dom_wild && dow_wild && !dom_match) ||
-            (dom_wild && !dow_wild && !dow_match) || (c->nth_dow > 0 && !nth_match(f.day, c->nth_dow))) {
+            (dom_wild && !dow_wild && !dow_match) ||
+            (c->nth_dow > 0 && !nth_match(f.day, c->nth_dow))) {
             tz_shift(&s, &d, reverse, U_DAY);
             continue;
         }

@@ -163,7 +163,8 @@ static char *format_time(const char *h, const char *m, const char *sec)
     char out[64], secs[16] = "";
     if (sec && *sec) {
         size_t l = strlen(sec);
-        snprintf(secs, sizeof secs, ":%s", l >= 2 ? sec + (l - 2) : (l == 1 ? (char[]){'0', sec[0], 0} : "00"));
+        snprintf(secs, sizeof secs, ":%s",
+                 l >= 2 ? sec + (l - 2) : (l == 1 ? (char[]){'0', sec[0], 0} : "00"));
     }
     snprintf(out, sizeof out, "%02d:%02d%s%s", hour, minute, secs, period);
     return dup(out);
@@ -297,16 +298,32 @@ static char *ident(desc *d, const char *s, int form)
     return dup(s);
 }
 
-static char *sec_incr(desc *d, const char *s) { (void)d, (void)s; return dup("every %s seconds"); }
-static char *sec_range(desc *d, const char *s) { (void)d, (void)s; return dup("seconds %s through %s past the minute"); }
+static char *sec_incr(desc *d, const char *s)
+{
+    (void)d, (void)s;
+    return dup("every %s seconds");
+}
+static char *sec_range(desc *d, const char *s)
+{
+    (void)d, (void)s;
+    return dup("seconds %s through %s past the minute");
+}
 static char *sec_fmt(desc *d, const char *s)
 {
     (void)d;
     return dup(strcmp(s, "0") == 0 ? "" : "at %s seconds past the minute");
 }
 
-static char *min_incr(desc *d, const char *s) { (void)d, (void)s; return dup("every %s minutes"); }
-static char *min_range(desc *d, const char *s) { (void)d, (void)s; return dup("minutes %s through %s past the hour"); }
+static char *min_incr(desc *d, const char *s)
+{
+    (void)d, (void)s;
+    return dup("every %s minutes");
+}
+static char *min_range(desc *d, const char *s)
+{
+    (void)d, (void)s;
+    return dup("minutes %s through %s past the hour");
+}
 static char *min_fmt(desc *d, const char *s)
 {
     if (strcmp(s, "0") == 0 && !has(d->p[2], '/') && !*d->p[0])
@@ -325,15 +342,27 @@ static char *hour_single(desc *d, const char *s, int form)
     d->eval_index++;
     return format_time(s, nonzero ? "59" : "0", "");
 }
-static char *hour_incr(desc *d, const char *s) { (void)d, (void)s; return dup("every %s hours"); }
-static char *hour_range(desc *d, const char *s) { (void)d, (void)s; return dup("between %s and %s"); }
-static char *hour_fmt(desc *d, const char *s) { (void)d, (void)s; return dup("at %s"); }
+static char *hour_incr(desc *d, const char *s)
+{
+    (void)d, (void)s;
+    return dup("every %s hours");
+}
+static char *hour_range(desc *d, const char *s)
+{
+    (void)d, (void)s;
+    return dup("between %s and %s");
+}
+static char *hour_fmt(desc *d, const char *s)
+{
+    (void)d, (void)s;
+    return dup("at %s");
+}
 
 static const char *const day_names[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                         "Thursday", "Friday", "Saturday"};
-static const char *const month_names[] = {"January", "February", "March",     "April",
-                                          "May",     "June",     "July",      "August",
-                                          "September", "October", "November", "December"};
+static const char *const month_names[] = {"January",   "February", "March",    "April",
+                                          "May",       "June",     "July",     "August",
+                                          "September", "October",  "November", "December"};
 static const char *const nth_names[] = {"first", "second", "third", "fourth", "fifth"};
 
 static char *dow_single(desc *d, const char *s, int form)
@@ -362,7 +391,11 @@ static char *dow_incr(desc *d, const char *s)
     bool ok;
     return dup(js_parse_int(s, &ok) == 1 && ok ? "" : ", every %s days of the week");
 }
-static char *dow_range(desc *d, const char *s) { (void)d, (void)s; return dup(", %s through %s"); }
+static char *dow_range(desc *d, const char *s)
+{
+    (void)d, (void)s;
+    return dup(", %s through %s");
+}
 static char *dow_fmt(desc *d, const char *s)
 {
     if (has(s, '#'))
@@ -385,8 +418,16 @@ static char *mon_incr(desc *d, const char *s)
     bool ok;
     return dup(js_parse_int(s, &ok) == 1 && ok ? "" : ", every %s months");
 }
-static char *mon_range(desc *d, const char *s) { (void)d, (void)s; return dup(", %s through %s"); }
-static char *mon_fmt(desc *d, const char *s) { (void)d, (void)s; return dup(", only in %s"); }
+static char *mon_range(desc *d, const char *s)
+{
+    (void)d, (void)s;
+    return dup(", %s through %s");
+}
+static char *mon_fmt(desc *d, const char *s)
+{
+    (void)d, (void)s;
+    return dup(", only in %s");
+}
 
 static char *dom_single(desc *d, const char *s, int form)
 {
@@ -398,8 +439,16 @@ static char *dom_incr(desc *d, const char *s)
     (void)d;
     return dup(strcmp(s, "1") == 0 ? ", every day" : ", every %s days");
 }
-static char *dom_range(desc *d, const char *s) { (void)d, (void)s; return dup(", between day %s and %s of the month"); }
-static char *dom_fmt(desc *d, const char *s) { (void)d, (void)s; return dup(", on day %s of the month"); }
+static char *dom_range(desc *d, const char *s)
+{
+    (void)d, (void)s;
+    return dup(", between day %s and %s of the month");
+}
+static char *dom_fmt(desc *d, const char *s)
+{
+    (void)d, (void)s;
+    return dup(", on day %s of the month");
+}
 
 static bool any_special(const char *s)
 {
@@ -584,9 +633,8 @@ static bool parse_parts(desc *d, const char *text)
 {
     static const struct {
         const char *name, *expr;
-    } special[] = {{"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"},
-                   {"@monthly", "0 0 1 * *"}, {"@weekly", "0 0 * * 0"},
-                   {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+    } special[] = {{"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+                   {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
                    {"@hourly", "0 * * * *"}};
     if (!*text)
         return false;
@@ -694,9 +742,9 @@ static bool parse_parts(desc *d, const char *text)
         }
     }
     /* validateOnlyExpectedCharactersFound */
-    static const char *const allowed[7] = {"0123456789,-*/", "0123456789,-*/", "0123456789,-*/",
-                                           "0123456789,-*/LW", "0123456789,-*/",
-                                           "0123456789,-*/L#", "0123456789,-*/"};
+    static const char *const allowed[7] = {"0123456789,-*/",   "0123456789,-*/", "0123456789,-*/",
+                                           "0123456789,-*/LW", "0123456789,-*/", "0123456789,-*/L#",
+                                           "0123456789,-*/"};
     for (int i = 0; i < 7; i++)
         for (const char *q = d->p[i]; *q; q++)
             if (!strchr(allowed[i], toupper((unsigned char)*q)))

@@ -130,9 +130,10 @@ static int check_schedule(engine *en, const char *project_id, const char *task, 
     if (cron_validate(cron, msg) != 0)
         return err_set(e, ERR_UNPROCESSABLE, "%s", msg);
     if (tz && tz[0] && !cron_zone_valid(tz))
-        return err_set(e, ERR_UNPROCESSABLE,
-                       "Invalid IANA timezone: '%s'. View the list of valid timezones at %s/timezones",
-                       tz, origin ? origin : "");
+        return err_set(
+            e, ERR_UNPROCESSABLE,
+            "Invalid IANA timezone: '%s'. View the list of valid timezones at %s/timezones", tz,
+            origin ? origin : "");
     int kind = task_kind(en, project_id, task);
     if (kind == 1)
         return err_set(e, ERR_UNPROCESSABLE, "Task with identifier %s not found in project.", task);
@@ -319,8 +320,8 @@ json_t *engine_schedule_environments(engine *en, const store_schedule *s)
 
 /* ---- declarative schedules (syncDeclarativeSchedules) ------------------ */
 
-static bool has_instance_in(engine *en, const store_schedule *s, const char *env_id,
-                            size_t *count, bool *only_env)
+static bool has_instance_in(engine *en, const store_schedule *s, const char *env_id, size_t *count,
+                            bool *only_env)
 {
     store_schedule_instance *v = NULL;
     size_t n = 0;
@@ -557,8 +558,7 @@ static int fire(engine *en, store_schedule_instance *i, int64_t now, bool *postp
     if (rc && rc != ERR_STORE) {
         /* a refused trigger (the platform logs it and moves on): the tick
          * is spent, as there */
-        fprintf(stderr, "triggerd: schedule %s tick not triggered: %s\n", s.friendly_id,
-                e.msg);
+        fprintf(stderr, "triggerd: schedule %s tick not triggered: %s\n", s.friendly_id, e.msg);
         rc = 0;
     }
 out:

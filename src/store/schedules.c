@@ -13,17 +13,29 @@
 #include "store/sqlite_internal.h"
 #include "util/err.h"
 
-#define ST(f) {#f, COL_TEXT, offsetof(store_schedule, f)}
-#define SI(f) {#f, COL_INT, offsetof(store_schedule, f)}
+#define ST(f)                                                                                      \
+    {                                                                                              \
+#f, COL_TEXT, offsetof(store_schedule, f)                                                  \
+    }
+#define SI(f)                                                                                      \
+    {                                                                                              \
+#f, COL_INT, offsetof(store_schedule, f)                                                   \
+    }
 static const col sched_cols[] = {
-    SI(seq),      ST(id),          ST(friendly_id), ST(project_id), ST(type),
-    ST(task),     ST(cron),        ST(description), ST(timezone),   ST(external_id),
+    SI(seq),       ST(id),         ST(friendly_id), ST(project_id), ST(type),
+    ST(task),      ST(cron),       ST(description), ST(timezone),   ST(external_id),
     ST(dedup_key), SI(user_dedup), SI(active),      SI(created_at), SI(updated_at),
 };
 static const row_type SCHED_ROW = ROW_TYPE(store_schedule, sched_cols, "schedule");
 
-#define IT(f) {#f, COL_TEXT, offsetof(store_schedule_instance, f)}
-#define II(f) {#f, COL_INT, offsetof(store_schedule_instance, f)}
+#define IT(f)                                                                                      \
+    {                                                                                              \
+#f, COL_TEXT, offsetof(store_schedule_instance, f)                                         \
+    }
+#define II(f)                                                                                      \
+    {                                                                                              \
+#f, COL_INT, offsetof(store_schedule_instance, f)                                          \
+    }
 static const col inst_cols[] = {
     II(seq), IT(schedule_id), IT(env_id), II(next_at), II(last_at), II(created_at),
 };
@@ -99,11 +111,10 @@ int store_schedule_get(store *st, const char *project_id, const char *key, store
 {
     static char by_fid[4200], by_dedup[4200];
     bool friendly = strncmp(key, "sched_", 6) == 0;
-    const char *sql =
-        friendly ? with_tail(by_fid, sizeof by_fid, sched_sql()->select,
-                             "WHERE project_id=? AND friendly_id=?")
-                 : with_tail(by_dedup, sizeof by_dedup, sched_sql()->select,
-                             "WHERE project_id=? AND dedup_key=?");
+    const char *sql = friendly ? with_tail(by_fid, sizeof by_fid, sched_sql()->select,
+                                           "WHERE project_id=? AND friendly_id=?")
+                               : with_tail(by_dedup, sizeof by_dedup, sched_sql()->select,
+                                           "WHERE project_id=? AND dedup_key=?");
     sqlite3_stmt *q = store__stmt(st, sql);
     if (!q)
         return ERR_STORE;
@@ -115,7 +126,8 @@ int store_schedule_get(store *st, const char *project_id, const char *key, store
 int store_schedule_by_id(store *st, const char *id, store_schedule *s)
 {
     static char buf[4200];
-    sqlite3_stmt *q = store__stmt(st, with_tail(buf, sizeof buf, sched_sql()->select, "WHERE id=?"));
+    sqlite3_stmt *q =
+        store__stmt(st, with_tail(buf, sizeof buf, sched_sql()->select, "WHERE id=?"));
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, id);
@@ -136,10 +148,11 @@ int store_schedule_list(store *st, const char *project_id, const char *env_id, i
     store__bind_text(q, 2, env_id);
     *total = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
     sqlite3_reset(q);
-    q = store__stmt(st, with_tail(buf, sizeof buf, sched_sql()->select,
-                                  "WHERE project_id=? AND EXISTS (SELECT 1 FROM schedule_instances i"
-                                  " WHERE i.schedule_id=schedules.id AND i.env_id=?)"
-                                  " ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?"));
+    q = store__stmt(st,
+                    with_tail(buf, sizeof buf, sched_sql()->select,
+                              "WHERE project_id=? AND EXISTS (SELECT 1 FROM schedule_instances i"
+                              " WHERE i.schedule_id=schedules.id AND i.env_id=?)"
+                              " ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?"));
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, project_id);
@@ -152,9 +165,9 @@ int store_schedule_list(store *st, const char *project_id, const char *env_id, i
 int store_schedule_declarative(store *st, const char *project_id, store_schedule **out, size_t *n)
 {
     static char buf[4200];
-    sqlite3_stmt *q = store__stmt(
-        st, with_tail(buf, sizeof buf, sched_sql()->select,
-                      "WHERE project_id=? AND type='DECLARATIVE' ORDER BY seq"));
+    sqlite3_stmt *q =
+        store__stmt(st, with_tail(buf, sizeof buf, sched_sql()->select,
+                                  "WHERE project_id=? AND type='DECLARATIVE' ORDER BY seq"));
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, project_id);
@@ -173,12 +186,11 @@ int store_instance_update(store *st, const store_schedule_instance *i)
 
 int store_instance_delete(store *st, const char *schedule_id, const char *env_id)
 {
-    return exec1(st, "DELETE FROM schedule_instances WHERE schedule_id=? AND env_id=?",
-                 schedule_id, env_id);
+    return exec1(st, "DELETE FROM schedule_instances WHERE schedule_id=? AND env_id=?", schedule_id,
+                 env_id);
 }
 
-int store_instances_of(store *st, const char *schedule_id, store_schedule_instance **out,
-                       size_t *n)
+int store_instances_of(store *st, const char *schedule_id, store_schedule_instance **out, size_t *n)
 {
     static char buf[4200];
     sqlite3_stmt *q = store__stmt(
@@ -189,13 +201,12 @@ int store_instances_of(store *st, const char *schedule_id, store_schedule_instan
     return store__read_rows(st, q, &INST_ROW, (void **)out, n);
 }
 
-int store_instance_due(store *st, int64_t now, size_t max, store_schedule_instance **out,
-                       size_t *n)
+int store_instance_due(store *st, int64_t now, size_t max, store_schedule_instance **out, size_t *n)
 {
     static char buf[4200];
-    sqlite3_stmt *q = store__stmt(
-        st, with_tail(buf, sizeof buf, inst_sql()->select,
-                      "WHERE next_at>0 AND next_at<=? ORDER BY next_at, seq LIMIT ?"));
+    sqlite3_stmt *q =
+        store__stmt(st, with_tail(buf, sizeof buf, inst_sql()->select,
+                                  "WHERE next_at>0 AND next_at<=? ORDER BY next_at, seq LIMIT ?"));
     if (!q)
         return ERR_STORE;
     sqlite3_bind_int64(q, 1, now);
@@ -216,8 +227,8 @@ int store_instance_next_due(store *st, int64_t *at)
     return 0;
 }
 
-int store_instance_advance(store *st, int64_t seq, int64_t expect, int64_t next_at,
-                           int64_t last_at, bool *won)
+int store_instance_advance(store *st, int64_t seq, int64_t expect, int64_t next_at, int64_t last_at,
+                           bool *won)
 {
     *won = false;
     if (store__begin_write(st))

@@ -57,8 +57,7 @@ int store_schedule_by_id(store *st, const char *id, store_schedule *s);
 int store_schedule_list(store *st, const char *project_id, const char *env_id, int64_t offset,
                         int64_t limit, store_schedule **out, size_t *n, int64_t *total);
 /* Every DECLARATIVE schedule of project. Caller clears each, frees. */
-int store_schedule_declarative(store *st, const char *project_id, store_schedule **out,
-                               size_t *n);
+int store_schedule_declarative(store *st, const char *project_id, store_schedule **out, size_t *n);
 
 int store_instance_insert(store *st, store_schedule_instance *i);
 int store_instance_update(store *st, const store_schedule_instance *i);
@@ -74,7 +73,7 @@ int store_instance_next_due(store *st, int64_t *at);
 /* Moves an instance on from tick `expect` (compare-and-set, so one tick is
  * taken once even by several writers): *won tells whether it was still
  * at that tick. */
-int store_instance_advance(store *st, int64_t seq, int64_t expect, int64_t next_at,
-                           int64_t last_at, bool *won);
+int store_instance_advance(store *st, int64_t seq, int64_t expect, int64_t next_at, int64_t last_at,
+                           bool *won);
 
 #endif
