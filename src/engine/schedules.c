@@ -488,18 +488,31 @@ static void add_iso(json_t *o, const char *k, int64_t ms)
 }
 
 /* The run's payload: the documented ScheduledTaskPayload, with upcoming
- * the next 10 ticks as the v4.5 engine counts them. */
+ * the next 10 ticks as the v4.5 engine counts them, serialized as the
+ * platform does it (stringifyIO: superjson, so the task gets Dates back, and
+ * an absent lastTimestamp or externalId is an explicit undefined). */
 static char *payload_of(engine *en, const store_schedule *s, int64_t tick, int64_t last,
                         int64_t now)
 {
-    json_t *p = json_object();
+    json_t *p = json_object(), *meta = json_object();
+    json_t *date = json_pack("[s]", "Date"), *undef = json_pack("[s]", "undefined");
     json_object_set_new(p, "scheduleId", json_string(s->friendly_id));
     json_object_set_new(p, "type", json_string(s->type));
     add_iso(p, "timestamp", tick);
-    if (last)
+    json_object_set(meta, "timestamp", date);
+    if (last) {
         add_iso(p, "lastTimestamp", last);
-    if (s->external_id)
+        json_object_set(meta, "lastTimestamp", date);
+    } else {
+        json_object_set_new(p, "lastTimestamp", json_null());
+        json_object_set(meta, "lastTimestamp", undef);
+    }
+    if (s->external_id) {
         json_object_set_new(p, "externalId", json_string(s->external_id));
+    } else {
+        json_object_set_new(p, "externalId", json_null());
+        json_object_set(meta, "externalId", undef);
+    }
     json_object_set_new(p, "timezone", json_string(s->timezone));
     json_t *up = json_array();
     int64_t at = tick;
@@ -507,13 +520,18 @@ static char *payload_of(engine *en, const store_schedule *s, int64_t tick, int64
         at = next_tick(en, s, at, now);
         if (!at)
             break;
-        char iso[32];
+        char iso[32], path[16];
         time_format_iso(at, iso);
         json_array_append_new(up, json_string(iso));
+        snprintf(path, sizeof path, "upcoming.%d", k);
+        json_object_set(meta, path, date);
     }
     json_object_set_new(p, "upcoming", up);
-    char *text = jsontext_dumps(p, JSON_COMPACT);
-    json_decref(p);
+    json_t *sj = json_pack("{s:o,s:{s:o}}", "json", p, "meta", "values", meta);
+    char *text = jsontext_dumps(sj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(sj);
+    json_decref(date);
+    json_decref(undef);
     return text;
 }
 
@@ -548,7 +566,7 @@ static int fire(engine *en, store_schedule_instance *i, int64_t now, bool *postp
     trigger_opts o = {0};
     o.task = s.task;
     o.payload = payload;
-    o.payload_type = "application/json";
+    o.payload_type = "application/super+json";
     o.schedule_id = s.friendly_id;
     o.created_at = tick; /* overrideCreatedAt: the nominal tick */
     trigger_result res;

@@ -150,14 +150,16 @@ test("an imperative every-minute schedule fires on the minute with the whole pay
     const run = await runs.retrieve(found[0].id);
     assert.equal(run.taskIdentifier, task);
     assert.equal(run.createdAt.getTime(), tick, "dated at the tick");
-    assert.deepEqual(run.payload, {
-      scheduleId: s.id,
-      type: "IMPERATIVE",
-      timestamp: new Date(tick).toISOString(),
-      externalId: "tenant-7",
-      timezone: "UTC",
-      upcoming: Array.from({ length: 10 }, (_, i) => new Date(tick + (i + 1) * 60000).toISOString()),
-    });
+    // the platform serializes the payload with superjson (Dates in the task)
+    const iso = (v) => (v instanceof Date ? v.toISOString() : v);
+    const p = run.payload;
+    assert.equal(p.scheduleId, s.id);
+    assert.equal(p.type, "IMPERATIVE");
+    assert.equal(iso(p.timestamp), new Date(tick).toISOString());
+    assert.equal(p.lastTimestamp ?? null, null, "first fire");
+    assert.equal(p.externalId, "tenant-7");
+    assert.equal(p.timezone, "UTC");
+    assert.deepEqual(p.upcoming.map(iso), Array.from({ length: 10 }, (_, i) => new Date(tick + (i + 1) * 60000).toISOString()));
     assert.deepEqual(run.schedule, {
       id: s.id, externalId: "tenant-7", deduplicationKey: "every-minute",
       generator: { type: "CRON", expression: "* * * * *", description: "Every minute" },

@@ -222,7 +222,7 @@ describe("firing", () => {
     assert.equal(p.timezone, "UTC");
     assert.equal(p.upcoming.length, 10);
     assert.equal(p.upcoming[0], new Date(boundary + MIN).toISOString());
-    assert.equal(p.lastTimestamp, undefined, "first fire");
+    assert.equal(p.lastTimestamp, null, "first fire (superjson's undefined)");
     assert.deepEqual(run.schedule, {
       id: s.id, externalId: "ext-1", deduplicationKey: "every",
       generator: { type: "CRON", expression: "* * * * *", description: s.generator.description },

@@ -67,6 +67,6 @@ test("the CLI's schedules.task becomes a DECLARATIVE schedule that fires each mi
   assert.equal(done.output.timestamp, new Date(tick).toISOString());
   assert.equal(done.output.upcoming, 10);
   assert.equal(done.output.timezone, "UTC");
-  console.log(`# payload.timestamp instanceof Date inside the task: ${done.output.timestampIsDate}`);
+  assert.equal(done.output.timestampIsDate, true, "superjson: the task gets Dates");
   assert.equal(done.schedule?.id, s.id);
 });
