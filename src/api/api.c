@@ -38,6 +38,16 @@ const http_route api_routes[] = {
     {"PUT", "/api/v1/runs/:runId/metadata", api_runs_metadata_put, S, API_METADATA_BODY_MAX},
     {"GET", "/api/v1/runs/:runId/metadata", api_runs_metadata_get, S | ROUTE_LEGACY, 0},
     {"GET", "/api/v1/runs/:runId/result", api_runs_result, S | ROUTE_LEGACY, 0},
+    /* 6.5 schedules */
+    {"POST", "/api/v1/schedules", api_schedules_create, S | ROUTE_LEGACY, 64 * 1024},
+    {"GET", "/api/v1/schedules", api_schedules_list, S | ROUTE_LEGACY, 0},
+    {"GET", "/api/v1/schedules/:schedule", api_schedules_retrieve, S | ROUTE_LEGACY, 0},
+    {"PUT", "/api/v1/schedules/:schedule", api_schedules_update, S | ROUTE_LEGACY, 64 * 1024},
+    {"DELETE", "/api/v1/schedules/:schedule", api_schedules_delete, S | ROUTE_LEGACY, 0},
+    {"POST", "/api/v1/schedules/:schedule/activate", api_schedules_activate, S | ROUTE_LEGACY, 0},
+    {"POST", "/api/v1/schedules/:schedule/deactivate", api_schedules_deactivate,
+     S | ROUTE_LEGACY, 0},
+    {"GET", "/api/v1/timezones", api_timezones, ROUTE_NOAUTH | CORS, 0},
     /* 6.12 sessions */
     {"POST", "/api/v1/sessions", api_sessions_create, S | J | CORS, 32 * 1024},
     {"GET", "/api/v1/sessions", api_sessions_list, S | J | CORS, 0},

@@ -76,6 +76,14 @@ void api_devhold_free(app *a);
 void api_streams_shutdown(app *a);
 
 /* Handlers, one per route. */
+void api_schedules_create(http_ctx *c);
+void api_schedules_list(http_ctx *c);
+void api_schedules_retrieve(http_ctx *c);
+void api_schedules_update(http_ctx *c);
+void api_schedules_delete(http_ctx *c);
+void api_schedules_activate(http_ctx *c);
+void api_schedules_deactivate(http_ctx *c);
+void api_timezones(http_ctx *c);
 void api_sessions_create(http_ctx *c);
 void api_sessions_list(http_ctx *c);
 void api_sessions_retrieve(http_ctx *c);

@@ -12,6 +12,7 @@
 #include "auth/jwt.h"
 #include "engine/queue.h"
 #include "engine/status.h"
+#include "store/schedules.h"
 #include "util/crypto.h"
 #include "util/timefmt.h"
 
@@ -421,6 +422,19 @@ json_t *api_present_run(http_ctx *c, const store_run *r, bool full)
     }
     json_object_set_new(rel, "children", children);
     json_object_set_new(o, "relatedRuns", rel);
+    /* RunScheduleDetails of the schedule whose tick made the run */
+    store_schedule sc = {0};
+    if (r->schedule_id && c->auth.env &&
+        store_schedule_get(st, c->auth.env->project_id, r->schedule_id, &sc) == 0) {
+        json_t *so = json_pack("{s:s,s:{s:s,s:s,s:s}}", "id", sc.friendly_id, "generator", "type",
+                               "CRON", "expression", sc.cron, "description", sc.description);
+        if (sc.external_id)
+            json_object_set_new(so, "externalId", json_string(sc.external_id));
+        if (sc.user_dedup)
+            json_object_set_new(so, "deduplicationKey", json_string(sc.dedup_key));
+        json_object_set_new(o, "schedule", so);
+        store_schedule_clear(&sc);
+    }
     json_object_set_new(o, "attempts", json_array());
     return o;
 }

@@ -121,6 +121,8 @@ static void list_param(void *ud, const char *k, const char *v)
         f->n_batch = split(c, v, f->batch_ids);
     } else if (strcmp(k, "filter[queue]") == 0) {
         f->n_queue = split(c, v, f->queues); /* "task/<name>" or a custom name */
+    } else if (strcmp(k, "filter[schedule]") == 0) {
+        f->n_schedule = split(c, v, f->schedule_ids);
     } else if (strcmp(k, "filter[machine]") == 0) {
         f->n_machine = split(c, v, f->machines);
         for (size_t i = 0; i < f->n_machine; i++)

@@ -14,6 +14,7 @@
  * the dev CLI keeps older workers alive for exactly this.
  */
 #include "engine/internal.h"
+#include "engine/schedules.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -262,6 +263,7 @@ static int rounds(dq_poll *p, store_unit *units, size_t n_units, size_t first, s
 int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size_t max, int64_t now,
                    dequeued_run **out, size_t *n, err_t *e)
 {
+    engine_dev_seen(en, env->id, now);
     *out = NULL;
     *n = 0;
     dq_poll p = {.en = en, .env = env, .now = now, .max = max};

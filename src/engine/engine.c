@@ -3,6 +3,8 @@
  */
 #include "engine/internal.h"
 
+#include "engine/cron.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,7 @@ engine *engine_new(store *st, uv_loop_t *loop)
         return NULL;
     en->st = st;
     en->loop = loop;
+    en->zones = cron_zones_new();
     return en;
 }
 
@@ -34,5 +37,6 @@ void engine_free(engine *en)
     if (en->timer_started)
         uv_close((uv_handle_t *)&en->timer, NULL);
     free(en->envs);
+    cron_zones_free(en->zones);
     free(en);
 }

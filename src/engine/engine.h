@@ -53,6 +53,8 @@ typedef struct trigger_opts {
     const char *trigger_function; /* trigger, triggerAndWait, batchTrigger... */
     const char *trace_id;
     const char *span_id;
+    const char *schedule_id; /* friendly id of the schedule whose tick this is */
+    int64_t created_at;      /* 0 = now (a schedule's run is dated at its tick) */
 } trigger_opts;
 
 typedef struct trigger_result {

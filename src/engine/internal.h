@@ -20,6 +20,13 @@ struct engine {
     size_t rr_cursor; /* where the next dequeue starts among the ready units */
     void (*on_change)(void *ud, const store_run *r);
     void *on_change_ud;
+    struct cron_zones *zones; /* time zones of schedules (engine/cron.c) */
+    struct {
+        char env_id[32];
+        int64_t at;
+    } dev_seen[64]; /* last poll of each dev CLI: dev schedules fire only while it polls */
+    size_t n_dev_seen;
+    int64_t started_at;
 };
 
 /* Writes a run back / inserts a new one, stamped with the next change

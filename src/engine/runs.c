@@ -231,8 +231,9 @@ int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int6
     }
     if (r.ttl_ms <= 0)
         r.ttl = (free(r.ttl), NULL);
-    r.created_at = now;
+    r.created_at = o->created_at ? o->created_at : now;
     r.updated_at = now;
+    r.schedule_id = engine_strdup(o->schedule_id);
     r.lock_to_version = engine_strdup(o->lock_to_version);
     r.one_time_token = engine_strdup(o->one_time_token);
     r.batch_id = engine_strdup(o->batch_id);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "engine/schedules.h"
 #include "engine/status.h"
 #include "util/timefmt.h"
 
@@ -38,7 +39,8 @@ int engine_start(engine *en)
     uv_timer_init(en->loop, &en->timer);
     en->timer.data = en;
     en->timer_started = true;
-    return engine_tick(en, time_now_ms());
+    en->started_at = time_now_ms();
+    return engine_tick(en, en->started_at);
 }
 
 /* A queued run past its TTL expires, through the same finish as every
@@ -102,7 +104,10 @@ int engine_tick(engine *en, int64_t now)
     int rc = engine_waitpoints_tick(en, now);
     if (rc == 0)
         rc = engine_stalls_tick(en, now);
-    int64_t next = 0, next_wp = 0, next_stall = 0;
+    int64_t next = 0, next_wp = 0, next_stall = 0, next_sched = 0;
+    bool sched_more = false;
+    if (rc == 0)
+        rc = engine_schedules_tick(en, now, &next_sched, &sched_more);
     if (rc == 0)
         rc = store_run_next_due(en->st, &next);
     if (rc == 0)
@@ -115,6 +120,12 @@ int engine_tick(engine *en, int64_t now)
         next = next_wp;
     if (next_stall && (!next || next_stall < next))
         next = next_stall;
+    /* more due ticks than one batch: the rest in the next loop turn, so
+     * requests are served (and this turn committed) in between */
+    if (sched_more)
+        next_sched = now;
+    if (next_sched && (!next || next_sched < next))
+        next = next_sched;
     en->armed_at = 0;
     if (en->timer_started) {
         uv_timer_stop(&en->timer);

@@ -4,6 +4,7 @@
  * real platform's YYYYMMDD.N form, and deduplication by content hash.
  */
 #include "engine/internal.h"
+#include "engine/schedules.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -134,6 +135,10 @@ int engine_worker_register(engine *en, const store_env *env, json_t *metadata, i
         (rc = release_pending_version(en, env, tasks, now))) {
         store_worker_clear(&w);
         return err_set(e, rc, "Something went wrong");
+    }
+    if ((rc = engine_schedules_sync(en, env, tasks, now, e))) {
+        store_worker_clear(&w);
+        return rc;
     }
 done:
     snprintf(out->id, sizeof out->id, "%s", w.friendly_id);

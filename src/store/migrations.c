@@ -161,6 +161,22 @@ const char *const store_migrations[] = {
     /* 13: how many times a dequeued run was requeued because its attempt
      * never started (PENDING_EXECUTING stalls); the platform's nack limit */
     "ALTER TABLE runs ADD COLUMN nack_count INTEGER NOT NULL DEFAULT 0;",
+    /* 14: schedules: a cron schedule of a project and its instances, one per
+     * environment it fires in, each holding its next tick (the timer index);
+     * runs remember the schedule that made them (runs.list filter[schedule]) */
+    "CREATE TABLE schedules(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+    " friendly_id TEXT NOT NULL UNIQUE, project_id TEXT NOT NULL, type TEXT NOT NULL,"
+    " task TEXT NOT NULL, cron TEXT NOT NULL, description TEXT NOT NULL, timezone TEXT NOT NULL,"
+    " external_id TEXT, dedup_key TEXT NOT NULL, user_dedup INTEGER NOT NULL DEFAULT 0,"
+    " active INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX schedules_dedup ON schedules(project_id, dedup_key);"
+    "CREATE TABLE schedule_instances(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " schedule_id TEXT NOT NULL, env_id TEXT NOT NULL, next_at INTEGER NOT NULL DEFAULT 0,"
+    " last_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX schedule_instances_env ON schedule_instances(schedule_id, env_id);"
+    "CREATE INDEX schedule_instances_next ON schedule_instances(next_at) WHERE next_at > 0;"
+    "ALTER TABLE runs ADD COLUMN schedule_id TEXT;"
+    "CREATE INDEX runs_schedule ON runs(schedule_id, seq) WHERE schedule_id IS NOT NULL;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -93,6 +93,7 @@ static const col run_cols[] = {
     RI(usage_ms),
     RI(change_seq),
     RI(nack_count),
+    RT(schedule_id),
 };
 #define BT(f)                                                                                      \
     {                                                                                              \
@@ -915,6 +916,7 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
     sql_in(sql, sizeof sql, "batch_id", f->n_batch);
     sql_in(sql, sizeof sql, "queue", f->n_queue);
     sql_in(sql, sizeof sql, "machine", f->n_machine);
+    sql_in(sql, sizeof sql, "schedule_id", f->n_schedule);
     size_t len = strlen(sql);
     if (f->n_tag) {
         len += (size_t)snprintf(sql + len, sizeof sql - len,
@@ -958,6 +960,7 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
     BIND_ALL(batch_ids, n_batch)
     BIND_ALL(queues, n_queue)
     BIND_ALL(machines, n_machine)
+    BIND_ALL(schedule_ids, n_schedule)
     BIND_ALL(tags, n_tag)
 #undef BIND_ALL
     int rc = read_runs(st, s, runs, n);

@@ -104,6 +104,7 @@ typedef struct store_run {
     int64_t usage_ms; /* compute time: the attempts' usage.durationMs, summed */
     int64_t change_seq;         /* store-wide order of run changes (realtime offsets) */
     int64_t nack_count; /* PENDING_EXECUTING stalls so far (engine_requeue after a nack) */
+    char *schedule_id;          /* friendly id of the schedule that made the run */
 } store_run;
 
 void store_run_clear(store_run *r);
@@ -196,6 +197,8 @@ typedef struct store_run_filter {
     size_t n_queue;
     const char *machines[STORE_FILTER_MAX];
     size_t n_machine;
+    const char *schedule_ids[STORE_FILTER_MAX]; /* friendly */
+    size_t n_schedule;
     int is_test;          /* -1 any, 0, 1 */
     int64_t created_from; /* 0 = unbounded */
     int64_t created_to;

@@ -39,6 +39,7 @@ export const {
   wait,
   envvars,
   sessions,
+  schedules,
   ApiError,
   AuthenticationError,
   BadRequestError,

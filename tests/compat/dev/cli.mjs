@@ -5,7 +5,7 @@
 // process group with its output in a log file, and the helpers the tests
 // poll with. Same harness as dev.test.mjs, shared by engine.test.mjs.
 import { spawn } from "node:child_process";
-import { cpSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,7 +29,7 @@ export const FINAL = new Set([
 export const stripAnsi = (s) => s.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*(\x07|\x1b\\)/g, "");
 
 /** A private copy of the project: dev/fixture's config and src/, the chosen fixture's package files, node_modules symlinked. */
-function prepareProject() {
+function prepareProject(extraFiles = {}) {
   if (!existsSync(join(FIXTURE, "node_modules/trigger.dev")))
     throw new Error(`${FIXTURE}/node_modules is missing: run npm --prefix ${FIXTURE} ci`);
   const dir = join(mkdtempSync(join(tmpdir(), "triggerd-dev-")), "project");
@@ -39,6 +39,7 @@ function prepareProject() {
   cpSync(join(FIXTURE, "package.json"), join(dir, "package.json"));
   cpSync(join(FIXTURE, "package-lock.json"), join(dir, "package-lock.json"));
   symlinkSync(join(FIXTURE, "node_modules"), join(dir, "node_modules"), "dir");
+  for (const [rel, text] of Object.entries(extraFiles)) writeFileSync(join(dir, rel), text);
   return dir;
 }
 
@@ -46,10 +47,11 @@ function prepareProject() {
  * Starts the CLI against `srv` (startServer of ../helpers.mjs) and waits for
  * "Local worker ready". Returns the session: {projectDir, log(), tail(),
  * versions() (every worker version the CLI announced, in order), exited,
- * waitForVersion(n), stop()}.
+ * waitForVersion(n), stop()}. `extraFiles` ({path in the project: text}) adds
+ * sources to this copy only (a test's own tasks, without touching the shared fixture).
  */
-export async function startDevSession(srv) {
-  const projectDir = prepareProject();
+export async function startDevSession(srv, { extraFiles } = {}) {
+  const projectDir = prepareProject(extraFiles);
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith("TRIGGER_") && !k.startsWith("OTEL_")),
   );
