@@ -100,6 +100,24 @@ void api_stream_ingest(http_ctx *c);
 void api_stream_head(http_ctx *c);
 void api_stream_append(http_ctx *c);
 void api_stream_read(http_ctx *c);
+/* The X-S2-* headers granting stream name with token (s2.md 2.1). */
+void api_s2_grant(http_ctx *c, const char *name, const char *token);
+/* Serves S2 stream name as SSE (s2.md 8.2) from Last-Event-ID, following
+ * it for Timeout-Seconds of quiet; settled: only what follows the cursor,
+ * then [DONE], with X-Session-Settled: true. */
+void api_s2_sse(http_ctx *c, const char *name, bool settled);
+/* session channels (api/sesschan.c) */
+void api_sesschan_init(http_ctx *c);
+void api_sesschan_read(http_ctx *c);
+void api_sesschan_head(http_ctx *c);
+void api_sesschan_append(http_ctx *c);
+void api_sesschan_records(http_ctx *c);
+void api_sesschan_named_init(http_ctx *c);
+void api_sesschan_named_read(http_ctx *c);
+void api_sesschan_named_head(http_ctx *c);
+void api_sesschan_named_append(http_ctx *c);
+void api_sesschan_named_records(http_ctx *c);
+void api_sesschan_wait(http_ctx *c);
 void api_input_send(http_ctx *c);
 void api_input_read(http_ctx *c);
 void api_input_wait(http_ctx *c);

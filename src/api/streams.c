@@ -79,12 +79,25 @@ static bool stream_is_v2(http_ctx *c, const store_run *r, const char *key, char 
     char *n = s2_run_stream_name(r->env_id, r->friendly_id, key);
     store_s2_tail t;
     const char *want = http_header(c, "x-trigger-realtime-streams-version");
-    if ((store_s2_tail_get(c->app->st, n, &t) == 0 && t.exists) || (want && strcmp(want, "v2") == 0)) {
+    if ((store_s2_tail_get(c->app->st, n, &t) == 0 && t.exists) ||
+        (want && strcmp(want, "v2") == 0)) {
         *name = n;
         return true;
     }
     free(n);
     return false;
+}
+
+void api_s2_grant(http_ctx *c, const char *name, const char *token)
+{
+    /* s2.md 2.1: the SDK reads these (lower-cased) and writes to our S2 API;
+     * the endpoint has a scheme and no trailing slash (s2.md 2.2) */
+    http_add_header(c, "x-s2-access-token", http_sprintf(c, "%s", token ? token : ""));
+    http_add_header(c, "x-s2-basin", S2_BASIN);
+    http_add_header(c, "x-s2-stream-name", http_sprintf(c, "%s", name));
+    http_add_header(c, "x-s2-endpoint", http_sprintf(c, "%s/v1", http_origin(c)));
+    http_add_header(c, "x-s2-flush-interval-ms", S2_FLUSH_INTERVAL_MS);
+    http_add_header(c, "x-s2-max-retries", S2_MAX_RETRIES);
 }
 
 /* ---- [67] create, [68] ingest, [69] resume probe, [70] append ---------- */
@@ -108,16 +121,9 @@ void api_stream_create(http_ctx *c)
         http_reply_json(c, 202, json_pack("{s:s}", "version", "v1"));
         goto out;
     }
-    /* s2.md 2.1: the SDK reads these (lower-cased) and writes to our S2 API;
-     * the endpoint has a scheme and no trailing slash (s2.md 2.2) */
     char *tok = s2_token_mint(c->app, c->auth.env, c->now);
-    http_add_header(c, "x-s2-access-token", tok ? tok : "");
+    api_s2_grant(c, name, tok);
     free(tok);
-    http_add_header(c, "x-s2-basin", S2_BASIN);
-    http_add_header(c, "x-s2-stream-name", http_sprintf(c, "%s", name));
-    http_add_header(c, "x-s2-endpoint", http_sprintf(c, "%s/v1", http_origin(c)));
-    http_add_header(c, "x-s2-flush-interval-ms", S2_FLUSH_INTERVAL_MS);
-    http_add_header(c, "x-s2-max-retries", S2_MAX_RETRIES);
     free(name);
     http_reply_json(c, 202, json_pack("{s:s}", "version", "v2"));
 out:
@@ -206,8 +212,7 @@ static void append_v2(http_ctx *c, const char *name, h2o_iovec_t b)
         return;
     }
     s2_header none[1];
-    s2_record r = {.headers = none, .n_headers = 0,
-                   .body = {(const uint8_t *)text, strlen(text)}};
+    s2_record r = {.headers = none, .n_headers = 0, .body = {(const uint8_t *)text, strlen(text)}};
     s2_input in = {.recs = &r, .n = 1};
     s2_ack ack;
     s2_err e = {0};
@@ -528,6 +533,44 @@ static int64_t parse_last_event(http_ctx *c)
     return n;
 }
 
+/* Starts the SSE response of a reader of stream (an S2 stream's name when
+ * s2) that resumes after seq last. */
+static sse_reader *reader_open(http_ctx *c, const char *run_id, const char *stream, bool v2,
+                               bool s2, int64_t last, int64_t idle)
+{
+    sse_reader *rd = calloc(1, sizeof *rd);
+    if (!rd)
+        abort();
+    rd->a = c->app;
+    snprintf(rd->run_id, sizeof rd->run_id, "%s", run_id);
+    rd->stream = strdup(stream);
+    rd->v2 = v2;
+    rd->s2 = s2;
+    rd->last = last;
+    rd->idle_ms = idle;
+    rd->last_data = rd->last_write = time_now_ms();
+    uv_timer_init(c->app->loop, &rd->timer);
+    rd->timer.data = rd;
+    rd->next = g_readers;
+    if (g_readers)
+        g_readers->prev = rd;
+    g_readers = rd;
+    http_add_header(c, "cache-control", "no-cache, no-transform");
+    http_add_header(c, "x-accel-buffering", "no");
+    if (v2) {
+        http_add_header(c, "x-stream-version", "v2");
+        http_add_header(c, "access-control-expose-headers", "*");
+    }
+    rd->hs = http_stream_start(c, 200, "text/event-stream", on_closed, rd);
+    return rd;
+}
+
+static void reader_follow(sse_reader *rd)
+{
+    rd->w = streams_watch_start(rd->a->streams, rd->run_id, rd->stream, on_wake, rd);
+    uv_timer_start(&rd->timer, on_tick, 1000, 1000);
+}
+
 static void serve_sse(http_ctx *c, const char *stream, bool v2, bool output)
 {
     store_run r = {0};
@@ -552,30 +595,8 @@ static void serve_sse(http_ctx *c, const char *stream, bool v2, bool output)
     int64_t idle;
     if (!parse_timeout(c, &idle))
         return;
-    sse_reader *rd = calloc(1, sizeof *rd);
-    if (!rd)
-        abort();
-    rd->a = c->app;
-    snprintf(rd->run_id, sizeof rd->run_id, "%s", s2 ? "" : http_param(c, 0));
-    rd->stream = strdup(stream);
-    rd->v2 = v2;
-    rd->s2 = s2;
-    rd->last = parse_last_event(c);
-    rd->idle_ms = idle;
-    rd->last_data = rd->last_write = time_now_ms();
-    uv_timer_init(c->app->loop, &rd->timer);
-    rd->timer.data = rd;
-    rd->next = g_readers;
-    if (g_readers)
-        g_readers->prev = rd;
-    g_readers = rd;
-    http_add_header(c, "cache-control", "no-cache, no-transform");
-    http_add_header(c, "x-accel-buffering", "no");
-    if (v2) {
-        http_add_header(c, "x-stream-version", "v2");
-        http_add_header(c, "access-control-expose-headers", "*");
-    }
-    rd->hs = http_stream_start(c, 200, "text/event-stream", on_closed, rd);
+    sse_reader *rd =
+        reader_open(c, s2 ? "" : http_param(c, 0), stream, v2, s2, parse_last_event(c), idle);
     reader_send(rd, -1);
     if (rd->ending)
         return;
@@ -585,8 +606,30 @@ static void serve_sse(http_ctx *c, const char *stream, bool v2, bool output)
         reader_end(rd);
         return;
     }
-    rd->w = streams_watch_start(c->app->streams, rd->run_id, rd->stream, on_wake, rd);
-    uv_timer_start(&rd->timer, on_tick, 1000, 1000);
+    reader_follow(rd);
+}
+
+void api_s2_sse(http_ctx *c, const char *name, bool settled)
+{
+    int64_t idle;
+    if (!parse_timeout(c, &idle))
+        return;
+    /* Last-Event-ID N resumes at N+1; beyond the tail it clamps to the tail */
+    int64_t last = parse_last_event(c);
+    store_s2_tail t;
+    if (last >= 0 && store_s2_tail_get(c->app->st, name, &t) == 0 && last >= t.next_seq)
+        last = t.next_seq - 1;
+    if (settled)
+        http_add_header(c, "x-session-settled", "true");
+    sse_reader *rd = reader_open(c, "", name, true, true, last, idle);
+    reader_send(rd, -1);
+    if (rd->ending)
+        return;
+    if (settled) {
+        reader_end(rd); /* wait=0: what follows the cursor, then [DONE] */
+        return;
+    }
+    reader_follow(rd);
 }
 
 void api_stream_read(http_ctx *c)

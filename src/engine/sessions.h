@@ -80,4 +80,39 @@ const char *engine_session_key(const store_session *s);
 int engine_session_list(engine *en, const store_session_filter *f, store_session **out,
                         size_t *n, bool *has_more);
 
+/* ---- channels (engine/sesschan.c) ---- */
+
+/* A channel of a session: its addressing key (engine_session_key, or the
+ * URL value when no row exists), io "in" or "out", and the S2 stream that
+ * holds its records. */
+typedef struct session_chan {
+    const char *key;
+    const char *io;
+    const char *stream;
+} session_chan;
+
+/* X-Part-Id dedup: *claimed false when part_id was appended to ch within
+ * the last 5 minutes. */
+int engine_session_part_claim(engine *en, const store_env *env, const session_chan *ch,
+                              const char *part_id, int64_t now, bool *claimed, err_t *e);
+void engine_session_part_release(engine *en, const store_env *env, const session_chan *ch,
+                                 const char *part_id);
+
+/* A record was appended to ch (body: the client's raw JSON text): every
+ * session-stream waitpoint waiting on ch completes with it. */
+int engine_session_appended(engine *en, const store_env *env, const session_chan *ch,
+                            const char *body, int64_t now, err_t *e);
+
+/* POST /api/v1/runs/:run/session-streams/wait: a waitpoint run_id blocks on
+ * until the next record of ch; when a record after after_seq exists already
+ * it completes at once with that record's data. */
+int engine_session_stream_wait(engine *en, const store_env *env, const char *run_id,
+                               const session_chan *ch, const token_opts *o, int64_t after_seq,
+                               int64_t now, char id[64], bool *cached, err_t *e);
+
+/* The data of an S2 record of a session channel, as waitpoint output: the
+ * envelope {"data":..,"id":..}'s data (a string's text as is, else its
+ * JSON). NULL for command and control records (no envelope). malloc'd. */
+char *engine_session_record_data(const uint8_t *body, size_t len);
+
 #endif

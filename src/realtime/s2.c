@@ -249,11 +249,58 @@ int s2_token_check(app *a, const char *token, const char *name, int64_t now, s2_
         return fail(e, 401, "authn", "invalid access token");
     }
     json_t *p = json_object_get(res.claims, "s2");
+    json_t *exact = json_object_get(res.claims, "s2n");
     int rc = 0;
-    if (!json_is_string(p) || strncmp(name, json_string_value(p), json_string_length(p)) != 0)
+    if (json_is_string(exact)
+            ? strcmp(name, json_string_value(exact)) != 0
+            : !json_is_string(p) || strncmp(name, json_string_value(p), json_string_length(p)) != 0)
         rc = fail(e, 403, "permission_denied", "the access token does not grant this stream");
     auth_result_clear(&res);
     return rc;
+}
+
+char *s2_token_mint_stream(app *a, const store_env *env, const char *name, int64_t now)
+{
+    (void)a;
+    json_t *scopes = json_pack("[s]", "write:s2");
+    json_t *extra = json_pack("{s:s}", "s2n", name);
+    char *tok = auth_mint(env, scopes, extra, now, S2_TOKEN_TTL_S);
+    json_decref(scopes);
+    json_decref(extra);
+    return tok;
+}
+
+/* Appends s to b with '%' and '/' escaped, so a key cannot reach into
+ * another session's names. */
+static void put_escaped(char *b, size_t *o, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '%' || *s == '/') {
+            sprintf(b + *o, "%%%02X", (unsigned char)*s);
+            *o += 3;
+        } else {
+            b[(*o)++] = *s;
+        }
+    }
+    b[*o] = 0;
+}
+
+char *s2_session_stream_name(const char *env_id, const char *key, const char *channel,
+                             const char *io)
+{
+    size_t cap =
+        strlen(env_id) + 3 * strlen(key) + 3 * (channel ? strlen(channel) : 0) + strlen(io) + 64;
+    char *b = malloc(cap);
+    if (!b)
+        abort();
+    size_t o = (size_t)sprintf(b, "env/%s/sessions/", env_id);
+    put_escaped(b, &o, key);
+    if (channel) {
+        o += (size_t)sprintf(b + o, "/channels/");
+        put_escaped(b, &o, channel);
+    }
+    sprintf(b + o, "/%s", io);
+    return b;
 }
 
 char *s2_run_stream_name(const char *env_id, const char *run_id, const char *key)

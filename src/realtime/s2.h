@@ -44,12 +44,19 @@ json_t *s2_ack_json(const s2_ack *a);
 
 /* A long-lived token for env's S2 streams. Caller frees. */
 char *s2_token_mint(app *a, const store_env *env, int64_t now);
+/* A token that may append to stream name only (a session channel handed
+ * to a client that holds no secret key). Caller frees. */
+char *s2_token_mint_stream(app *a, const store_env *env, const char *name, int64_t now);
 /* 0 when token (raw, without "Bearer ") may append to stream name, else the
  * error (401 authn / 403 permission_denied) in e. */
 int s2_token_check(app *a, const char *token, const char *name, int64_t now, s2_err *e);
 
 /* The S2 stream of a v2 run stream (run friendly id, stream key). Caller frees. */
 char *s2_run_stream_name(const char *env_id, const char *run_id, const char *key);
+/* The S2 stream of a session channel: addressing key, the named side
+ * channel (NULL: the chat channel) and io "in"/"out". Caller frees. */
+char *s2_session_stream_name(const char *env_id, const char *key, const char *channel,
+                             const char *io);
 
 /* The S2 read-format JSON of a stored record (s2.md 8.2): seq_num,
  * timestamp, headers when any, body when not empty, as lossy UTF-8. */

@@ -177,6 +177,15 @@ const char *const store_migrations[] = {
     "CREATE INDEX schedule_instances_next ON schedule_instances(next_at) WHERE next_at > 0;"
     "ALTER TABLE runs ADD COLUMN schedule_id TEXT;"
     "CREATE INDEX runs_schedule ON runs(schedule_id, seq) WHERE schedule_id IS NOT NULL;",
+    /* 15: session channels (spec/sessions.md 3): the session-stream
+     * waitpoints waiting on a channel (env, addressing key, io), drained by
+     * the next append, and the claimed X-Part-Id of recent appends (a retry
+     * with the same part id is not appended twice; claims live 5 minutes) */
+    "CREATE TABLE session_waits(env_id TEXT NOT NULL, skey TEXT NOT NULL, io TEXT NOT NULL,"
+    " waitpoint_id TEXT NOT NULL, expires_at INTEGER NOT NULL,"
+    " PRIMARY KEY(env_id, skey, io, waitpoint_id)) WITHOUT ROWID;"
+    "CREATE TABLE session_parts(dkey TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX session_parts_expiry ON session_parts(expires_at);",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -1,9 +1,11 @@
 /*
- * store/sessions.c - the SQL of sessions and session_runs (migration 11).
+ * store/sessions.c - the SQL of sessions and session_runs (migration 11), and
+ * of session channels' waitpoints and part-id claims (migration 15).
  */
 #include "store/sessions.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,10 +21,22 @@
 #f, COL_INT, offsetof(store_session, f)                                                    \
     }
 static const col session_cols[] = {
-    SI(seq),         ST(id),          ST(friendly_id),    ST(env_id),
-    ST(external_id), ST(type),        ST(task),           ST(trigger_config),
-    ST(tags),        ST(metadata),    ST(current_run_id), SI(current_run_version),
-    SI(closed_at),   ST(closed_reason), SI(expires_at),   SI(created_at),
+    SI(seq),
+    ST(id),
+    ST(friendly_id),
+    ST(env_id),
+    ST(external_id),
+    ST(type),
+    ST(task),
+    ST(trigger_config),
+    ST(tags),
+    ST(metadata),
+    ST(current_run_id),
+    SI(current_run_version),
+    SI(closed_at),
+    ST(closed_reason),
+    SI(expires_at),
+    SI(created_at),
     SI(updated_at),
 };
 static const row_type SESSION_ROW = ROW_TYPE(store_session, session_cols, "session");
@@ -76,8 +90,8 @@ int store_session_get(store *st, const char *env_id, const char *key, store_sess
     return store__read_one(st, q, &SESSION_ROW, s);
 }
 
-int store_session_claim(store *st, const char *session_id, int64_t version,
-                        const char *expect_run, const char *run_id, int64_t now, bool *won)
+int store_session_claim(store *st, const char *session_id, int64_t version, const char *expect_run,
+                        const char *run_id, int64_t now, bool *won)
 {
     *won = false;
     if (store__begin_write(st))
@@ -103,8 +117,8 @@ int store_session_claim(store *st, const char *session_id, int64_t version,
     return 0;
 }
 
-int store_session_run_add(store *st, const char *session_id, const char *run_id,
-                          const char *reason, int64_t now)
+int store_session_run_add(store *st, const char *session_id, const char *run_id, const char *reason,
+                          int64_t now)
 {
     if (store__begin_write(st))
         return ERR_STORE;
@@ -185,8 +199,8 @@ int store_session_list(store *st, const store_session_filter *f, store_session *
         len += (size_t)snprintf(q + len, cap - len, " AND created_at>=%lld",
                                 (long long)f->created_from);
     if (f->created_to)
-        len += (size_t)snprintf(q + len, cap - len, " AND created_at<=%lld",
-                                (long long)f->created_to);
+        len +=
+            (size_t)snprintf(q + len, cap - len, " AND created_at<=%lld", (long long)f->created_to);
     bool backward = f->before_seq > 0;
     if (backward)
         len += (size_t)snprintf(q + len, cap - len, " AND seq>%lld", (long long)f->before_seq);
@@ -221,4 +235,116 @@ int store_session_list(store *st, const store_session_filter *f, store_session *
             (*out)[b] = t;
         }
     return 0;
+}
+
+/* ---- session channels --------------------------------------------------- */
+
+int store_session_wait_add(store *st, const char *env_id, const char *key, const char *io,
+                           const char *wp_id, int64_t expires_at)
+{
+    if (store__begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *q =
+        store__stmt(st, "INSERT OR REPLACE INTO session_waits(env_id,skey,io,waitpoint_id,"
+                        "expires_at) VALUES(?,?,?,?,?)");
+    if (!q)
+        return ERR_STORE;
+    store__bind_text(q, 1, env_id);
+    store__bind_text(q, 2, key);
+    store__bind_text(q, 3, io);
+    store__bind_text(q, 4, wp_id);
+    sqlite3_bind_int64(q, 5, expires_at);
+    return store__exec_write(st, q);
+}
+
+int store_session_wait_drain(store *st, const char *env_id, const char *key, const char *io,
+                             int64_t now, char ***ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *q = store__stmt(st, "SELECT waitpoint_id,expires_at FROM session_waits"
+                                      " WHERE env_id=? AND skey=? AND io=?");
+    if (!q)
+        return ERR_STORE;
+    store__bind_text(q, 1, env_id);
+    store__bind_text(q, 2, key);
+    store__bind_text(q, 3, io);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (sqlite3_column_int64(q, 1) < now)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 4;
+            char **grown = realloc(*ids, cap * sizeof **ids);
+            if (!grown)
+                abort();
+            *ids = grown;
+        }
+        (*ids)[(*n)++] = strdup((const char *)sqlite3_column_text(q, 0));
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE)
+        return store__fail(st, "session waits");
+    if (store__begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *d =
+        store__stmt(st, "DELETE FROM session_waits WHERE env_id=? AND skey=? AND io=?");
+    if (!d)
+        return ERR_STORE;
+    store__bind_text(d, 1, env_id);
+    store__bind_text(d, 2, key);
+    store__bind_text(d, 3, io);
+    return store__exec_write(st, d);
+}
+
+int store_session_wait_remove(store *st, const char *env_id, const char *key, const char *io,
+                              const char *wp_id)
+{
+    if (store__begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *d = store__stmt(st, "DELETE FROM session_waits WHERE env_id=? AND skey=?"
+                                      " AND io=? AND waitpoint_id=?");
+    if (!d)
+        return ERR_STORE;
+    store__bind_text(d, 1, env_id);
+    store__bind_text(d, 2, key);
+    store__bind_text(d, 3, io);
+    store__bind_text(d, 4, wp_id);
+    return store__exec_write(st, d);
+}
+
+int store_session_part_claim(store *st, const char *dkey, int64_t now, int64_t expires_at,
+                             bool *claimed)
+{
+    *claimed = false;
+    if (store__begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *p = store__stmt(st, "DELETE FROM session_parts WHERE expires_at<?");
+    if (!p)
+        return ERR_STORE;
+    sqlite3_bind_int64(p, 1, now);
+    if (store__exec_write(st, p))
+        return ERR_STORE;
+    sqlite3_stmt *q =
+        store__stmt(st, "INSERT OR IGNORE INTO session_parts(dkey,expires_at) VALUES(?,?)");
+    if (!q)
+        return ERR_STORE;
+    store__bind_text(q, 1, dkey);
+    sqlite3_bind_int64(q, 2, expires_at);
+    if (store__exec_write(st, q))
+        return ERR_STORE;
+    *claimed = sqlite3_changes(store__db(st)) > 0;
+    return 0;
+}
+
+int store_session_part_release(store *st, const char *dkey)
+{
+    if (store__begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *d = store__stmt(st, "DELETE FROM session_parts WHERE dkey=?");
+    if (!d)
+        return ERR_STORE;
+    store__bind_text(d, 1, dkey);
+    return store__exec_write(st, d);
 }

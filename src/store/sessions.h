@@ -85,4 +85,26 @@ typedef struct store_session_filter {
 int store_session_list(store *st, const store_session_filter *f, store_session **out, size_t *n,
                        bool *has_more);
 
+/* ---- session channels (migration 15) ---- */
+
+/* Registers waitpoint wp_id as waiting on the channel (env, key, io) until
+ * expires_at (ms). */
+int store_session_wait_add(store *st, const char *env_id, const char *key, const char *io,
+                           const char *wp_id, int64_t expires_at);
+/* Takes every waitpoint waiting on (env, key, io) (removing them, and any
+ * expired ones): *ids receives a malloc'd array of malloc'd ids (caller
+ * frees both). */
+int store_session_wait_drain(store *st, const char *env_id, const char *key, const char *io,
+                             int64_t now, char ***ids, size_t *n);
+/* Unregisters one waitpoint (it was completed by the caller). */
+int store_session_wait_remove(store *st, const char *env_id, const char *key, const char *io,
+                              const char *wp_id);
+
+/* Claims dkey (an append's part id) until expires_at: *claimed false when a
+ * live claim exists already (a duplicate). Expired claims are purged. */
+int store_session_part_claim(store *st, const char *dkey, int64_t now, int64_t expires_at,
+                             bool *claimed);
+/* Drops the claim (the append it guarded failed). */
+int store_session_part_release(store *st, const char *dkey);
+
 #endif

@@ -20,7 +20,9 @@
 #include "store/sqlite_internal.h"
 #include "util/err.h"
 
-#define STMT_CACHE 64
+/* slots for the distinct static SQL strings the store prepares (about 120
+ * today; every feature adds some): a full cache aborts, so keep it roomy */
+#define STMT_CACHE 1024
 
 #define RT(f)                                                                                      \
     {                                                                                              \
