@@ -177,6 +177,11 @@ const char *const store_migrations[] = {
     "CREATE INDEX schedule_instances_next ON schedule_instances(next_at) WHERE next_at > 0;"
     "ALTER TABLE runs ADD COLUMN schedule_id TEXT;"
     "CREATE INDEX runs_schedule ON runs(schedule_id, seq) WHERE schedule_id IS NOT NULL;",
+    /* 15: runs whose waits are over and that wait for a queue slot to go on
+     * (snapshot QUEUED_EXECUTING, docs/engine.md), in queue order: every
+     * released slot looks here first, and finds nothing in one seek */
+    "CREATE INDEX runs_resuming ON runs(env_id, queue_ts)"
+    " WHERE snapshot_status = 'QUEUED_EXECUTING';",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -523,15 +523,7 @@ test("a token's callback URL handed out before a key rotation works during the o
 
 // ---- queue concurrency across waits -----------------------------------------------------
 
-const QUEUED_EXECUTING_TODO =
-  "a blocked run gives its queue slot back (docs/engine.md), but engine_continue puts it straight back " +
-  "to EXECUTING without taking a slot again, so a limit-1 queue ends up with two EXECUTING runs. " +
-  "queue-concurrency.mdx ('Waits and concurrency'): a waiting run releases its slot and, when it resumes, " +
-  "must re-acquire one (the platform re-enqueues a checkpointed run; an uncheckpointed dev run keeps its " +
-  "slot). Needs a 'continued, waiting for a slot' state that dequeue turns into EXECUTING without a new " +
-  "dequeue message.";
-
-test("a limit-1 queue never has two runs executing: a run whose wait ends while another holds the slot waits for it", { todo: QUEUED_EXECUTING_TODO }, async () => {
+test("a limit-1 queue never has two runs executing: a run whose wait ends while another holds the slot waits for it", async () => {
   const srv = await server();
   const w = worker(srv);
   const task = uid("t-");
