@@ -241,8 +241,7 @@ static int slot_free(engine *en, const slots *s, const store_run *r, bool *ok)
     size_t held = 0;
     for (size_t i = 0; i < s->n; i++)
         if (s->queues[i] && strcmp(s->queues[i], r->queue) == 0 &&
-            (!r->concurrency_key ||
-             (s->keys[i] && strcmp(s->keys[i], r->concurrency_key) == 0)))
+            (!r->concurrency_key || (s->keys[i] && strcmp(s->keys[i], r->concurrency_key) == 0)))
             held++;
     *ok = held < (size_t)limit;
     return 0;

@@ -396,7 +396,8 @@ int engine_wait_token(engine *en, const store_env *env, const char *run_id,
     int rc = engine_run_get(en, env, run_id, &r, e);
     if (rc)
         return rc;
-    if ((rc = require_executing(&r, e)) || (rc = engine_waitpoint_get(en, env, waitpoint_id, &w, e)))
+    if ((rc = require_executing(&r, e)) ||
+        (rc = engine_waitpoint_get(en, env, waitpoint_id, &w, e)))
         goto out;
     if (strcmp(w.status, "PENDING") == 0) {
         rc = engine_block_run(en, &r, w.friendly_id, now);
