@@ -353,6 +353,17 @@ static json_t *related(const store_run *r, bool current)
     return o;
 }
 
+/* A packet jansson would not parse: nested deeper than it goes, which
+ * JSON.parse accepts (or not JSON at all, then left out as before). Its
+ * text goes into the reply as it is, unparsed. */
+static void present_deep(http_ctx *c, json_t *o, const char *key, const char *data, bool plain)
+{
+    size_t n = strlen(data), off = 0, len = n;
+    if (!jsontext_valid(data, n) || (!plain && !jsontext_member(data, n, "json", &off, &len)))
+        return;
+    json_object_set_new(o, key, http_raw_json(c, data + off, len));
+}
+
 /* A payload or output packet: parsed inline, or a presigned URL if offloaded. */
 static void present_packet(http_ctx *c, json_t *o, const char *key, const char *url_key,
                            const char *data, const char *type)
@@ -366,18 +377,15 @@ static void present_packet(http_ctx *c, json_t *o, const char *key, const char *
             json_string(api_object_url(c, "GET", api_packet_key(c, env, data), 3600 * 1000)));
         return;
     }
-    if (!type || strcmp(type, "application/json") == 0) {
+    bool plain = !type || strcmp(type, "application/json") == 0;
+    if (plain || strcmp(type, "application/super+json") == 0) {
         json_t *v = jsontext_loads(data, JSON_DECODE_ANY, NULL);
-        if (v)
-            json_object_set_new(o, key, v);
-        return;
-    }
-    if (strcmp(type, "application/super+json") == 0) {
         /* superjson {json, meta}: the plain JSON part is the closest value */
-        json_t *v = jsontext_loads(data, JSON_DECODE_ANY, NULL);
-        json_t *inner = json_object_get(v, "json");
+        json_t *inner = plain ? v : json_object_get(v, "json");
         if (inner)
             json_object_set(o, key, inner);
+        else if (!v)
+            present_deep(c, o, key, data, plain);
         json_decref(v);
         return;
     }

@@ -52,6 +52,16 @@ static bool snap_is(const store_run *r, const char *s)
     return r->snapshot_status && strcmp(r->snapshot_status, s) == 0;
 }
 
+/* A worker's run holds a slot of its queue and environment in these
+ * snapshots (store_run_active counts the same ones); a blocked run gives
+ * its slot back while it waits, and a run whose waits are over takes one
+ * again before it goes on (QUEUED_EXECUTING until it has one). */
+static bool holds_slot(const store_run *r)
+{
+    return snap_is(r, "PENDING_EXECUTING") || snap_is(r, "EXECUTING") ||
+           snap_is(r, "PENDING_CANCEL");
+}
+
 static int64_t heartbeat_ms(engine *en)
 {
     return en->limits.heartbeat_timeout_ms > 0 ? en->limits.heartbeat_timeout_ms
@@ -153,6 +163,7 @@ int engine_requeue(engine *en, store_run *r, int64_t at, const char *why, int64_
     int rc = drop_blockers(en, r);
     if (rc)
         return rc;
+    bool held = holds_slot(r);
     free(r->pending_waitpoints);
     r->pending_waitpoints = NULL;
     r->status = RUN_PENDING;
@@ -162,7 +173,8 @@ int engine_requeue(engine *en, store_run *r, int64_t at, const char *why, int64_
     engine_snapshot(en, r, "QUEUED", why, NULL, now);
     if (at > now)
         engine_arm(en, at); /* nothing fires then, but dequeue polls pick it up */
-    return engine_save(en, r);
+    rc = engine_save(en, r);
+    return rc == 0 && held ? engine_resume_waiting(en, r->env_id, now) : rc;
 }
 
 int engine_block_run(engine *en, store_run *r, const char *waitpoint_fid, int64_t now)
@@ -172,13 +184,72 @@ int engine_block_run(engine *en, store_run *r, const char *waitpoint_fid, int64_
     int rc = store_blocker_add(en->st, r->friendly_id, waitpoint_fid);
     if (rc)
         return rc;
+    bool held = holds_slot(r);
     if (!snap_is(r, "EXECUTING_WITH_WAITPOINTS"))
         engine_snapshot(en, r, "EXECUTING_WITH_WAITPOINTS", "Run is blocked by waitpoints", NULL,
                         now);
-    return engine_save(en, r);
+    rc = engine_save(en, r);
+    /* the slot it gave back goes to a run that waits for one */
+    return rc == 0 && held ? engine_resume_waiting(en, r->env_id, now) : rc;
 }
 
-void engine_continue(engine *en, store_run *r, int64_t now)
+/* ---- concurrency slots ------------------------------------------------ */
+
+static int64_t env_limit(engine *en)
+{
+    return en->limits.env_concurrency > 0 ? en->limits.env_concurrency
+                                          : ENGINE_DEFAULT_ENV_CONCURRENCY;
+}
+
+/* The slots held in one environment, and what limits them. */
+typedef struct slots {
+    char **queues, **keys; /* queue and concurrency key of each held slot */
+    size_t n;
+    int64_t env_limit;
+} slots;
+
+static int slots_load(engine *en, const char *env_id, slots *s)
+{
+    memset(s, 0, sizeof *s);
+    s->env_limit = env_limit(en);
+    return store_run_active(en->st, env_id, &s->queues, &s->keys, &s->n);
+}
+
+static void slots_free(slots *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->queues[i]);
+        free(s->keys[i]);
+    }
+    free(s->queues);
+    free(s->keys);
+}
+
+/* Whether r, which holds no slot, may take one: its environment, its queue
+ * and (keyed runs) its key are under their limits, as at dequeue. */
+static int slot_free(engine *en, const slots *s, const store_run *r, bool *ok)
+{
+    *ok = false;
+    if ((int64_t)s->n >= s->env_limit)
+        return 0;
+    int64_t limit = -1;
+    int rc = r->queue ? store_queue_limit(en->st, r->env_id, r->queue, &limit) : 0;
+    if (rc || limit < 0) {
+        *ok = rc == 0;
+        return rc;
+    }
+    size_t held = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->queues[i] && strcmp(s->queues[i], r->queue) == 0 &&
+            (!r->concurrency_key || (s->keys[i] && strcmp(s->keys[i], r->concurrency_key) == 0)))
+            held++;
+    *ok = held < (size_t)limit;
+    return 0;
+}
+
+/* The run goes on: a new EXECUTING snapshot hands it every waitpoint
+ * completed meanwhile. */
+static void go_on(engine *en, store_run *r, int64_t now)
 {
     const char *pending = r->pending_waitpoints ? r->pending_waitpoints : "[]";
     char *list = engine_strdup(pending);
@@ -187,6 +258,65 @@ void engine_continue(engine *en, store_run *r, int64_t now)
     free(r->pending_waitpoints);
     r->pending_waitpoints = NULL;
     r->status = RUN_EXECUTING;
+}
+
+int engine_continue(engine *en, store_run *r, int64_t now)
+{
+    if (!holds_slot(r)) {
+        slots s;
+        bool ok = false;
+        int rc = slots_load(en, r->env_id, &s);
+        if (rc == 0)
+            rc = slot_free(en, &s, r, &ok);
+        slots_free(&s);
+        if (rc)
+            return rc;
+        if (!ok) {
+            /* the platform's reacquire-or-requeue: it waits in its queue
+             * for a slot, and its worker (which keeps the process) ignores
+             * this snapshot until the EXECUTING one comes */
+            engine_snapshot(en, r, "QUEUED_EXECUTING",
+                            "Run can continue, but is waiting for concurrency",
+                            r->pending_waitpoints, now);
+            return 0;
+        }
+    }
+    go_on(en, r, now);
+    return 0;
+}
+
+int engine_resume_waiting(engine *en, const char *env_id, int64_t now)
+{
+    store_run *runs = NULL;
+    size_t n = 0;
+    int rc = store_run_resuming(en->st, env_id, 256, &runs, &n);
+    if (rc || n == 0) {
+        free(runs);
+        return rc;
+    }
+    slots s;
+    rc = slots_load(en, env_id, &s);
+    /* oldest first (queue order): each one taken counts for the next */
+    for (size_t i = 0; i < n; i++) {
+        bool ok = false;
+        if (rc == 0 && (int64_t)s.n < s.env_limit && (rc = slot_free(en, &s, &runs[i], &ok)) == 0 &&
+            ok) {
+            go_on(en, &runs[i], now);
+            if ((rc = engine_save(en, &runs[i])) == 0) {
+                s.queues = realloc(s.queues, (s.n + 1) * sizeof *s.queues);
+                s.keys = realloc(s.keys, (s.n + 1) * sizeof *s.keys);
+                if (!s.queues || !s.keys)
+                    abort();
+                s.queues[s.n] = engine_strdup(runs[i].queue ? runs[i].queue : "");
+                s.keys[s.n] = engine_strdup(runs[i].concurrency_key);
+                s.n++;
+            }
+        }
+        store_run_clear(&runs[i]);
+    }
+    free(runs);
+    slots_free(&s);
+    return rc;
 }
 
 /* ---- finishing --------------------------------------------------------- */
@@ -283,14 +413,20 @@ int engine_finish(engine *en, store_run *r, int status, const char *error, const
     int rc = drop_blockers(en, r);
     if (rc)
         return rc;
+    bool held = holds_slot(r);
     if (engine_run_pending_cancel(r)) {
         /* the worker let go of a canceled run: it was settled at the cancel */
         engine_snapshot(en, r, "FINISHED", "Run was cancelled", NULL, now);
-        return engine_save(en, r);
+        rc = engine_save(en, r);
+        return rc ? rc : engine_resume_waiting(en, r->env_id, now);
     }
     set_final(r, status, error, output, output_type, now);
     engine_snapshot(en, r, "FINISHED", "Run has finished", NULL, now);
     if ((rc = engine_save(en, r)))
+        return rc;
+    /* a run waiting for the slot it held goes on before the runs settle()
+     * continues, as it waited longer */
+    if (held && (rc = engine_resume_waiting(en, r->env_id, now)))
         return rc;
     return settle(en, r, now);
 }

@@ -283,6 +283,13 @@ int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size
         return err_set(e, rc, "Something went wrong");
     }
     add_worker(&p.ws, &w);
+    /* runs whose waits are over go on before new runs take the slots (the
+     * platform re-enqueues them with their first queue time, ahead of runs
+     * triggered since); they are not handed out: their worker has them */
+    if ((rc = engine_resume_waiting(en, env->id, now))) {
+        workers_free(&p.ws);
+        return err_set(e, rc, "Something went wrong");
+    }
     store_unit *units = NULL;
     size_t n_units = 0;
     p.out = calloc(max ? max : 1, sizeof *p.out);

@@ -79,8 +79,15 @@ int engine_requeue(engine *en, store_run *r, int64_t at, const char *why, int64_
 int engine_block_run(engine *en, store_run *r, const char *waitpoint_fid, int64_t now);
 
 /* A blocked run whose last blocker completed goes on: a new EXECUTING
- * snapshot hands it every waitpoint completed meanwhile. Not saved. */
-void engine_continue(engine *en, store_run *r, int64_t now);
+ * snapshot hands it every waitpoint completed meanwhile. A blocked run gave
+ * its queue slot back, so it first takes one again: when its queue or
+ * environment is full it waits in QUEUED_EXECUTING (the completed
+ * waitpoints kept) until engine_resume_waiting gives it one. Not saved. */
+int engine_continue(engine *en, store_run *r, int64_t now);
+
+/* A slot of env was given back (or a poll looks for work): the runs in
+ * QUEUED_EXECUTING that now fit go on, oldest first, saved. */
+int engine_resume_waiting(engine *en, const char *env_id, int64_t now);
 
 /* Puts a run in the queue at `now`: PENDING, queue order from its
  * priority, and its TTL deadline. Not saved. */

@@ -263,8 +263,9 @@ int engine_waitpoint_done(engine *en, store_waitpoint *w, int64_t now)
             store_run_get(en->st, NULL, runs[i], &r) == 0 && engine_run_blocked(&r)) {
             add_pending(&r, cw);
             if (left == 0)
-                engine_continue(en, &r, now);
-            rc = engine_save(en, &r);
+                rc = engine_continue(en, &r, now);
+            if (rc == 0)
+                rc = engine_save(en, &r);
         }
         store_run_clear(&r);
         free(runs[i]);
@@ -395,7 +396,8 @@ int engine_wait_token(engine *en, const store_env *env, const char *run_id,
     int rc = engine_run_get(en, env, run_id, &r, e);
     if (rc)
         return rc;
-    if ((rc = require_executing(&r, e)) || (rc = engine_waitpoint_get(en, env, waitpoint_id, &w, e)))
+    if ((rc = require_executing(&r, e)) ||
+        (rc = engine_waitpoint_get(en, env, waitpoint_id, &w, e)))
         goto out;
     if (strcmp(w.status, "PENDING") == 0) {
         rc = engine_block_run(en, &r, w.friendly_id, now);
@@ -407,8 +409,9 @@ int engine_wait_token(engine *en, const store_env *env, const char *run_id,
         add_pending(&r, cw);
         json_decref(cw);
         if (!engine_run_blocked(&r))
-            engine_continue(en, &r, now);
-        rc = engine_save(en, &r);
+            rc = engine_continue(en, &r, now);
+        if (rc == 0)
+            rc = engine_save(en, &r);
     }
     if (rc)
         err_set(e, rc, "Something went wrong");

@@ -53,6 +53,8 @@ struct http_ctx {
     bool current_api; /* x-trigger-api-version: 2025-07-16 */
     int64_t now;      /* request time, ms epoch */
     bool replied;
+    struct jsontext_splice *splices; /* raw JSON texts of the reply (http_raw_json), pool */
+    size_t n_splices;
 };
 
 /* ---- request ---------------------------------------------------------- */
@@ -94,6 +96,13 @@ void http_add_header(http_ctx *c, const char *name, const char *value);
 
 /* Replies with a JSON body (stolen: the reference is consumed). */
 void http_reply_json(http_ctx *c, int status, json_t *body);
+
+/* A value of the next http_reply_json of c written as the JSON text
+ * t[0..n) itself, for values jansson cannot hold (deeper than it parses):
+ * returns a placeholder string to put in the reply's tree (new reference),
+ * which the reply replaces by the text. t must be valid JSON
+ * (jsontext_valid); it is copied to the request's pool. */
+json_t *http_raw_json(http_ctx *c, const char *t, size_t n);
 
 /* Replies {"error": msg}. */
 void http_reply_error(http_ctx *c, int status, const char *msg);

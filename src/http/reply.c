@@ -9,6 +9,8 @@
 
 #include "http/internal.h"
 #include "http/router.h"
+#include "util/id.h"
+#include "util/jsontext.h"
 
 const char *http_param(http_ctx *c, size_t i)
 {
@@ -156,9 +158,32 @@ void http_reply_raw(http_ctx *c, int status, const char *content_type, const cha
     http__enqueue(c, copy, len);
 }
 
+json_t *http_raw_json(http_ctx *c, const char *t, size_t n)
+{
+    /* a random placeholder: a client string cannot guess it */
+    char ph[40] = "\xEF\xB7\x90raw-";
+    size_t pl = strlen(ph);
+    id_alnum(ph + pl, 24);
+    jsontext_splice *sp = h2o_mem_alloc_pool(&c->req->pool, (c->n_splices + 1) * sizeof *sp);
+    if (c->n_splices)
+        memcpy(sp, c->splices, c->n_splices * sizeof *sp);
+    char *copy = h2o_mem_alloc_pool(&c->req->pool, n + 1);
+    memcpy(copy, t, n);
+    copy[n] = 0;
+    char *pcopy = h2o_mem_alloc_pool(&c->req->pool, sizeof ph);
+    memcpy(pcopy, ph, sizeof ph);
+    sp[c->n_splices] = (jsontext_splice){.placeholder = pcopy, .text = copy, .len = n};
+    c->splices = sp;
+    c->n_splices++;
+    return json_string(pcopy);
+}
+
 void http_reply_json(http_ctx *c, int status, json_t *body)
 {
-    char *text = body ? jsontext_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    char *text = !body          ? NULL
+                 : c->n_splices ? jsontext_dumps_spliced(body, flags, c->splices, c->n_splices)
+                                : jsontext_dumps(body, flags);
     json_decref(body);
     if (!text) {
         http_reply_raw(c, 500, "application/json", "{\"error\":\"Internal Server Error\"}", 33);

@@ -186,6 +186,11 @@ const char *const store_migrations[] = {
     " PRIMARY KEY(env_id, skey, io, waitpoint_id)) WITHOUT ROWID;"
     "CREATE TABLE session_parts(dkey TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX session_parts_expiry ON session_parts(expires_at);",
+    /* 16: runs whose waits are over and that wait for a queue slot to go on
+     * (snapshot QUEUED_EXECUTING, docs/engine.md), in queue order: every
+     * released slot looks here first, and finds nothing in one seek */
+    "CREATE INDEX runs_resuming ON runs(env_id, queue_ts)"
+    " WHERE snapshot_status = 'QUEUED_EXECUTING';",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -1695,6 +1695,23 @@ int store_run_active(store *st, const char *env_id, char ***queues, char ***keys
     return 0;
 }
 
+int store_run_resuming(store *st, const char *env_id, size_t max, store_run **runs, size_t *n)
+{
+    static char sql[4400];
+    if (!sql[0])
+        snprintf(sql, sizeof sql,
+                 "%s WHERE env_id=? AND snapshot_status='QUEUED_EXECUTING' ORDER BY queue_ts LIMIT ?",
+                 st->runs.select);
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, env_id);
+    sqlite3_bind_int64(s, 2, (int64_t)max);
+    int rc = read_runs(st, s, runs, n);
+    sqlite3_reset(s);
+    return rc;
+}
+
 int store_run_pending_version(store *st, const char *env_id, store_run **runs, size_t *n)
 {
     static char sql[4400];

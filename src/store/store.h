@@ -402,6 +402,9 @@ int store_blockers_clear(store *st, const char *run_fid);
  * PENDING_CANCEL): queue and concurrency key of each, as two malloc'd
  * arrays of malloc'd strings (key may be NULL). */
 int store_run_active(store *st, const char *env_id, char ***queues, char ***keys, size_t *n);
+/* Runs of env whose waits are over and that wait for a slot (snapshot
+ * QUEUED_EXECUTING), in queue order, at most max. Caller clears. */
+int store_run_resuming(store *st, const char *env_id, size_t max, store_run **runs, size_t *n);
 /* Runs of env in PENDING_VERSION. Caller clears. */
 int store_run_pending_version(store *st, const char *env_id, store_run **runs, size_t *n);
 /* Runs whose heartbeat deadline has passed. Caller clears. */

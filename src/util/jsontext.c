@@ -209,9 +209,10 @@ static unsigned utf8_bmp3(const unsigned char *s)
     return ((unsigned)(s[0] & 0x0F) << 12) | ((unsigned)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
 }
 
-char *jsontext_dumps(const json_t *v, size_t flags)
+/* Writes the escape pairs of text (owned) back as escapes; returns text
+ * or a new string (text freed). */
+static char *unmark(char *text)
 {
-    char *text = json_dumps(v, flags);
     if (!text || !strstr(text, "\xEF\xB7\x90"))
         return text;
     size_t n = strlen(text);
@@ -236,4 +237,231 @@ char *jsontext_dumps(const json_t *v, size_t flags)
     buf_put(&out, text + copied, n - copied);
     free(text);
     return out.p;
+}
+
+char *jsontext_dumps(const json_t *v, size_t flags)
+{
+    return unmark(json_dumps(v, flags));
+}
+
+char *jsontext_dumps_spliced(const json_t *v, size_t flags, const jsontext_splice *sp, size_t n)
+{
+    char *text = json_dumps(v, flags);
+    for (size_t k = 0; text && k < n; k++) {
+        size_t pl = strlen(sp[k].placeholder);
+        char *at = text;
+        /* the placeholder as the dump wrote it: a quoted string */
+        while ((at = strstr(at, sp[k].placeholder)) &&
+               !(at > text && at[-1] == '"' && at[pl] == '"'))
+            at += pl;
+        if (!at)
+            continue;
+        size_t from = (size_t)(at - 1 - text), to = from + pl + 2, len = strlen(text);
+        buf out = {0};
+        buf_put(&out, text, from);
+        buf_put(&out, sp[k].text, sp[k].len);
+        buf_put(&out, text + to, len - to);
+        free(text);
+        text = out.p;
+    }
+    return unmark(text);
+}
+
+/* ---- checking JSON text of any depth ---------------------------------- */
+
+typedef struct scan {
+    const char *t;
+    size_t n, i;
+} scan;
+
+static void sc_ws(scan *s)
+{
+    while (s->i < s->n && (s->t[s->i] == ' ' || s->t[s->i] == '\t' || s->t[s->i] == '\n' ||
+                           s->t[s->i] == '\r'))
+        s->i++;
+}
+
+static bool sc_string(scan *s)
+{
+    if (s->i >= s->n || s->t[s->i] != '"')
+        return false;
+    for (s->i++; s->i < s->n;) {
+        unsigned char c = (unsigned char)s->t[s->i];
+        if (c == '"') {
+            s->i++;
+            return true;
+        }
+        if (c < 0x20)
+            return false; /* JSON.parse refuses raw control characters */
+        if (c != '\\') {
+            s->i++;
+            continue;
+        }
+        if (s->i + 1 >= s->n)
+            return false;
+        char e = s->t[s->i + 1];
+        if (e == 'u') {
+            if (escape_at(s->t, s->n, s->i) < 0)
+                return false;
+            s->i += 6;
+        } else if (e && strchr("\"\\/bfnrt", e)) {
+            s->i += 2;
+        } else {
+            return false;
+        }
+    }
+    return false;
+}
+
+static size_t sc_digits(scan *s)
+{
+    size_t from = s->i;
+    while (s->i < s->n && s->t[s->i] >= '0' && s->t[s->i] <= '9')
+        s->i++;
+    return s->i - from;
+}
+
+static bool sc_number(scan *s)
+{
+    if (s->i < s->n && s->t[s->i] == '-')
+        s->i++;
+    if (s->i < s->n && s->t[s->i] == '0')
+        s->i++;
+    else if (!sc_digits(s))
+        return false;
+    if (s->i < s->n && s->t[s->i] == '.') {
+        s->i++;
+        if (!sc_digits(s))
+            return false;
+    }
+    if (s->i < s->n && (s->t[s->i] == 'e' || s->t[s->i] == 'E')) {
+        s->i++;
+        if (s->i < s->n && (s->t[s->i] == '+' || s->t[s->i] == '-'))
+            s->i++;
+        if (!sc_digits(s))
+            return false;
+    }
+    return true;
+}
+
+static bool sc_word(scan *s, const char *w)
+{
+    size_t l = strlen(w);
+    if (s->i + l > s->n || memcmp(s->t + s->i, w, l) != 0)
+        return false;
+    s->i += l;
+    return true;
+}
+
+/* "key" : (whitespace around), leaving s at the member's value. */
+static bool sc_key(scan *s)
+{
+    sc_ws(s);
+    if (!sc_string(s))
+        return false;
+    sc_ws(s);
+    if (s->i >= s->n || s->t[s->i] != ':')
+        return false;
+    s->i++;
+    return true;
+}
+
+/* One value at s (leading whitespace skipped), any depth: the open
+ * containers are a stack of bytes, never the C stack. */
+static bool sc_value(scan *s)
+{
+    buf open = {0};
+    bool ok = false;
+    for (;;) {
+        sc_ws(s);
+        if (s->i >= s->n)
+            goto out;
+        char c = s->t[s->i];
+        bool scalar = true;
+        if (c == '{' || c == '[') {
+            s->i++;
+            sc_ws(s);
+            if (s->i < s->n && s->t[s->i] == (c == '{' ? '}' : ']')) {
+                s->i++; /* empty: a complete value */
+            } else {
+                buf_put(&open, &c, 1);
+                if (c == '{' && !sc_key(s))
+                    goto out;
+                continue;
+            }
+        } else if (c == '"') {
+            scalar = sc_string(s);
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            scalar = sc_number(s);
+        } else {
+            scalar = sc_word(s, "true") || sc_word(s, "false") || sc_word(s, "null");
+        }
+        if (!scalar)
+            goto out;
+        /* after a complete value: close what it completes, or go on */
+        for (;;) {
+            if (open.len == 0) {
+                ok = true;
+                goto out;
+            }
+            sc_ws(s);
+            char top = open.p[open.len - 1];
+            if (s->i >= s->n)
+                goto out;
+            char d = s->t[s->i++];
+            if (d == (top == '{' ? '}' : ']')) {
+                open.len--;
+                continue;
+            }
+            if (d != ',' || (top == '{' && !sc_key(s)))
+                goto out;
+            break; /* the next element */
+        }
+    }
+out:
+    free(open.p);
+    return ok;
+}
+
+bool jsontext_valid(const char *t, size_t n)
+{
+    scan s = {.t = t, .n = n};
+    if (!sc_value(&s))
+        return false;
+    sc_ws(&s);
+    return s.i == s.n;
+}
+
+bool jsontext_member(const char *t, size_t n, const char *key, size_t *off, size_t *len)
+{
+    scan s = {.t = t, .n = n};
+    size_t kl = strlen(key);
+    sc_ws(&s);
+    if (s.i >= n || t[s.i] != '{')
+        return false;
+    s.i++;
+    sc_ws(&s);
+    if (s.i < n && t[s.i] == '}')
+        return false;
+    for (;;) {
+        sc_ws(&s);
+        size_t k = s.i;
+        if (!sc_key(&s))
+            return false;
+        bool match = s.i > k + kl + 1 && t[k] == '"' && memcmp(t + k + 1, key, kl) == 0 &&
+                     t[k + 1 + kl] == '"';
+        sc_ws(&s);
+        size_t v = s.i;
+        if (!sc_value(&s))
+            return false;
+        if (match) {
+            *off = v;
+            *len = s.i - v;
+            return true;
+        }
+        sc_ws(&s);
+        if (s.i >= n || t[s.i] != ',')
+            return false;
+        s.i++;
+    }
 }

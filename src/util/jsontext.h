@@ -22,6 +22,7 @@
 #define TD_UTIL_JSONTEXT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* json_loadb / json_loads with the above. flags are jansson's decoding flags.
@@ -35,5 +36,32 @@ json_t *jsontext_loads(const char *text, size_t flags, json_error_t *error);
  * encoding flags, except JSON_ENSURE_ASCII. Returns a malloc'd string (caller
  * frees), or NULL. */
 char *jsontext_dumps(const json_t *v, size_t flags);
+
+/* ---- raw JSON text, for values jansson cannot hold ---------------------
+ * jansson refuses nesting deeper than 2048 (JSON_PARSER_MAX_DEPTH);
+ * JSON.parse has no such limit. A stored payload or output that deep is
+ * never parsed: it is checked here (no recursion, any depth) and its text
+ * spliced into the serialized reply in place of a placeholder string. */
+
+/* Whether t[0..n) is one JSON value (RFC 8259, whitespace around it
+ * allowed), at any depth. Strings may hold the in-memory escape pairs. */
+bool jsontext_valid(const char *t, size_t n);
+
+/* In the valid JSON object text t[0..n): the span of the value of its
+ * top-level member key (a key written without escapes). Returns false
+ * when t is not an object or has no such member. */
+bool jsontext_member(const char *t, size_t n, const char *key, size_t *off, size_t *len);
+
+/* A JSON text to splice in place of the string value placeholder. */
+typedef struct jsontext_splice {
+    const char *placeholder; /* a string value in the tree, unique to this dump */
+    const char *text;        /* valid JSON text (jsontext_valid), borrowed */
+    size_t len;
+} jsontext_splice;
+
+/* jsontext_dumps, with the string values sp[i].placeholder (JSON-quoted
+ * where they appear) replaced by sp[i].text; texts keep their own form,
+ * except that escape pairs in them are written back as escapes too. */
+char *jsontext_dumps_spliced(const json_t *v, size_t flags, const jsontext_splice *sp, size_t n);
 
 #endif

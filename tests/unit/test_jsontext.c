@@ -113,3 +113,87 @@ Test(jsontext, loadb_reads_only_len_bytes)
     free(out);
     json_decref(v);
 }
+
+/* ---- raw text of any depth (jsontext_valid, _member, _dumps_spliced) ---- */
+
+static char *nest(size_t depth, const char *inner)
+{
+    size_t n = strlen(inner);
+    char *s = malloc(2 * depth + n + 1);
+    cr_assert_not_null(s);
+    memset(s, '[', depth);
+    memcpy(s + depth, inner, n);
+    memset(s + depth + n, ']', depth);
+    s[2 * depth + n] = 0;
+    return s;
+}
+
+static bool valid(const char *t)
+{
+    return jsontext_valid(t, strlen(t));
+}
+
+Test(jsontext, valid_accepts_what_json_parse_accepts)
+{
+    const char *ok[] = {"1",
+                        "-0",
+                        "0.5e-3",
+                        "1E+2",
+                        " true ",
+                        "false",
+                        "null",
+                        "\"\"",
+                        "\"a\\u00e9\\n\\\"\\\\\\/\"",
+                        "[]",
+                        "{}",
+                        " [ 1 , [ ] , { } ] ",
+                        "{\"a\":{\"b\":[1,2,{\"c\":null}]},\"d\":\"x\"}",
+                        "12345678901234567890"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        cr_assert(valid(ok[i]), "%s should be valid", ok[i]);
+}
+
+Test(jsontext, valid_refuses_what_json_parse_refuses)
+{
+    const char *bad[] = {"",           " ",           "01",       "1.",         ".5",    "-",
+                         "1e",         "+1",          "tru",      "nul",        "[1,]",  "[,1]",
+                         "{\"a\"}",    "{\"a\":}",    "{a:1}",    "{\"a\":1,}", "[1 2]", "\"abc",
+                         "\"\\x\"",    "\"\\u12g4\"", "\"a\tb\"", "[1]]",       "[[1]",  "1 2",
+                         "{\"a\":1}}", "'a'",         "[1,{]}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_assert(!valid(bad[i]), "%s should be invalid", bad[i]);
+}
+
+Test(jsontext, valid_has_no_depth_limit)
+{
+    char *deep = nest(100000, "{\"a\":[1,{}]}");
+    cr_assert(valid(deep));
+    cr_assert_null(jsontext_loads(deep, JSON_DECODE_ANY, NULL), "jansson refuses it");
+    deep[strlen(deep) - 1] = 0; /* one bracket short */
+    cr_assert(!valid(deep));
+    free(deep);
+}
+
+Test(jsontext, member_finds_a_top_level_value_span)
+{
+    const char *t = " { \"meta\" : {\"json\":1} , \"json\" : [ [2] ] } ";
+    size_t off = 0, len = 0;
+    cr_assert(jsontext_member(t, strlen(t), "json", &off, &len));
+    cr_assert_eq(len, strlen("[ [2] ]"));
+    cr_assert(strncmp(t + off, "[ [2] ]", len) == 0);
+    cr_assert(!jsontext_member(t, strlen(t), "js", &off, &len));
+    cr_assert(!jsontext_member("[1]", 3, "json", &off, &len));
+    cr_assert(!jsontext_member("{}", 2, "json", &off, &len));
+}
+
+Test(jsontext, spliced_dump_writes_the_text_in_place_of_its_placeholder)
+{
+    json_t *o =
+        json_pack("{s:s,s:s,s:s}", "a", "PH1", "b", "keep PH1", "c", "\xEF\xB7\x90\xEE\xA0\x80");
+    const char *raw = "[[\"x\xEF\xB7\x90\xEE\x80\x80\"]]"; /* a lone \ud800 held as its pair */
+    jsontext_splice sp = {.placeholder = "PH1", .text = raw, .len = strlen(raw)};
+    char *out = jsontext_dumps_spliced(o, JSON_COMPACT | JSON_PRESERVE_ORDER, &sp, 1);
+    cr_assert_str_eq(out, "{\"a\":[[\"x\\ud800\"]],\"b\":\"keep PH1\",\"c\":\"\\u0000\"}");
+    free(out);
+    json_decref(o);
+}

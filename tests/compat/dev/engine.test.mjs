@@ -8,6 +8,8 @@
 //   7 cancelling a parent cancels the child it waits on
 //   4 a hot reload while a parent waits: the child it triggers afterwards is
 //     locked to the old version and still runs (on the old build)
+//   a run whose wait ends while another run holds its limit-1 queue's slot
+//     goes on only once that slot is free (QUEUED_EXECUTING, docs/engine.md)
 // Every wait is a bounded poll; the whole file takes about 1.5 minutes.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -122,6 +124,24 @@ test("7: cancelling a parent cancels the child it waits on", { timeout: 60_000 }
   } finally {
     if (childId) await cancelQuietly(childId);
   }
+});
+
+test("a limit-1 queue across a wait: the waiter whose token completes while another run holds the slot goes on only after it", { timeout: 90_000 }, async () => {
+  const token = await wait.createToken({ timeout: "2m" });
+  const w = await tasks.trigger("engine-slot-waiter", { tokenId: token.id });
+  await reached(w.id, "waiting");
+  // the waiter gave its slot back: the holder starts while it waits
+  const h = await tasks.trigger("engine-slot-holder", { ms: 6000 });
+  await reached(h.id, "running");
+  await wait.completeToken(token.id, { go: true });
+  await sleep(2000);
+  const mid = await runs.retrieve(w.id);
+  assert.equal(mid.metadata?.phase, "waiting", `the waiter went on while the holder has the slot: ${msg(mid)}`);
+  const holder = await finished(h.id, 30_000);
+  assert.equal(holder.status, "COMPLETED", msg(holder));
+  const waiter = await finished(w.id, 30_000);
+  assert.equal(waiter.status, "COMPLETED", msg(waiter));
+  assert.ok(waiter.output.resumedAt >= holder.output.endedAt, `resumed at ${waiter.output.resumedAt}, holder ended at ${holder.output.endedAt}`);
 });
 
 // Last: it rebuilds the project, so later tasks would run on the new build.
