@@ -79,6 +79,7 @@ const http_route api_routes[] = {
     {"GET", "/realtime/v1/sessions/:session/:io/records", api_sesschan_records,
      S | J | CORS | EXEMPT, 0},
     {"POST", "/api/v1/runs/:runId/session-streams/wait", api_sesschan_wait, S, 10 * 1024},
+    {"GET", "/api/v1/sessions/:session/transcript", api_sessions_transcript, S, 0},
     /* 6.13 realtime run feeds (Electric shape protocol) */
     {"GET", "/realtime/v1/runs/:runId", api_realtime_run, S | J | CORS | EXEMPT, 0},
     {"GET", "/realtime/v1/runs", api_realtime_runs, S | J | CORS | EXEMPT, 0},

@@ -92,6 +92,7 @@ void api_sessions_close(http_ctx *c);
 void api_sessions_end_and_continue(http_ctx *c);
 void api_sessions_snapshot_put(http_ctx *c);
 void api_sessions_snapshot_get(http_ctx *c);
+void api_sessions_transcript(http_ctx *c);
 void api_realtime_run(http_ctx *c);
 void api_realtime_runs(http_ctx *c);
 void api_realtime_batch(http_ctx *c);

@@ -12,6 +12,8 @@
 
 #include "api/api.h"
 #include "engine/sessions.h"
+#include "engine/transcript.h"
+#include "store/objstore.h"
 #include "util/timefmt.h"
 
 #define SESSION_TOKEN_TTL_S 3600
@@ -42,7 +44,8 @@ static json_t *present_session(const store_session *s)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(s->friendly_id));
-    json_object_set_new(o, "externalId", s->external_id ? json_string(s->external_id) : json_null());
+    json_object_set_new(o, "externalId",
+                        s->external_id ? json_string(s->external_id) : json_null());
     json_object_set_new(o, "type", json_string(s->type));
     json_object_set_new(o, "taskIdentifier", json_string(s->task));
     json_object_set_new(o, "triggerConfig", loads_or(s->trigger_config, json_object()));
@@ -464,8 +467,8 @@ void api_sessions_end_and_continue(http_ctx *c)
     char run_id[64] = "";
     bool swapped = false;
     err_t e = {0};
-    if (engine_session_end_and_continue(c->app->en, c->auth.env, http_param(c, 0), calling,
-                                        reason, c->now, run_id, &swapped, &e) != 0) {
+    if (engine_session_end_and_continue(c->app->en, c->auth.env, http_param(c, 0), calling, reason,
+                                        c->now, run_id, &swapped, &e) != 0) {
         int status = http_status_of(e.code);
         http_reply_error(c, status, status == 500 ? "Failed to swap session run" : e.msg);
         return;
@@ -475,6 +478,12 @@ void api_sessions_end_and_continue(http_ctx *c)
 
 /* ---- [61] / [62] snapshot-url ------------------------------------------ */
 
+static const char *snapshot_key(http_ctx *c, const store_session *s)
+{
+    return http_sprintf(c, "packets/%s/%s/sessions/%s/snapshot.json", c->auth.env->project_ref,
+                        c->auth.env->slug, s->friendly_id);
+}
+
 /* PUT: where the agent uploads its chat snapshot; GET: where it reads it
  * back (a 404 there means no snapshot yet). Keyed on the friendly id. */
 static void snapshot_url(http_ctx *c, const char *method, const char *action)
@@ -483,9 +492,7 @@ static void snapshot_url(http_ctx *c, const char *method, const char *action)
     if (!load(c, &s))
         return;
     if (authorize(c, action, &s)) {
-        const char *key = http_sprintf(c, "packets/%s/%s/sessions/%s/snapshot.json",
-                                       c->auth.env->project_ref, c->auth.env->slug,
-                                       s.friendly_id);
+        const char *key = snapshot_key(c, &s);
         http_reply_json(c, 200,
                         json_pack("{s:s}", "presignedUrl",
                                   api_object_url(c, method, key, SNAPSHOT_URL_TTL_MS)));
@@ -501,4 +508,36 @@ void api_sessions_snapshot_put(http_ctx *c)
 void api_sessions_snapshot_get(http_ctx *c)
 {
     snapshot_url(c, "GET", "read");
+}
+
+/* GET /api/v1/sessions/:s/transcript[?limit&before] (latest SDK; secret
+ * key only): a page of the chat's persisted transcript, read from the
+ * snapshot the agent uploaded; no snapshot is an empty page. */
+void api_sessions_transcript(http_ctx *c)
+{
+    const char *lim = http_query(c, "limit");
+    int64_t limit = 0;
+    if (lim) {
+        char *end;
+        long long v = strtoll(lim, &end, 10);
+        if (!*lim || *end || v < 0 || v > 1000000) {
+            http_reply_error(c, 400, "limit must be a non-negative integer");
+            return;
+        }
+        limit = v;
+    }
+    store_session s = {0};
+    if (!load(c, &s))
+        return;
+    char *blob = NULL, *ctype = NULL;
+    size_t len = 0;
+    int rc = objstore_get(c->app->os, snapshot_key(c, &s), &blob, &len, &ctype);
+    store_session_clear(&s);
+    if (rc && rc != ERR_NOT_FOUND) {
+        http_reply_error(c, 500, "Something went wrong");
+        return;
+    }
+    http_reply_json(c, 200, transcript_page(blob, len, limit, http_query(c, "before")));
+    free(blob);
+    free(ctype);
 }

@@ -371,6 +371,30 @@ describe("sessions", () => {
     expectStatus(await api(srv, "GET", `/api/v1/sessions/session_nope/snapshot-url`), 404);
   });
 
+  test("transcript (latest SDK): a page of the uploaded snapshot, secret key only", async () => {
+    const s = await start(srv, uid("tx-"));
+    let r = await api(srv, "GET", `/api/v1/sessions/${s.id}/transcript`);
+    expectStatus(r, 200);
+    assert.deepEqual(r.json, { messages: [] }, "no snapshot yet: an empty page");
+    const msg = (id) => ({ id, role: "user", parts: [{ type: "text", text: id }] });
+    // the NDJSON v2 blob of @trigger.dev/core 4.8.3 serializeTranscriptSnapshot
+    const header = JSON.stringify({ v: 2, savedAt: 1, lastOutEventId: "9", lastInEventId: "4", state: { private: true } });
+    const lines = ["a", "b", "c"].map((id) => JSON.stringify({ id, final: true, message: msg(id) }));
+    const blob = `${header}\n${lines.join("\n")}\n{"ids":["a","b","c"],"offsets":[1,2,3,4]}\n#tt2:0000000000000037\n`;
+    const putUrl = (await api(srv, "PUT", `/api/v1/sessions/${s.id}/snapshot-url`)).json.presignedUrl;
+    assert.ok((await fetch(putUrl, { method: "PUT", headers: { "content-type": "application/vnd.trigger.transcript+ndjson" }, body: blob })).ok);
+    r = await api(srv, "GET", `/api/v1/sessions/${s.externalId}/transcript?limit=2`);
+    expectStatus(r, 200);
+    assert.deepEqual(r.json, { messages: [msg("b"), msg("c")], nextCursor: "b", cursors: { lastOutEventId: "9", lastInEventId: "4" } });
+    r = await api(srv, "GET", `/api/v1/sessions/${s.id}/transcript?limit=2&before=b`);
+    assert.deepEqual(r.json.messages, [msg("a")]);
+    assert.equal(r.json.nextCursor, undefined);
+    expectStatus(await api(srv, "GET", `/api/v1/sessions/${s.id}/transcript?limit=x`), 400);
+    expectStatus(await api(srv, "GET", `/api/v1/sessions/session_nope/transcript`), 404);
+    const pat = s.publicAccessToken;
+    expectStatus(await api(srv, "GET", `/api/v1/sessions/${s.id}/transcript`, { key: pat }), 401);
+  });
+
   test("sessions and their current run survive a restart", async () => {
     const ext = uid("chat-");
     const s = await start(srv, ext);
