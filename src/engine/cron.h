@@ -62,7 +62,9 @@ int cron_prev(cron_zones *z, const cron_expr *c, const char *tz, int64_t before_
               char err[CRON_ERR_MAX]);
 
 /* cronstrue's English description of an expression (the API's
- * generator.description), into buf. */
-void cron_describe(const char *text, char *buf, size_t len);
+ * generator.description), into buf. Returns 0, or -1 where cronstrue
+ * throws (fewer than five space-separated parts, a part it cannot read);
+ * buf then holds the expression itself. */
+int cron_describe(const char *text, char *buf, size_t len);
 
 #endif

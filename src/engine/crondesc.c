@@ -4,8 +4,9 @@
  * cronstrue.toString(expression) (cronstrue 2.x, default options: English,
  * 12-hour clock); this is a port of that package's CronParser.normalize and
  * ExpressionDescriptor for the 5-field expressions schedules use. Where
- * cronstrue would throw (the real API then fails the request), the
- * expression itself is the description.
+ * cronstrue would throw, cron_describe fails: the real API then fails the
+ * request with a 500 (cronstrue.toString runs unguarded in
+ * UpsertTaskScheduleService), and so does triggerd.
  */
 #include "engine/cron.h"
 
@@ -651,7 +652,7 @@ static bool parse_parts(desc *d, const char *text)
     char *parts[8];
     int n = 0;
     char *p = copy;
-    while (*p == ' ')
+    while (isspace((unsigned char)*p)) /* String.prototype.trim */
         p++;
     char *end = p + strlen(p);
     while (end > p && isspace((unsigned char)end[-1]))
@@ -752,11 +753,13 @@ static bool parse_parts(desc *d, const char *text)
     return true;
 }
 
-void cron_describe(const char *text, char *buf, size_t len)
+int cron_describe(const char *text, char *buf, size_t len)
 {
     desc d = {0};
+    int rc = 0;
     if (!parse_parts(&d, text)) {
         snprintf(buf, len, "%s", text);
+        rc = -1;
         goto out;
     }
     char *t = time_of_day(&d), *dom = dom_description(&d), *dow = dow_description(&d);
@@ -784,4 +787,5 @@ void cron_describe(const char *text, char *buf, size_t len)
 out:
     for (int i = 0; i < 7; i++)
         free(d.p[i]);
+    return rc;
 }
