@@ -199,10 +199,11 @@ int engine_schedule_upsert(engine *en, const store_env *env, const schedule_upse
      * then the engine's next-tick search, both unguarded: an expression
      * cron-parser accepts but cronstrue cannot describe ("* * * *"), or one
      * that never matches ("0 0 * * L"), fails the request with a 500. */
-    char desc[512];
+    char *desc = NULL;
     int64_t probe;
-    if (cron_describe(o->cron, desc, sizeof desc) != 0 ||
+    if (cron_describe(o->cron, &desc) != 0 ||
         !next_after(en, o->cron, or_utc(o->timezone), now, &probe)) {
+        free(desc);
         if (rc == 0)
             store_schedule_clear(out);
         return err_set(e, ERR_IO, "Something went wrong, please try again.");
@@ -244,6 +245,7 @@ int engine_schedule_upsert(engine *en, const store_env *env, const schedule_upse
         if (rc == 0)
             rc = new_instance(en, out, env->id, now);
     }
+    free(desc);
     if (rc) {
         store_schedule_clear(out);
         return err_set(e, rc, "Something went wrong, please try again.");
@@ -390,10 +392,10 @@ int engine_schedules_sync(engine *en, const store_env *env, json_t *tasks, const
         }
         /* cronstrue or the next-tick search throwing is not a validation
          * error: the service wraps it in this message */
-        char desc[512];
+        char *desc = NULL;
         int64_t probe;
-        if (cron_describe(cron, desc, sizeof desc) != 0 ||
-            !next_after(en, cron, or_utc(tz), now, &probe)) {
+        if (cron_describe(cron, &desc) != 0 || !next_after(en, cron, or_utc(tz), now, &probe)) {
+            free(desc);
             rc = err_set(e, ERR_INVALID, "Error syncing declarative schedules");
             break;
         }
@@ -431,6 +433,7 @@ int engine_schedules_sync(engine *en, const store_env *env, json_t *tasks, const
                 rc = new_instance(en, &s, env->id, now);
             store_schedule_clear(&s);
         }
+        free(desc);
         if (rc) {
             err_set(e, rc, "Something went wrong");
             break;

@@ -26,7 +26,9 @@ describe("schedules: what the real API answers to odd input", () => {
     // CronPattern passes (cron-parser reads 1-6 fields, splits on any white
     // space); cronstrue.toString then throws outside the service's
     // validation, so the route's catch-all answers 500.
-    for (const cron of ["* * * *", "*", "* * *", "*\t* * * *", "0\t9\t*\t*\t*"]) {
+    // cronstrue's RangeValidator refuses a day of week past 6 after its
+    // normalize ("07" stays 07; "99999999999L" is 99999999999).
+    for (const cron of ["* * * *", "*", "* * *", "*\t* * * *", "0\t9\t*\t*\t*", "0 9 * * 07", "0 0 * * 99999999999L"]) {
       const r = await post({ task, cron, deduplicationKey: `short-${cron.length}-${cron.charCodeAt(1)}` });
       expectStatus(r, 500, JSON.stringify(cron));
       assert.deepEqual(r.json, SOMETHING);
@@ -58,6 +60,28 @@ describe("schedules: what the real API answers to odd input", () => {
       expectStatus(b, 422, JSON.stringify(cron));
       assert.equal(b.json.error, "Invalid cron expression: CRON expressions with seconds are not allowed");
     }
+  });
+
+  test("long expressions are read whole: lists, their descriptions, many L atoms", async () => {
+    // cron-parser and cronstrue have no length limit; a value past the
+    // range at the end of a long list is still seen
+    const r1 = await post({ task, cron: "1,".repeat(700) + "61 * * * *", deduplicationKey: "long1" });
+    expectStatus(r1, 422);
+    assert.equal(r1.json.error, "Invalid cron expression: Constraint error, got value 61 expected range 0-59");
+    // an empty item is refused before any item is read (parseSequence)
+    const r2 = await post({ task, cron: "0 59, * * *", deduplicationKey: "long2" });
+    expectStatus(r2, 422);
+    assert.equal(r2.json.error, "Invalid cron expression: Invalid list value format");
+    const r3 = await post({ task, cron: "* * * * " + "mon,".repeat(300) + "fri", deduplicationKey: "long3" });
+    expectStatus(r3, 200);
+    assert.equal(r3.json.generator.description, "Every minute, only on " + "Monday, ".repeat(300) + "and Friday");
+    // twenty "1L" then "2L": the last Tuesday still counts
+    const r4 = await post({ task, cron: "0 0 * * " + "1L,".repeat(20) + "2L", deduplicationKey: "long4" });
+    expectStatus(r4, 200);
+    const next = new Date(r4.json.nextRun);
+    assert.ok(next.getUTCDay() === 1 || next.getUTCDay() === 2, `a Monday or Tuesday: ${r4.json.nextRun}`);
+    const week = new Date(next.getTime() + 7 * 86400000);
+    assert.notEqual(week.getUTCMonth(), next.getUTCMonth(), "the last one of its month");
   });
 
   test("list: bad page / perPage answer zod's issues, like the route", async () => {
