@@ -234,3 +234,39 @@ describe("dev schedules follow the CLI's presence", () => {
     assert.equal(runs2.json.data.length, 1, "presence pings alone: the tick fires");
   });
 });
+
+describe("schedules: known differences not fixed yet", () => {
+  let srv, task;
+  before(async () => {
+    srv = await startTriggerd();
+    task = uid("todo-");
+    await new FakeWorker(srv).register([{ id: task, triggerSource: "schedule" }]);
+  });
+  after(async () => srv && (await srv.stop()));
+
+  test("timezone \"\" is stored as \"\" (CheckSchedule skips a falsy zone; the service keeps `?? \"UTC\"`)", {
+    todo: "triggerd stores UTC; storing \"\" needs the cron engine to read \"\" as the server's (UTC) zone everywhere",
+  }, async () => {
+    const r = await api(srv, "POST", "/api/v1/schedules", { body: { task, cron: "0 0 * * *", deduplicationKey: "tz-empty", timezone: "" } });
+    expectStatus(r, 200);
+    assert.equal(r.json.timezone, "");
+  });
+
+  test("environments carry shortcode/userName (create, update) and slug (list) as the real objects", {
+    todo: "triggerd has no environment shortcodes or org members; the SDK's ScheduleObject strips these keys",
+  }, async () => {
+    const r = await api(srv, "POST", "/api/v1/schedules", { body: { task, cron: "0 0 * * *", deduplicationKey: "envs" } });
+    expectStatus(r, 200);
+    assert.ok("shortcode" in r.json.environments[0]);
+    const l = await api(srv, "GET", "/api/v1/schedules");
+    assert.ok("slug" in l.json.data[0].environments[0]);
+  });
+
+  test("Unicode white space around or between fields is white space (JS trim() and /\\s+/)", {
+    todo: "cron.c and crondesc.c treat only ASCII white space as white space",
+  }, async () => {
+    const r = await api(srv, "POST", "/api/v1/schedules", { body: { task, cron: "\u00a00 0 * * *", deduplicationKey: "nbsp" } });
+    expectStatus(r, 200);
+    assert.equal(r.json.generator.description, "At 12:00 AM");
+  });
+});
