@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "api/devpush.h"
 #include "realtime/realtime.h"
+#include "engine/schedules.h"
 #include "engine/status.h"
 #include "util/id.h"
 #include "util/timefmt.h"
@@ -86,9 +87,13 @@ void api_dev_config(http_ctx *c)
 }
 
 /* Presence is only the server's "dev CLI connected" state; one event and a
- * close is enough (the client reconnects). */
+ * close is enough (the client reconnects, every 3 s: the eventsource
+ * package's default). Each connection counts as the CLI seen, as the
+ * platform's presence key, so a CLI at its run limit (which stops
+ * dequeuing) still gets its schedules. */
 void api_dev_presence(http_ctx *c)
 {
+    engine_dev_seen(c->app->en, c->auth.env->id, c->now);
     char now[32];
     time_format_iso(c->now, now);
     const char *body = http_sprintf(
@@ -113,7 +118,7 @@ void api_background_workers(http_ctx *c)
     }
     worker_info wi;
     err_t e = {0};
-    if (engine_worker_register(c->app->en, c->auth.env, md, c->now, &wi, &e) != 0) {
+    if (engine_worker_register(c->app->en, c->auth.env, md, http_origin(c), c->now, &wi, &e) != 0) {
         http_reply_err(c, &e);
         return;
     }

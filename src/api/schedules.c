@@ -5,6 +5,8 @@
  * real routes of v4.5 (apps/webapp/app/routes/api.v1.schedules*.ts),
  * including which of them omit nextRun for an inactive schedule.
  */
+#include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,35 +161,141 @@ void api_schedules_update(http_ctx *c)
     store_schedule_clear(&s);
 }
 
-/* page / perPage: z.coerce.number().int().positive() */
-static bool positive_int(const char *v, int64_t *out)
+/* JS Number(text), as z.coerce.number() calls it: surrounding white space
+ * ignored, "" is 0, decimal with an exponent, 0x/0o/0b integers,
+ * Infinity; anything else NaN. */
+static double js_number(const char *v)
+{
+    while (isspace((unsigned char)*v))
+        v++;
+    size_t n = strlen(v);
+    while (n && isspace((unsigned char)v[n - 1]))
+        n--;
+    char buf[64];
+    if (n >= sizeof buf)
+        return NAN;
+    memcpy(buf, v, n);
+    buf[n] = 0;
+    if (!n)
+        return 0;
+    if (n > 2 && buf[0] == '0' && strchr("xXoObB", buf[1])) {
+        int base = tolower((unsigned char)buf[1]) == 'x' ? 16 : tolower((unsigned char)buf[1]) == 'o' ? 8 : 2;
+        double d = 0;
+        for (const char *p = buf + 2; *p; p++) {
+            int dg = isdigit((unsigned char)*p) ? *p - '0'
+                     : isxdigit((unsigned char)*p) ? tolower((unsigned char)*p) - 'a' + 10
+                                                   : 99;
+            if (dg >= base)
+                return NAN;
+            d = d * base + dg;
+        }
+        return d;
+    }
+    const char *p = buf;
+    bool neg = *p == '-';
+    if (*p == '+' || *p == '-')
+        p++;
+    if (strcmp(p, "Infinity") == 0)
+        return neg ? -INFINITY : INFINITY;
+    /* digits [. digits] [e [sign] digits], at least one digit before the e */
+    const char *q = p;
+    size_t digits = 0;
+    while (isdigit((unsigned char)*q))
+        q++, digits++;
+    if (*q == '.')
+        for (q++; isdigit((unsigned char)*q); q++)
+            digits++;
+    if (!digits)
+        return NAN;
+    if (*q == 'e' || *q == 'E') {
+        q++;
+        if (*q == '+' || *q == '-')
+            q++;
+        if (!isdigit((unsigned char)*q))
+            return NAN;
+        while (isdigit((unsigned char)*q))
+            q++;
+    }
+    if (*q)
+        return NAN;
+    return strtod(buf, NULL);
+}
+
+/* page / perPage: z.coerce.number().int().positive().optional(), with
+ * zod's issues appended to issues (the route's 400 lists them). */
+static void positive_int(const char *name, const char *v, double *out, json_t *issues)
 {
     if (!v)
-        return true;
-    char *end;
-    double d = strtod(v, &end);
-    if (end == v || *end || d < 1 || d != (double)(int64_t)d)
-        return false;
-    *out = (int64_t)d;
-    return true;
+        return;
+    double d = js_number(v);
+    if (isnan(d)) {
+        json_array_append_new(issues, json_pack("{s:s,s:s,s:s,s:[s],s:s}", "code", "invalid_type",
+                                                "expected", "number", "received", "nan", "path",
+                                                name, "message", "Expected number, received nan"));
+        return;
+    }
+    if (!isfinite(d) || d != floor(d))
+        json_array_append_new(issues,
+                              json_pack("{s:s,s:s,s:s,s:s,s:[s]}", "code", "invalid_type",
+                                        "expected", "integer", "received", "float", "message",
+                                        "Expected integer, received float", "path", name));
+    if (!(d > 0))
+        json_array_append_new(
+            issues, json_pack("{s:s,s:i,s:s,s:b,s:b,s:s,s:[s]}", "code", "too_small", "minimum", 0,
+                              "type", "number", "inclusive", 0, "exact", 0, "message",
+                              "Number must be greater than 0", "path", name));
+    *out = d;
+}
+
+/* a page number as JSON: an integer, or a double past int64's exact range */
+static json_t *json_page(double d)
+{
+    return d < 9007199254740992.0 ? json_integer((json_int_t)d) : json_real(d);
+}
+
+static void reply_list(http_ctx *c, json_t *data, double page, int64_t total_pages, int64_t count)
+{
+    http_reply_json(c, 200,
+                    json_pack("{s:o,s:{s:o,s:I,s:I}}", "data", data, "pagination", "currentPage",
+                              json_page(page), "totalPages", (json_int_t)total_pages, "count",
+                              (json_int_t)count));
 }
 
 void api_schedules_list(http_ctx *c)
 {
-    int64_t page = 1, per_page = 20;
-    if (!positive_int(http_query(c, "page"), &page) ||
-        !positive_int(http_query(c, "perPage"), &per_page)) {
-        http_reply_json(c, 400,
-                        json_pack("{s:s,s:[]}", "error", "Invalid request parameters", "issues"));
+    double page = 1, per = 20;
+    json_t *issues = json_array();
+    positive_int("page", http_query(c, "page"), &page, issues);
+    positive_int("perPage", http_query(c, "perPage"), &per, issues);
+    if (json_array_size(issues)) {
+        http_reply_json(c, 400, json_pack("{s:s,s:o}", "error", "Invalid request parameters",
+                                          "issues", issues));
         return;
     }
-    if (per_page > 100)
-        per_page = 100;
+    json_decref(issues);
+    int64_t per_page = per > 100 ? 100 : (int64_t)per;
+    /* ScheduleListPresenter: an environment without a current worker lists
+     * nothing, on one page, whatever its schedules */
+    store_worker w = {0};
+    int rc = store_worker_latest(c->app->st, c->auth.env->id, &w);
+    store_worker_clear(&w);
+    if (rc == ERR_NOT_FOUND) {
+        reply_list(c, json_array(), 1, 1, 0);
+        return;
+    }
     store_schedule *v = NULL;
     size_t n = 0;
     int64_t total = 0;
-    if (store_schedule_list(c->app->st, c->auth.env->project_id, c->auth.env->id,
-                            (page - 1) * per_page, per_page, &v, &n, &total) != 0) {
+    /* a page past any possible row reads nothing (and keeps the offset in
+     * range) */
+    double offset = (page - 1) * (double)per_page;
+    if (rc == 0 && offset < 1e15)
+        rc = store_schedule_list(c->app->st, c->auth.env->project_id, c->auth.env->id,
+                                 (int64_t)offset, per_page, &v, &n, &total);
+    else if (rc == 0)
+        rc = store_schedule_list(c->app->st, c->auth.env->project_id, c->auth.env->id, 0, 0, &v,
+                                 &n, &total);
+    if (rc != 0) {
         http_reply_error(c, 500, "Something went wrong, please try again.");
         return;
     }
@@ -197,11 +305,7 @@ void api_schedules_list(http_ctx *c)
         store_schedule_clear(&v[i]);
     }
     free(v);
-    http_reply_json(c, 200,
-                    json_pack("{s:o,s:{s:I,s:I,s:I}}", "data", data, "pagination", "currentPage",
-                              (json_int_t)page, "totalPages",
-                              (json_int_t)((total + per_page - 1) / per_page), "count",
-                              (json_int_t)total));
+    reply_list(c, data, page, (total + per_page - 1) / per_page, total);
 }
 
 void api_schedules_retrieve(http_ctx *c)

@@ -33,8 +33,8 @@ static const int days_in_month_tbl[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31
 
 typedef struct field_acc {
     uint16_t mult[64]; /* multiplicity of each value (the package keeps duplicates) */
-    char lstr[8][8];
-    int n_l;
+    char lstr[16][8];
+    int n_l, n_lstr;
 } field_acc;
 
 /* JavaScript's unary + on the strings this parser can meet: "" is 0, an
@@ -84,8 +84,12 @@ static int handle_scalar(int fi, const char *str, double num, bool is_str, field
 {
     char b1[32];
     if (is_str && constraints[fi].l_ok && has_l(str)) {
-        if (a->n_l < 8)
-            snprintf(a->lstr[a->n_l++], 8, "%s", str);
+        a->n_l++;
+        for (int k = 0; k < a->n_lstr; k++)
+            if (a->lstr[k][0] == str[0])
+                return 0;
+        if (a->n_lstr < 16)
+            snprintf(a->lstr[a->n_lstr++], 8, "%s", str);
         return 0;
     }
     double v = is_str ? NAN : num;
@@ -232,28 +236,33 @@ static int replace_aliases(int fi, const char *in, char *out, size_t cap, char *
     return 0;
 }
 
-static int parse_field(int fi, const char *value_in, field_acc *a, char *err)
+/* v1 and v2 are scratch of cap1 >= strlen(value_in) + 1 and
+ * cap2 >= 5 * cap1 bytes (each wildcard widens to at most "1-31"). */
+static int parse_field_in(int fi, const char *value_in, field_acc *a, char *err, char *v1,
+                          size_t cap1, char *v2, size_t cap2)
 {
-    char v1[512], v2[1024];
     if (fi == F_MONTH || fi == F_DOW) {
-        if (replace_aliases(fi, value_in, v1, sizeof v1, err))
+        if (replace_aliases(fi, value_in, v1, cap1, err))
             return -1;
     } else {
-        snprintf(v1, sizeof v1, "%s", value_in);
+        snprintf(v1, cap1, "%s", value_in);
     }
     if (!valid_chars(fi, v1))
         return FAIL("Invalid characters, got value: %.120s", v1);
     char wild = strchr(v1, '*') ? '*' : strchr(v1, '?') ? '?' : 0;
     size_t o = 0;
-    for (const char *p = v1; *p && o < sizeof v2 - 8; p++) {
+    for (const char *p = v1; *p && o < cap2 - 8; p++) {
         if (*p == wild)
-            o += (size_t)snprintf(v2 + o, sizeof v2 - o, "%d-%d", constraints[fi].min,
+            o += (size_t)snprintf(v2 + o, cap2 - o, "%d-%d", constraints[fi].min,
                                   constraints[fi].max);
         else
             v2[o++] = *p;
     }
     v2[o] = 0;
-    /* parseSequence: a comma list of repeats */
+    /* parseSequence: a comma list of repeats, refused whole when one of
+     * them is empty (before any is read) */
+    if (v2[0] == ',' || (o && v2[o - 1] == ',') || strstr(v2, ",,"))
+        return FAIL("Invalid list value format");
     for (const char *p = v2;;) {
         const char *c = strchr(p, ',');
         size_t len = c ? (size_t)(c - p) : strlen(p);
@@ -270,6 +279,20 @@ static int parse_field(int fi, const char *value_in, field_acc *a, char *err)
     return 0;
 }
 
+/* A field of any length: the scratch is sized to it, so a long list is
+ * read whole, as the package does, never cut. */
+static int parse_field(int fi, const char *value_in, field_acc *a, char *err)
+{
+    size_t cap1 = strlen(value_in) + 1, cap2 = 5 * cap1 + 16;
+    char *v1 = malloc(cap1), *v2 = malloc(cap2);
+    if (!v1 || !v2)
+        abort();
+    int rc = parse_field_in(fi, value_in, a, err, v1, cap1, v2, cap2);
+    free(v1);
+    free(v2);
+    return rc;
+}
+
 static void acc_to_field(const field_acc *a, cron_field *f)
 {
     memset(f, 0, sizeof *f);
@@ -281,6 +304,7 @@ static void acc_to_field(const field_acc *a, cron_field *f)
     }
     f->count += a->n_l;
     f->n_l = a->n_l;
+    f->n_lstr = a->n_lstr;
     memcpy(f->lstr, a->lstr, sizeof f->lstr);
 }
 
@@ -289,7 +313,23 @@ static bool is_js_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
+static int parse_in(const char *text, char *buf, size_t cap, cron_expr *out,
+                    char err[CRON_ERR_MAX]);
+
+/* The expression is copied whole (scratch sized to it), then read. */
 int cron_parse(const char *text, cron_expr *out, char err[CRON_ERR_MAX])
+{
+    size_t cap = strlen(text) + 16; /* the @-shortcuts expand to 9 */
+    char *buf = malloc(cap);
+    if (!buf)
+        abort();
+    int rc = parse_in(text, buf, cap, out, err);
+    free(buf);
+    return rc;
+}
+
+static int parse_in(const char *text, char *buf, size_t cap, cron_expr *out,
+                    char err[CRON_ERR_MAX])
 {
     memset(out, 0, sizeof *out);
     static const struct {
@@ -303,8 +343,7 @@ int cron_parse(const char *text, cron_expr *out, char err[CRON_ERR_MAX])
         if (strcmp(text, predefined[i].name) == 0)
             text = predefined[i].expr;
     /* trim, split on runs of whitespace */
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", text);
+    snprintf(buf, cap, "%s", text);
     char *atoms[8];
     int n = 0;
     char *p = buf;
@@ -341,8 +380,7 @@ int cron_parse(const char *text, cron_expr *out, char err[CRON_ERR_MAX])
                 return -1;
             continue;
         }
-        char dv[512];
-        snprintf(dv, sizeof dv, "%s", value);
+        char *dv = (char *)value; /* points into buf, our own copy */
         if (i == F_DOW && strchr(dv, '#')) { /* parseNthDay */
             char *h = strrchr(dv, '#');
             double nth = js_number(h + 1);
@@ -903,7 +941,7 @@ static int find(cron_zones *zs, const cron_expr *c, const char *tz, int64_t from
         }
         bool dow_match = has(&c->dow, f.wday);
         if (c->dow.n_l > 0 && !dow_match) {
-            for (int i = 0; i < c->dow.n_l && !dow_match; i++) {
+            for (int i = 0; i < c->dow.n_lstr && !dow_match; i++) {
                 char ch = c->dow.lstr[i][0];
                 if (!isdigit((unsigned char)ch))
                     return FAIL("Invalid last weekday of the month expression: %s", c->dow.lstr[i]);

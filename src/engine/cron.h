@@ -18,12 +18,14 @@
 /* One parsed field: the values it matches and, for day of month and day
  * of week, the `L` atoms ("L", "5L") the package keeps as strings. `count`
  * is the package's array length (duplicates and L atoms included), which
- * decides whether a day field counts as a wildcard. */
+ * decides whether a day field counts as a wildcard. Only an L atom's first
+ * character counts when matching, so lstr keeps the first atom of each
+ * first character (n_lstr of them, in order); n_l counts them all. */
 typedef struct cron_field {
     uint64_t bits;
     int count;
-    char lstr[8][8];
-    int n_l;
+    char lstr[16][8];
+    int n_l, n_lstr;
 } cron_field;
 
 typedef struct cron_expr {
@@ -62,7 +64,10 @@ int cron_prev(cron_zones *z, const cron_expr *c, const char *tz, int64_t before_
               char err[CRON_ERR_MAX]);
 
 /* cronstrue's English description of an expression (the API's
- * generator.description), into buf. */
-void cron_describe(const char *text, char *buf, size_t len);
+ * generator.description), whole, into *out (malloc'd, caller frees).
+ * Returns 0, or -1 where cronstrue throws (fewer than five space-separated
+ * parts, a part it cannot read, a number out of its range); *out then
+ * holds the expression itself. */
+int cron_describe(const char *text, char **out);
 
 #endif

@@ -4,8 +4,9 @@
  * cronstrue.toString(expression) (cronstrue 2.x, default options: English,
  * 12-hour clock); this is a port of that package's CronParser.normalize and
  * ExpressionDescriptor for the 5-field expressions schedules use. Where
- * cronstrue would throw (the real API then fails the request), the
- * expression itself is the description.
+ * cronstrue would throw, cron_describe fails: the real API then fails the
+ * request with a 500 (cronstrue.toString runs unguarded in
+ * UpsertTaskScheduleService), and so does triggerd.
  */
 #include "engine/cron.h"
 
@@ -104,6 +105,15 @@ static char *replace_all(const char *s, const char *what, const char *with, bool
 static bool has(const char *s, char c)
 {
     return strchr(s, c) != NULL;
+}
+
+/* the number of comma-separated items in s (at least 1) */
+static size_t count_items(const char *s)
+{
+    size_t n = 1;
+    for (; *s; s++)
+        n += *s == ',';
+    return n;
 }
 
 static int js_parse_int(const char *s, bool *ok)
@@ -210,9 +220,11 @@ static char *segment(desc *d, const char *expr, const char *all, const seg_fns *
     }
     if (multi) {
         char *copy = dup(expr);
-        char *segs[64];
+        char **segs = calloc(count_items(expr), sizeof *segs);
+        if (!segs)
+            abort();
         int n = 0;
-        for (char *tok = copy, *c; n < 64; tok = c + 1) {
+        for (char *tok = copy, *c;; tok = c + 1) {
             c = strchr(tok, ',');
             if (c)
                 *c = 0;
@@ -254,6 +266,7 @@ static char *segment(desc *d, const char *expr, const char *all, const seg_fns *
             }
         }
         free(copy);
+        free(segs);
         if (!incr) {
             char *tpl = f->fmt(d, expr);
             char *out = fmt(tpl, 1, b.s);
@@ -477,9 +490,11 @@ static char *time_of_day(desc *d)
     }
     if (!*sec && has(hour, ',') && !has(hour, '-') && !has(hour, '/') && !any_special(min)) {
         char *copy = dup(hour);
-        char *parts[32];
+        char **parts = calloc(count_items(hour), sizeof *parts);
+        if (!parts)
+            abort();
         int n = 0;
-        for (char *tok = copy, *c; n < 32; tok = c + 1) {
+        for (char *tok = copy, *c;; tok = c + 1) {
             c = strchr(tok, ',');
             if (c)
                 *c = 0;
@@ -500,6 +515,7 @@ static char *time_of_day(desc *d)
                 sb_add(&b, " and");
         }
         free(copy);
+        free(parts);
         return b.s;
     }
     static const seg_fns secf = {ident, sec_incr, sec_range, sec_fmt};
@@ -578,7 +594,9 @@ static int cmp_num(const void *a, const void *b)
 static char *sort_list(const char *part)
 {
     char *copy = dup(part);
-    double v[64];
+    double *v = calloc(count_items(part), sizeof *v);
+    if (!v)
+        abort();
     int n = 0;
     bool numeric = true;
     for (char *tok = copy, *c;; tok = c + 1) {
@@ -590,17 +608,17 @@ static char *sort_list(const char *part)
             double x = strtod(tok, &end);
             if (*end || end == tok)
                 numeric = false;
-            else if (n < 64)
+            else
                 v[n++] = x;
         }
         if (!c)
             break;
     }
     free(copy);
-    if (!numeric)
-        return dup(part);
-    if (n == 0)
-        return dup("*");
+    if (!numeric || n == 0) {
+        free(v);
+        return dup(numeric ? "*" : part);
+    }
     qsort(v, (size_t)n, sizeof v[0], cmp_num);
     sb b = {0};
     sb_add(&b, "");
@@ -609,6 +627,7 @@ static char *sort_list(const char *part)
         snprintf(num, sizeof num, "%s%.15g", i ? "," : "", v[i]);
         sb_add(&b, num);
     }
+    free(v);
     return b.s;
 }
 
@@ -651,7 +670,7 @@ static bool parse_parts(desc *d, const char *text)
     char *parts[8];
     int n = 0;
     char *p = copy;
-    while (*p == ' ')
+    while (isspace((unsigned char)*p)) /* String.prototype.trim */
         p++;
     char *end = p + strlen(p);
     while (end > p && isspace((unsigned char)end[-1]))
@@ -749,14 +768,42 @@ static bool parse_parts(desc *d, const char *text)
         for (const char *q = d->p[i]; *q; q++)
             if (!strchr(allowed[i], toupper((unsigned char)*q)))
                 return false;
+    /* validateAnyRanges (RangeValidator): the leading number of each
+     * comma-separated item, where it has one, within the field's range */
+    static const int lo[6] = {0, 0, 0, 1, 1, 0}, hi[6] = {59, 59, 23, 31, 12, 6};
+    for (int i = 1; i < 6; i++) {
+        for (const char *q = d->p[i]; *q;) {
+            const char *r = q;
+            while (*r == ' ')
+                r++;
+            bool neg = *r == '-';
+            if (*r == '+' || *r == '-')
+                r++;
+            if (isdigit((unsigned char)*r)) {
+                long long v = 0;
+                for (; isdigit((unsigned char)*r); r++)
+                    v = v > 1000000 ? v : v * 10 + (*r - '0'); /* saturates */
+                if (neg)
+                    v = -v;
+                if (v < lo[i] || v > hi[i])
+                    return false;
+            }
+            const char *c = strchr(q, ',');
+            if (!c)
+                break;
+            q = c + 1;
+        }
+    }
     return true;
 }
 
-void cron_describe(const char *text, char *buf, size_t len)
+int cron_describe(const char *text, char **outp)
 {
     desc d = {0};
+    int rc = 0;
     if (!parse_parts(&d, text)) {
-        snprintf(buf, len, "%s", text);
+        *outp = dup(text);
+        rc = -1;
         goto out;
     }
     char *t = time_of_day(&d), *dom = dom_description(&d), *dow = dow_description(&d);
@@ -779,9 +826,10 @@ void cron_describe(const char *text, char *buf, size_t len)
         s3[l - 1] = 0;
     if (s3[0])
         s3[0] = (char)toupper((unsigned char)s3[0]);
-    snprintf(buf, len, "%s", s3);
-    free(b.s), free(s1), free(s2), free(s3);
+    *outp = s3;
+    free(b.s), free(s1), free(s2);
 out:
     for (int i = 0; i < 7; i++)
         free(d.p[i]);
+    return rc;
 }

@@ -206,9 +206,11 @@ typedef struct worker_info {
 /* Registers a background worker from its BackgroundWorkerMetadata (borrowed
  * jansson value): tasks, queues and their limits. A worker with the same
  * content hash as the env's latest is returned as it is. Runs parked in
- * PENDING_VERSION whose task it has are queued again. */
-int engine_worker_register(engine *en, const store_env *env, json_t *metadata, int64_t now,
-                           worker_info *out, err_t *e);
+ * PENDING_VERSION whose task it has are queued again. `origin` (borrowed,
+ * may be NULL) is the server's URL, for the messages of a refused
+ * declarative schedule. */
+int engine_worker_register(engine *en, const store_env *env, json_t *metadata, const char *origin,
+                           int64_t now, worker_info *out, err_t *e);
 
 /* A run taken by dequeue, with what the worker needs to run it. */
 typedef struct dequeued_run {

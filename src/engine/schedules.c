@@ -28,9 +28,11 @@
 #include "util/timefmt.h"
 
 #define FIRE_BATCH 1000
-/* A dev CLI counts as connected this long after its last poll (it polls
- * every second while idle). */
-#define DEV_SEEN_MS (30LL * 1000)
+/* A dev CLI counts as connected this long after its last dequeue or
+ * presence connection: the platform's presence key lives DEV_PRESENCE_TTL_MS
+ * (5 s) after the CLI's last presence ping, so a tick 5 s after the CLI
+ * went away is skipped there too. */
+#define DEV_SEEN_MS (5LL * 1000)
 /* After a start, dev ticks wait this long for their CLI to poll again
  * before they are skipped as disconnected. */
 #define DEV_GRACE_MS (10LL * 1000)
@@ -90,37 +92,16 @@ static int register_instance(engine *en, const store_schedule *s, store_schedule
 
 /* ---- validation (CheckScheduleService) --------------------------------- */
 
-/* The newest worker task named task in any environment of the project:
- * 0 found and scheduled, 1 not found, 2 found but not a scheduled task. */
+/* CheckScheduleService's task lookup: the newest task row of that name in
+ * the project, from any worker ever registered (a task a newer worker
+ * dropped still counts). 0 found and scheduled, 1 not found, 2 found but
+ * not a scheduled task. */
 static int task_kind(engine *en, const char *project_id, const char *task)
 {
-    store_env *envs = NULL;
-    size_t n = 0;
-    int kind = 1;
-    if (store_env_list(en->st, &envs, &n) != 0)
+    char src[32];
+    if (store_task_source(en->st, project_id, task, src, sizeof src) != 0)
         return 1;
-    for (size_t k = 0; k < n && kind != 0; k++) {
-        if (strcmp(envs[k].project_id, project_id) != 0)
-            continue;
-        store_worker w = {0};
-        if (store_worker_latest(en->st, envs[k].id, &w) != 0)
-            continue;
-        json_t *tasks = jsontext_loads(w.tasks, 0, NULL);
-        size_t i;
-        json_t *t;
-        json_array_foreach(tasks, i, t)
-        {
-            const char *id = json_string_value(json_object_get(t, "id"));
-            if (!id || strcmp(id, task) != 0)
-                continue;
-            const char *src = json_string_value(json_object_get(t, "triggerSource"));
-            kind = src && strcmp(src, "schedule") == 0 ? 0 : 2;
-        }
-        json_decref(tasks);
-        store_worker_clear(&w);
-    }
-    free(envs);
-    return kind;
+    return strcmp(src, "schedule") == 0 ? 0 : 2;
 }
 
 static int check_schedule(engine *en, const char *project_id, const char *task, const char *cron,
@@ -210,13 +191,24 @@ int engine_schedule_upsert(engine *en, const store_env *env, const schedule_upse
     rc = key ? store_schedule_get(en->st, env->project_id, key, out) : ERR_NOT_FOUND;
     if (rc && rc != ERR_NOT_FOUND)
         return err_set(e, rc, "Something went wrong, please try again.");
-    char desc[512];
-    cron_describe(o->cron, desc, sizeof desc);
-    if (rc == 0) {
-        if (strcmp(out->type, "DECLARATIVE") == 0) {
+    if (rc == 0 && strcmp(out->type, "DECLARATIVE") == 0) {
+        store_schedule_clear(out);
+        return err_set(e, ERR_UNPROCESSABLE, "Cannot update a declarative schedule");
+    }
+    /* Past CheckScheduleService the platform runs cronstrue.toString and
+     * then the engine's next-tick search, both unguarded: an expression
+     * cron-parser accepts but cronstrue cannot describe ("* * * *"), or one
+     * that never matches ("0 0 * * L"), fails the request with a 500. */
+    char *desc = NULL;
+    int64_t probe;
+    if (cron_describe(o->cron, &desc) != 0 ||
+        !next_after(en, o->cron, or_utc(o->timezone), now, &probe)) {
+        free(desc);
+        if (rc == 0)
             store_schedule_clear(out);
-            return err_set(e, ERR_UNPROCESSABLE, "Cannot update a declarative schedule");
-        }
+        return err_set(e, ERR_IO, "Something went wrong, please try again.");
+    }
+    if (rc == 0) {
         bool changed =
             strcmp(out->cron, o->cron) != 0 || strcmp(out->timezone, or_utc(o->timezone)) != 0;
         set_str(&out->cron, o->cron);
@@ -253,6 +245,7 @@ int engine_schedule_upsert(engine *en, const store_env *env, const schedule_upse
         if (rc == 0)
             rc = new_instance(en, out, env->id, now);
     }
+    free(desc);
     if (rc) {
         store_schedule_clear(out);
         return err_set(e, rc, "Something went wrong, please try again.");
@@ -356,7 +349,8 @@ static bool env_allowed(json_t *sched, const store_env *env)
     return false;
 }
 
-int engine_schedules_sync(engine *en, const store_env *env, json_t *tasks, int64_t now, err_t *e)
+int engine_schedules_sync(engine *en, const store_env *env, json_t *tasks, const char *origin,
+                          int64_t now, err_t *e)
 {
     store_schedule *ex = NULL;
     size_t n_ex = 0;
@@ -386,15 +380,25 @@ int engine_schedules_sync(engine *en, const store_env *env, json_t *tasks, int64
          * CheckScheduleService applies */
         char msg[CRON_ERR_MAX + 64];
         if (cron_validate(cron, msg) != 0) {
-            rc = err_set(e, ERR_UNPROCESSABLE, "%s", msg);
+            rc = err_set(e, ERR_INVALID, "%s", msg);
             break;
         }
         if (tz && tz[0] && !cron_zone_valid(tz)) {
-            rc = err_set(e, ERR_UNPROCESSABLE, "Invalid IANA timezone: '%s'", tz);
+            rc = err_set(e, ERR_INVALID,
+                         "Invalid IANA timezone: '%s'. View the list of valid timezones at "
+                         "%s/timezones",
+                         tz, origin ? origin : "");
             break;
         }
-        char desc[512];
-        cron_describe(cron, desc, sizeof desc);
+        /* cronstrue or the next-tick search throwing is not a validation
+         * error: the service wraps it in this message */
+        char *desc = NULL;
+        int64_t probe;
+        if (cron_describe(cron, &desc) != 0 || !next_after(en, cron, or_utc(tz), now, &probe)) {
+            free(desc);
+            rc = err_set(e, ERR_INVALID, "Error syncing declarative schedules");
+            break;
+        }
         if (found < n_ex) {
             store_schedule *s = &ex[found];
             kept[found] = true;
@@ -429,6 +433,7 @@ int engine_schedules_sync(engine *en, const store_env *env, json_t *tasks, int64
                 rc = new_instance(en, &s, env->id, now);
             store_schedule_clear(&s);
         }
+        free(desc);
         if (rc) {
             err_set(e, rc, "Something went wrong");
             break;

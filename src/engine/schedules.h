@@ -56,8 +56,12 @@ json_t *engine_schedule_environments(engine *en, const store_schedule *s);
 
 /* syncDeclarativeSchedules: the tasks (a manifest's TaskResource array,
  * borrowed) of a worker env just registered become its DECLARATIVE
- * schedules: created, updated, removed, honouring schedule.environments. */
-int engine_schedules_sync(engine *en, const store_env *env, json_t *tasks, int64_t now, err_t *e);
+ * schedules: created, updated, removed, honouring schedule.environments.
+ * A schedule the platform refuses fails the registration with ERR_INVALID
+ * (the route's 400) and CheckScheduleService's message; `origin` (borrowed,
+ * may be NULL) goes into the time zone message. */
+int engine_schedules_sync(engine *en, const store_env *env, json_t *tasks, const char *origin,
+                          int64_t now, err_t *e);
 
 /* Fires the instances whose tick is due at now (the timer calls it);
  * *next is the earliest tick left (0 none), *more when a batch limit left

@@ -102,8 +102,8 @@ static int release_pending_version(engine *en, const store_env *env, json_t *tas
     return rc;
 }
 
-int engine_worker_register(engine *en, const store_env *env, json_t *metadata, int64_t now,
-                           worker_info *out, err_t *e)
+int engine_worker_register(engine *en, const store_env *env, json_t *metadata, const char *origin,
+                           int64_t now, worker_info *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
     const char *hash = json_string_value(json_object_get(metadata, "contentHash"));
@@ -136,7 +136,7 @@ int engine_worker_register(engine *en, const store_env *env, json_t *metadata, i
         store_worker_clear(&w);
         return err_set(e, rc, "Something went wrong");
     }
-    if ((rc = engine_schedules_sync(en, env, tasks, now, e))) {
+    if ((rc = engine_schedules_sync(en, env, tasks, origin, now, e))) {
         store_worker_clear(&w);
         return rc;
     }

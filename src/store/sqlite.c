@@ -1436,6 +1436,25 @@ int store_worker_latest(store *st, const char *env_id, store_worker *w)
     return read_one_worker(st, s, w);
 }
 
+int store_task_source(store *st, const char *project_id, const char *task, char *src, size_t len)
+{
+    sqlite3_stmt *s = stmt(st, "SELECT json_extract(t.value,'$.triggerSource') FROM workers w"
+                               " JOIN envs e ON e.id=w.env_id, json_each(w.tasks) t"
+                               " WHERE e.project_id=? AND json_extract(t.value,'$.id')=?"
+                               " ORDER BY w.created_at DESC, w.seq DESC LIMIT 1");
+    if (!s)
+        return ERR_STORE;
+    bind_text(s, 1, project_id);
+    bind_text(s, 2, task);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(s, 0);
+        snprintf(src, len, "%s", v ? (const char *)v : "");
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? ERR_NOT_FOUND : ERR_STORE;
+}
+
 int store_worker_get(store *st, const char *env_id, const char *friendly_id, store_worker *w)
 {
     static char sql[4400];

@@ -360,6 +360,11 @@ int store_worker_insert(store *st, store_worker *w);
 /* The latest worker of env (ERR_NOT_FOUND if none). */
 int store_worker_latest(store *st, const char *env_id, store_worker *w);
 int store_worker_get(store *st, const char *env_id, const char *friendly_id, store_worker *w);
+/* The triggerSource of the newest task named task in any worker, old ones
+ * included, of any environment of project (CheckScheduleService's
+ * backgroundWorkerTask lookup), into src ("" when the task has none).
+ * ERR_NOT_FOUND when no worker ever had it. */
+int store_task_source(store *st, const char *project_id, const char *task, char *src, size_t len);
 /* Workers of env created on the day prefix ("20251125."), newest first: for versions. */
 int store_worker_count_version_prefix(store *st, const char *env_id, const char *prefix,
                                       int64_t *count);

@@ -106,10 +106,31 @@ Test(cron, an_expression_that_never_matches_hits_the_loop_limit)
 Test(cron, descriptions_match_cronstrue)
 {
     for (size_t i = 0; i < sizeof desc_cases / sizeof desc_cases[0]; i++) {
-        char buf[512];
-        cron_describe(desc_cases[i].expr, buf, sizeof buf);
+        char *buf = NULL;
+        cron_describe(desc_cases[i].expr, &buf);
         cr_expect_str_eq(buf, desc_cases[i].desc, "\"%s\"", desc_cases[i].expr);
+        free(buf);
     }
+}
+
+/* cronstrue throws on fewer than five space-separated parts (the API then
+ * answers 500); it trims the expression first (String.prototype.trim). */
+Test(cron, describe_fails_where_cronstrue_throws_and_trims_like_it)
+{
+    static const char *const throws[] = {"* * * *", "*\t* * * *", "*", "0 9 * * 07",
+                                         "0 0 * * 99999999999L", "0 9 * * 8"};
+    for (size_t i = 0; i < sizeof throws / sizeof throws[0]; i++) {
+        char *buf = NULL;
+        cr_expect_eq(cron_describe(throws[i], &buf), -1, "\"%s\"", throws[i]);
+        free(buf);
+    }
+    char *a = NULL, *b = NULL;
+    cr_expect_eq(cron_describe("\n30 9 * * 1-5", &a), 0);
+    cr_expect_str_eq(a, "At 09:30 AM, Monday through Friday");
+    cr_expect_eq(cron_describe("0 0 * * *\t", &b), 0);
+    cr_expect_str_eq(b, "At 12:00 AM");
+    free(a);
+    free(b);
 }
 
 Test(cron, a_seeded_sweep_of_zones_and_times_matches_cron_parser)
