@@ -33,7 +33,6 @@ before(async () => {
 });
 
 after(async () => {
-  if (process.env.CHAT_DEBUG) console.error("TRIGGERD OUTPUT\n" + srv?.output?.slice(-4000) + "\nproc " + srv?.proc?.exitCode + " " + srv?.proc?.signalCode);
   await cli?.stop();
   await srv?.stop();
 });
