@@ -44,6 +44,12 @@ json_t *api_present_run(http_ctx *c, const store_run *r, bool full);
 
 /* A ListRunResponseItem (common fields plus env). */
 json_t *api_present_list_item(http_ctx *c, const store_run *r, const store_env *env);
+/* The {next?, previous?} of a cursor page of n rows (newest first, seqs
+ * first_seq..last_seq): backward when the request paged with before, more
+ * when another page lies in that direction, after when it paged with
+ * after. New reference. */
+json_t *api_cursor_pagination(size_t n, int64_t first_seq, int64_t last_seq, bool backward,
+                              bool more, bool after);
 
 /* A signed URL to the object store for key, valid for ttl_ms. */
 char *api_object_url(http_ctx *c, const char *method, const char *key, int64_t ttl_ms);

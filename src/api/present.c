@@ -499,3 +499,16 @@ bool api_request_remember(http_ctx *c, const char *hash, const char *entity)
     http_reply_error(c, 500, "Something went wrong");
     return false;
 }
+
+json_t *api_cursor_pagination(size_t n, int64_t first_seq, int64_t last_seq, bool backward,
+                              bool more, bool after)
+{
+    json_t *pag = json_object();
+    if (n == 0)
+        return pag;
+    if (backward || more)
+        json_object_set_new(pag, "next", json_sprintf("%lld", (long long)last_seq));
+    if (backward ? more : after)
+        json_object_set_new(pag, "previous", json_sprintf("%lld", (long long)first_seq));
+    return pag;
+}

@@ -170,19 +170,8 @@ static void reply_list(http_ctx *c, store_run_filter *f, const store_env *const 
                 env = envs[k];
         json_array_append_new(data, api_present_list_item(c, &runs[i], env));
     }
-    json_t *pag = json_object();
-    bool backward = f->before_seq > 0;
-    if (n > 0) {
-        char buf[32];
-        if (backward ? true : more) {
-            snprintf(buf, sizeof buf, "%lld", (long long)runs[n - 1].seq);
-            json_object_set_new(pag, "next", json_string(buf));
-        }
-        if (backward ? more : f->after_seq > 0) {
-            snprintf(buf, sizeof buf, "%lld", (long long)runs[0].seq);
-            json_object_set_new(pag, "previous", json_string(buf));
-        }
-    }
+    json_t *pag = api_cursor_pagination(n, n ? runs[0].seq : 0, n ? runs[n - 1].seq : 0,
+                                        f->before_seq > 0, more, f->after_seq > 0);
     for (size_t i = 0; i < n; i++)
         store_run_clear(&runs[i]);
     free(runs);

@@ -352,14 +352,8 @@ void api_sessions_list(http_ctx *c)
     json_t *data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, present_session(&ss[i]));
-    json_t *pag = json_object();
-    bool backward = f.before_seq > 0;
-    if (n > 0 && (backward || more))
-        json_object_set_new(pag, "next",
-                            json_string(http_sprintf(c, "%lld", (long long)ss[n - 1].seq)));
-    if (n > 0 && (backward ? more : f.after_seq > 0))
-        json_object_set_new(pag, "previous",
-                            json_string(http_sprintf(c, "%lld", (long long)ss[0].seq)));
+    json_t *pag = api_cursor_pagination(n, n ? ss[0].seq : 0, n ? ss[n - 1].seq : 0,
+                                        f.before_seq > 0, more, f.after_seq > 0);
     for (size_t i = 0; i < n; i++)
         store_session_clear(&ss[i]);
     free(ss);
