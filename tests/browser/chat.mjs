@@ -168,9 +168,15 @@ test(`a reload in the middle of a slow reply resumes it (useChat resume, ${label
       { role: "assistant", text: full },
     ]);
     await page.waitForFunction(() => document.querySelector("#status").textContent === "ready");
-    // the chat goes on after the resume, in the same session
+    // the chat goes on in the same session; a reload in the second reply
+    // resumes after the first turn's last event (Last-Event-ID), not from the start
     await send(page, "and then");
-    await waitMessages(page, (ms) => ms.length === 4 && lastAssistant(ms) === "echo:and then|users:2", "the next turn");
+    const second = "echo:and then|users:2";
+    const mid = await waitMessages(page, (ms) => ms.length === 4 && lastAssistant(ms).length >= 6, "the second reply's first deltas");
+    assert.ok(lastAssistant(mid).length < second.length, `still streaming at reload: ${lastAssistant(mid)}`);
+    await page.reload();
+    await waitMessages(page, (ms) => lastAssistant(ms) === second, "the second resumed reply");
+    assert.deepEqual((await messages(page)).map((m) => m.text), ["a long answer please", full, "and then", second]);
     assert.deepEqual(calls.start.filter((c) => c === chatId), [chatId], "the reload reused the stored session");
     assert.deepEqual(errors, []);
   } finally {
