@@ -48,7 +48,7 @@ run npm --prefix tests/compat run test:dev
 step "compat tests: trigger.dev dev CLI latest 4.x running tasks"
 run npm --prefix tests/compat run test:dev:latest
 
-step "browser tests: @trigger.dev/react-hooks in Debian chromium"
+step "browser tests: @trigger.dev/react-hooks and a useChat chat page in Debian chromium"
 run npm --prefix tests/browser test
 
 step "unit tests under ASan+UBSan"
