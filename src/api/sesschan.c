@@ -487,7 +487,7 @@ void api_sesschan_wait(http_ctx *c)
     char *name = s2_session_stream_name(c->auth.env->id, ch.key, NULL, ch.io);
     ch.stream = http_sprintf(c, "%s", name);
     free(name);
-    int64_t after = json_is_number(ls) ? (int64_t)json_number_value(ls) : -1;
+    int64_t after = api_seq_cursor(ls);
     char id[64];
     bool cached = false;
     if (engine_session_stream_wait(c->app->en, c->auth.env, http_param(c, 0), &ch, &o, after,

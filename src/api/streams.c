@@ -745,7 +745,7 @@ void api_input_wait(http_ctx *c)
     token_opts o;
     if (!api_token_opts(c, body, &o))
         return;
-    int64_t after = json_is_number(ls) ? (int64_t)json_number_value(ls) : -1;
+    int64_t after = api_seq_cursor(ls);
     const char *stream = http_sprintf(c, INPUT_PREFIX "%s", json_string_value(sid));
     char id[64];
     bool cached = false;

@@ -769,6 +769,63 @@ describe("session channels (adversary)", () => {
     assert.equal((await waitpoint(srv, w1.waitpointId)).output, '"late"');
   });
 
+  test("wait: odd lastSeqNum values (huge, negative, fractional) neither crash nor complete on a record already consumed", async () => {
+    const s = await start(srv, uid("chat-"));
+    await append(srv, s.externalId, "in", '"zero"');
+    await append(srv, s.externalId, "in", '"one"');
+    const huge = await sessionWait(srv, s.runId, { session: s.externalId, io: "in", lastSeqNum: 1e20 });
+    assert.equal((await waitpoint(srv, huge.waitpointId)).status, "WAITING");
+    const max = await sessionWait(srv, s.runId, { session: s.externalId, io: "in", lastSeqNum: 9223372036854775807 });
+    assert.equal((await waitpoint(srv, max.waitpointId)).status, "WAITING");
+    const neg = await sessionWait(srv, s.runId, { session: s.externalId, io: "in", lastSeqNum: -1 });
+    assert.equal((await waitpoint(srv, neg.waitpointId)).output, '"zero"');
+    const frac = await sessionWait(srv, s.runId, { session: s.externalId, io: "in", lastSeqNum: 1.5 });
+    assert.notEqual((await waitpoint(srv, frac.waitpointId)).output, '"zero"');
+    await append(srv, s.externalId, "in", '"two"');
+    assert.equal((await waitpoint(srv, huge.waitpointId)).output, '"two"');
+    assert.equal((await waitpoint(srv, max.waitpointId)).output, '"two"');
+  });
+
+  test("input-stream wait: a huge lastSeqNum is past every record, not the start (same cursor parsing)", async () => {
+    const s = await start(srv, uid("chat-"));
+    expectStatus(await api(srv, "POST", `/realtime/v1/streams/${s.runId}/input/w`, { body: { data: 1 } }), 200);
+    const r = await api(srv, "POST", `/api/v1/runs/${s.runId}/input-streams/wait`, { body: { streamId: "w", lastSeqNum: 1e20 } });
+    expectStatus(r, 200);
+    assert.equal((await waitpoint(srv, r.json.waitpointId)).status, "WAITING");
+  });
+
+  test("environments are apart: the same externalId in prod is another session, stream, wait and S2 grant", async () => {
+    const ext = uid("chat-");
+    const dev = await start(srv, ext);
+    const prodRes = await api(srv, "POST", "/api/v1/sessions", {
+      key: srv.keys.prod,
+      body: { type: "chat.agent", externalId: ext, taskIdentifier: "chat-task", triggerConfig: { basePayload: { chatId: ext } } },
+    });
+    expectStatus(prodRes, 201, "prod create:");
+    const prod = prodRes.json;
+    assert.notEqual(prod.id, dev.id);
+    const w = await sessionWait(srv, dev.runId, { session: ext, io: "in" });
+    let r = await api(srv, "POST", chan(ext, "in", "/append"), { key: srv.keys.prod, body: '"prod"' });
+    expectStatus(r, 200);
+    assert.equal(r.json.seq, 0);
+    assert.equal((await waitpoint(srv, w.waitpointId)).status, "WAITING", "prod's append does not wake dev's wait");
+    assert.deepEqual(await records(srv, ext, "in"), []);
+    // a PAT names its environment: prod's lands on prod's session
+    r = await append(srv, ext, "in", "{}", { key: prod.publicAccessToken });
+    assert.equal(r.json.seq, 1);
+    assert.deepEqual(await records(srv, ext, "in"), []);
+    r = await api(srv, "GET", chan(dev.id, "in", "/records"), { key: srv.keys.prod });
+    expectStatus(r, 404, "dev session_ id from prod");
+    // the prod secret key's S2 grant does not reach dev's streams
+    const prodGrant = await coords(srv, ext, "out", srv.keys.prod);
+    const devName = (await coords(srv, ext, "out"))["x-s2-stream-name"];
+    assert.notEqual(prodGrant["x-s2-stream-name"], devName);
+    const f = await s2append(srv, prodGrant["x-s2-access-token"], devName, [{ body: "cross" }]);
+    assert.ok(f.status === 403 || f.status === 401, `prod S2 token on dev stream: ${f.status}`);
+    await f.arrayBuffer();
+    assert.deepEqual(await records(srv, ext, "out"), []);
+  });
+
   test("wait: only the secret key may register a session wait", async () => {
     const s = await start(srv, uid("chat-"));
     const r = await api(srv, "POST", `/api/v1/runs/${s.runId}/session-streams/wait`, { body: { session: s.externalId, io: "in" }, key: s.publicAccessToken });
