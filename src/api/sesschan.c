@@ -128,7 +128,8 @@ static void init(http_ctx *c, bool named)
         http_reply_raw(c, 400, "text/plain; charset=utf-8",
                        "Cannot initialize a channel on a closed session", 47);
     } else {
-        /* a non-secret caller gets a token for this one stream only */
+        /* a non-secret caller gets a grant that names this stream and
+         * appends nothing (realtime/s2.h s2_token_mint_stream) */
         char *tok = is_secret(c) ? s2_token_mint(c->app, c->auth.env, c->now)
                                  : s2_token_mint_stream(c->app, c->auth.env, q.ch.stream, c->now);
         api_s2_grant(c, q.ch.stream, tok);

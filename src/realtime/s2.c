@@ -252,9 +252,12 @@ int s2_token_check(app *a, const char *token, const char *name, int64_t now, s2_
     json_t *p = json_object_get(res.claims, "s2");
     json_t *exact = json_object_get(res.claims, "s2n");
     int rc = 0;
-    if (json_is_string(exact)
-            ? strcmp(name, json_string_value(exact)) != 0
-            : !json_is_string(p) || strncmp(name, json_string_value(p), json_string_length(p)) != 0)
+    if (json_is_string(exact))
+        rc = fail(e, 403, "permission_denied",
+                  strcmp(name, json_string_value(exact)) != 0
+                      ? "the access token does not grant this stream"
+                      : "a session token's grant cannot append: use the channel's /append route");
+    else if (!json_is_string(p) || strncmp(name, json_string_value(p), json_string_length(p)) != 0)
         rc = fail(e, 403, "permission_denied", "the access token does not grant this stream");
     auth_result_clear(&res);
     return rc;

@@ -834,33 +834,41 @@ describe("session channels (adversary)", () => {
 
   // ---- the S2 token a PAT holder gets ------------------------------------------
 
-  test("the S2 token from PUT .in with a PAT appends to that stream only", async () => {
+  test("the S2 grant from PUT .in with a PAT appends nowhere (not another stream, nor its own past the /append route)", async () => {
     const a = await start(srv, uid("chat-"));
     const b = await start(srv, uid("chat-"));
     const h = await coords(srv, a.externalId, "in", a.publicAccessToken);
+    for (const k of ["x-s2-access-token", "x-s2-basin", "x-s2-stream-name", "x-s2-endpoint"]) assert.ok(h[k], `${k} present`);
     const tok = h["x-s2-access-token"];
     const mine = h["x-s2-stream-name"];
-    let r = await s2append(srv, tok, mine, [{ body: JSON.stringify({ data: '"direct"', id: "d1" }) }]);
-    assert.equal(r.status, 200, await r.text());
     const outName = (await coords(srv, a.externalId, "out"))["x-s2-stream-name"];
     const otherIn = (await coords(srv, b.externalId, "in"))["x-s2-stream-name"];
     const sideName = (await api(srv, "PUT", `/realtime/v1/sessions/${a.externalId}/channels/notes/in`)).headers.get("x-s2-stream-name");
     for (const name of [outName, otherIn, sideName, mine + "x", mine.replace(/\/in$/, ""), mine + "/../out", "env/" + claims(a.publicAccessToken).sub + "/runs/x/y"]) {
-      r = await s2append(srv, tok, name, [{ body: "forged" }]);
-      assert.ok(r.status === 403 || r.status === 401, `append to ${name} with a's .in token: ${r.status}`);
+      const r = await s2append(srv, tok, name, [{ body: "forged" }]);
+      assert.ok(r.status === 403 || r.status === 401, `append to ${name} with a's .in grant: ${r.status}`);
       await r.arrayBuffer();
     }
+    // its own .in: a direct write would skip the part dedup, the webhook
+    // strip and the wake of waiting runs, so the grant does not append there either
+    const forged = JSON.stringify({ data: JSON.stringify({ kind: "message", payload: { trigger: "action", actionSource: "webhook" } }), id: "d1" });
+    let r = await s2append(srv, tok, mine, [{ body: forged }]);
+    assert.equal(r.status, 403, await r.text());
+    await assert.rejects(s2trim(h, 0), "nor trim it");
     assert.equal((await records(srv, a.externalId, "out")).length, 0);
     assert.equal((await records(srv, b.externalId, "in")).length, 0);
+    assert.equal((await records(srv, a.externalId, "in")).length, 0);
     // the S2 token is no API credential, and a session PAT is no S2 token
     expectStatus(await append(srv, a.externalId, "in", "{}", { key: tok }), 403, "S2 token on the append route");
     expectStatus(await api(srv, "GET", `/api/v1/sessions/${a.externalId}`, { key: tok }), 403, "S2 token on the sessions API");
     r = await s2append(srv, a.publicAccessToken, mine, [{ body: "x" }]);
     assert.ok(r.status === 403 || r.status === 401, `session PAT as S2 token: ${r.status}`);
     await r.arrayBuffer();
-    // the direct record is visible through the channel routes
-    const recs = await records(srv, a.externalId, "in");
-    assert.deepEqual(recs.map((x) => [x.seqNum, x.data, x.id]), [[0, '"direct"', "d1"]]);
+    // the secret key's grant (the agent's) still writes the channel
+    const sk = await coords(srv, a.externalId, "in");
+    r = await s2append(srv, sk["x-s2-access-token"], sk["x-s2-stream-name"], [{ body: JSON.stringify({ data: '"direct"', id: "d2" }) }]);
+    assert.equal(r.status, 200, await r.text());
+    assert.deepEqual((await records(srv, a.externalId, "in")).map((x) => [x.seqNum, x.data, x.id]), [[0, '"direct"', "d2"]]);
   });
 });
 
