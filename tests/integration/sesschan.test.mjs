@@ -312,6 +312,27 @@ describe("session channels (adversary)", () => {
     expectStatus(await api(srv, "GET", `/api/v1/sessions/${ext}`), 404);
   });
 
+  test("externalIds with URL-special characters address one stream by either form", async () => {
+    for (const raw of ["a/b", "sp ace", "ünï", "q?x=1", "h#h", "p%2Fq"]) {
+      const ext = raw + uid("-");
+      const s = await start(srv, ext);
+      const a = await append(srv, ext, "in", '"x"', { key: s.publicAccessToken });
+      expectStatus(a, 200, `append ${JSON.stringify(ext)}:`);
+      assert.equal(a.json.seq, 0);
+      assert.equal((await records(srv, ext, "in", { key: s.publicAccessToken })).length, 1);
+      assert.equal((await records(srv, s.id, "in")).length, 1);
+      const w = await sessionWait(srv, s.runId, { session: ext, io: "in" });
+      assert.equal((await waitpoint(srv, w.waitpointId)).output, '"x"');
+    }
+    // a key cannot reach into another session's names: "a" + "/in" is not "a/in"'s stream
+    const base = uid("k");
+    const one = await start(srv, base);
+    const two = await start(srv, `${base}/in`);
+    await append(srv, two.externalId, "out", '"two"');
+    assert.deepEqual(await records(srv, one.externalId, "in"), []);
+    assert.deepEqual(await records(srv, one.externalId, "out"), []);
+  });
+
   test("a PAT for another chat gets 403, not 404, on append to an unknown session (no existence leak)", async () => {
     const a = await start(srv, uid("chat-"));
     for (const target of ["session_" + "q".repeat(25), uid("ghost-")]) {
