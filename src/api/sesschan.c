@@ -303,7 +303,9 @@ void api_sesschan_named_records(http_ctx *c)
 static char *body_text(h2o_iovec_t b, bool in, size_t *len)
 {
     char *text = utf8_lossy(b.base ? b.base : "", b.len, len);
-    if (!in || !memmem(text, *len, "\"actionSource\"", 14))
+    /* parsed every time: a substring test for "actionSource" would miss
+     * the key written with escapes ("action\u0053ource") */
+    if (!in)
         return text;
     json_t *rec = jsontext_loadb(text, *len, JSON_DECODE_ANY, NULL);
     json_t *payload = json_object_get(rec, "payload");
