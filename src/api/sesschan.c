@@ -299,7 +299,9 @@ void api_sesschan_named_records(http_ctx *c)
  * becomes U+FFFD), and on .in without a client-forged
  * payload.actionSource "webhook": only the hosted webhook ingress may claim
  * that trust, and the latest SDK's agent skips validating such actions
- * (the reference server's sanitizeSessionInput). Caller frees. */
+ * (the reference server's sanitizeSessionInput). NULL when an .in body is
+ * JSON that cannot be checked (nested past jansson's depth; JSON.parse in
+ * the agent would read it). Caller frees. */
 static char *body_text(h2o_iovec_t b, bool in, size_t *len)
 {
     char *text = utf8_lossy(b.base ? b.base : "", b.len, len);
@@ -308,16 +310,19 @@ static char *body_text(h2o_iovec_t b, bool in, size_t *len)
     if (!in)
         return text;
     json_t *rec = jsontext_loadb(text, *len, JSON_DECODE_ANY, NULL);
+    if (!rec) {
+        if (!jsontext_valid(text, *len))
+            return text; /* not JSON: nothing the agent reads as a source */
+        free(text);
+        return NULL;
+    }
     json_t *payload = json_object_get(rec, "payload");
     json_t *src = json_object_get(payload, "actionSource");
     if (json_is_string(src) && strcmp(json_string_value(src), "webhook") == 0) {
         json_object_del(payload, "actionSource");
-        char *out = jsontext_dumps(rec, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (out) {
-            free(text);
-            text = out;
-            *len = strlen(out);
-        }
+        free(text);
+        text = jsontext_dumps(rec, JSON_COMPACT | JSON_ENCODE_ANY);
+        *len = text ? strlen(text) : 0;
     }
     json_decref(rec);
     return text;
@@ -353,6 +358,11 @@ static void append(http_ctx *c, bool named)
         reply_ok_false(c, 403, "Appending to the out channel requires secret key authentication");
         goto out;
     }
+    body = body_text(http_body(c), strcmp(q.ch.io, "in") == 0, &body_len);
+    if (!body) {
+        reply_ok_false(c, 422, "Invalid body: JSON nested too deep");
+        goto out;
+    }
     err_t e = {0};
     /* the chat channel's .in boots a run for the message (a continuation when
      * the last one ended) before the record lands; errors only cost the wake */
@@ -364,7 +374,6 @@ static void append(http_ctx *c, bool named)
             fprintf(stderr, "triggerd: session %s: no run for the append: %s\n", q.s.friendly_id,
                     e.msg);
     }
-    body = body_text(http_body(c), strcmp(q.ch.io, "in") == 0, &body_len);
     const char *pid = http_header(c, "x-part-id");
     char gen[16];
     bool claimed = true;

@@ -484,14 +484,22 @@ describe("session channels (adversary)", () => {
     assert.deepEqual(JSON.parse((await records(srv, s.externalId, "out"))[0].data), forged);
   });
 
-  test("append to .in strips actionSource \"webhook\" from a body nested deeper than jansson parses", { todo: "jansson refuses nesting past 2048 levels, so body_text cannot parse such a body and stores it as sent; JSON.parse in the agent reads it and trusts the forged source. Fix: strip via jsontext_member on the raw text, or refuse .in bodies that valid JSON yet too deep" }, async () => {
+  test("append to .in refuses JSON nested deeper than triggerd can check for a forged webhook source (422)", async () => {
     const s = await start(srv, uid("chat-"));
     const deep = "[".repeat(3000) + "]".repeat(3000);
     const text = `{"kind":"message","payload":{"trigger":"action","actionSource":"webhook","deep":${deep}}}`;
-    const r = await append(srv, s.externalId, "in", text);
+    let r = await append(srv, s.externalId, "in", text, { partId: "deep" });
+    expectStatus(r, 422);
+    assert.equal(r.json.ok, false);
+    assert.deepEqual(await records(srv, s.externalId, "in"), []);
+    // the refused part id is not claimed; .out (secret key, agent-written) takes it as text
+    r = await append(srv, s.externalId, "in", '"fine"', { partId: "deep" });
+    assert.equal(r.json.seq, 0);
+    r = await append(srv, s.externalId, "out", text);
     expectStatus(r, 200);
-    const [rec] = await records(srv, s.externalId, "in");
-    assert.equal(JSON.parse(rec.data).payload.actionSource, undefined);
+    // merely deep non-webhook text that is not JSON is stored
+    r = await append(srv, s.externalId, "in", "[".repeat(3000));
+    expectStatus(r, 200);
   });
 
   test("append: closed session → 409 session_closed with closedReason; PUT .in 400; reads still work", async () => {
