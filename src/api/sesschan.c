@@ -48,6 +48,8 @@ static bool channel_name_ok(const char *n)
     return true;
 }
 
+/* The JWT's session scope for action on any alias of the channel's
+ * session: the URL value, and the row's friendly and external ids. */
 static bool authorize(http_ctx *c, const char *action, const char *url, const chan_req *q)
 {
     scope_res res[3] = {{"sessions", url}};
@@ -257,12 +259,10 @@ static void records(http_ctx *c, bool named)
     const char *after = http_query(c, "afterEventId");
     int64_t from = 0;
     if (after) {
-        for (const char *p = after; *p; p++)
-            if (!isdigit((unsigned char)*p)) {
-                http_reply_error(c, 400, "Invalid afterEventId");
-                return;
-            }
-        if (!*after) {
+        const char *p = after;
+        while (isdigit((unsigned char)*p))
+            p++;
+        if (!*after || *p) { /* ^\d+$ */
             http_reply_error(c, 400, "Invalid afterEventId");
             return;
         }
