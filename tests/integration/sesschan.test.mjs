@@ -310,6 +310,11 @@ describe("session channels (adversary)", () => {
     assert.deepEqual(r.json, { error: "Resource not found" });
     // no session row was created by any of that
     expectStatus(await api(srv, "GET", `/api/v1/sessions/${ext}`), 404);
+    // the row created later lands on the same key: the early wait and PUT converge with it
+    const s = await start(srv, ext);
+    expectStatus(await append(srv, s.id, "in", '"late row"', { key: s.publicAccessToken }), 200);
+    assert.equal((await waitpoint(srv, w.waitpointId)).output, '"late row"');
+    assert.equal((await records(srv, ext, "in")).length, 1);
   });
 
   test("externalIds with URL-special characters address one stream by either form", async () => {
