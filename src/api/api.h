@@ -74,6 +74,10 @@ struct realtime *api_realtime_new(app *a);
 /* Token waitpoint options from a body (api/waitpoints.c); replies 400
  * and returns false when invalid. */
 bool api_token_opts(http_ctx *c, json_t *body, token_opts *o);
+/* A wait body's lastSeqNum (any JSON number, or absent: -1) as a stream
+ * cursor: below 0 is -1 (from the start), past int64 is a seq no record
+ * has. v is borrowed. */
+int64_t api_seq_cursor(json_t *v);
 /* Held dev dequeues (api/dev.c): the state on a->holds, hooked into a->rt;
  * free answers every held dequeue empty (shutdown). */
 int api_devhold_new(app *a);

@@ -8,6 +8,8 @@
  * the waitpoints and part-id claims are engine/sesschan.c.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +17,8 @@
 #include "engine/sessions.h"
 #include "realtime/s2.h"
 #include "util/id.h"
+#include "util/jsontext.h"
+#include "util/utf8.h"
 
 #define WAIT_BODY_MAX (10 * 1024)
 #define CHANNEL_NAME_MAX 128
@@ -44,10 +48,27 @@ static bool channel_name_ok(const char *n)
     return true;
 }
 
+/* The JWT's session scope for action on any alias of the channel's
+ * session: the URL value, and the row's friendly and external ids. */
+static bool authorize(http_ctx *c, const char *action, const char *url, const chan_req *q)
+{
+    scope_res res[3] = {{"sessions", url}};
+    size_t n = 1;
+    if (q->has_row) {
+        res[n++] = (scope_res){"sessions", q->s.friendly_id};
+        if (q->s.external_id)
+            res[n++] = (scope_res){"sessions", q->s.external_id};
+    }
+    return http_authorize(c, action, res, n);
+}
+
 /* Resolves /sessions/:session[/channels/:name]/:io. A friendly id without
  * a row is 404 "Session not found"; an external id without one is
  * addressed by the URL value unless need_row (then 404 Resource not
- * found). Checks the JWT's session scope for action on any alias. */
+ * found). Checks the JWT's session scope for action on any alias. As the
+ * real routes: the write routes (actions) check the scope before the 404,
+ * so a token for another chat learns nothing of this one; the read routes
+ * (loaders) resolve first. */
 static bool resolve(http_ctx *c, bool named, bool need_row, const char *action, chan_req *q)
 {
     memset(q, 0, sizeof *q);
@@ -69,18 +90,16 @@ static bool resolve(http_ctx *c, bool named, bool need_row, const char *action, 
         return false;
     }
     q->has_row = rc == 0;
+    bool auth_first = strcmp(action, "write") == 0;
+    if (auth_first && !authorize(c, action, url, q)) {
+        store_session_clear(&q->s);
+        return false;
+    }
     if (!q->has_row && (need_row || strncmp(url, "session_", 8) == 0)) {
         http_reply_error(c, 404, need_row ? "Resource not found" : "Session not found");
         return false;
     }
-    scope_res res[3] = {{"sessions", url}};
-    size_t n = 1;
-    if (q->has_row) {
-        res[n++] = (scope_res){"sessions", q->s.friendly_id};
-        if (q->s.external_id)
-            res[n++] = (scope_res){"sessions", q->s.external_id};
-    }
-    if (!http_authorize(c, action, res, n)) {
+    if (!auth_first && !authorize(c, action, url, q)) {
         store_session_clear(&q->s);
         return false;
     }
@@ -111,7 +130,8 @@ static void init(http_ctx *c, bool named)
         http_reply_raw(c, 400, "text/plain; charset=utf-8",
                        "Cannot initialize a channel on a closed session", 47);
     } else {
-        /* a non-secret caller gets a token for this one stream only */
+        /* a non-secret caller gets a grant that names this stream and
+         * appends nothing (realtime/s2.h s2_token_mint_stream) */
         char *tok = is_secret(c) ? s2_token_mint(c->app, c->auth.env, c->now)
                                  : s2_token_mint_stream(c->app, c->auth.env, q.ch.stream, c->now);
         api_s2_grant(c, q.ch.stream, tok);
@@ -239,13 +259,17 @@ static void records(http_ctx *c, bool named)
     const char *after = http_query(c, "afterEventId");
     int64_t from = 0;
     if (after) {
-        char *end;
-        long long v = strtoll(after, &end, 10);
-        if (!*after || *end || !isdigit((unsigned char)*after)) {
+        const char *p = after;
+        while (isdigit((unsigned char)*p))
+            p++;
+        if (!*after || *p) { /* ^\d+$ */
             http_reply_error(c, 400, "Invalid afterEventId");
             return;
         }
-        from = v + 1;
+        /* past any tail when it does not fit: the read clamps to nothing */
+        errno = 0;
+        long long v = strtoll(after, NULL, 10);
+        from = errno == ERANGE || v == LLONG_MAX ? INT64_MAX : v + 1;
     }
     chan_req q;
     if (!resolve(c, named, false, "read", &q))
@@ -271,15 +295,50 @@ void api_sesschan_named_records(http_ctx *c)
 
 /* ---- [76] append -------------------------------------------------------- */
 
+/* The body as the real route reads it (Request.text(): invalid UTF-8
+ * becomes U+FFFD), and on .in without a client-forged
+ * payload.actionSource "webhook": only the hosted webhook ingress may claim
+ * that trust, and the latest SDK's agent skips validating such actions
+ * (the reference server's sanitizeSessionInput). NULL when an .in body is
+ * JSON that cannot be checked (nested past jansson's depth; JSON.parse in
+ * the agent would read it). Caller frees. */
+static char *body_text(h2o_iovec_t b, bool in, size_t *len)
+{
+    char *text = utf8_lossy(b.base ? b.base : "", b.len, len);
+    /* parsed every time: a substring test for "actionSource" would miss
+     * the key written with escapes ("action\u0053ource") */
+    if (!in)
+        return text;
+    json_t *rec = jsontext_loadb(text, *len, JSON_DECODE_ANY, NULL);
+    if (!rec) {
+        if (!jsontext_valid(text, *len))
+            return text; /* not JSON: nothing the agent reads as a source */
+        free(text);
+        return NULL;
+    }
+    json_t *payload = json_object_get(rec, "payload");
+    json_t *src = json_object_get(payload, "actionSource");
+    if (json_is_string(src) && strcmp(json_string_value(src), "webhook") == 0) {
+        json_object_del(payload, "actionSource");
+        free(text);
+        text = jsontext_dumps(rec, JSON_COMPACT | JSON_ENCODE_ANY);
+        *len = text ? strlen(text) : 0;
+    }
+    json_decref(rec);
+    return text;
+}
+
 static void append(http_ctx *c, bool named)
 {
-    if (!http_header(c, "content-length") && http_body(c).len == 0) {
-        http_reply_error(c, 413, "Request body too large");
-        return;
-    }
+    /* The real route also refuses a body without Content-Length (413);
+     * h2o 2.2 keeps that header to itself, so an empty body (what fetch
+     * sends as Content-Length: 0) is taken as one, and the route's 1 MiB
+     * limit bounds a chunked body. */
     chan_req q;
     if (!resolve(c, named, true, "write", &q))
         return;
+    char *body = NULL;
+    size_t body_len = 0;
     const char *status = engine_session_status(&q.s, c->now);
     if (strcmp(status, "ACTIVE") != 0) {
         bool closed = strcmp(status, "CLOSED") == 0;
@@ -299,6 +358,11 @@ static void append(http_ctx *c, bool named)
         reply_ok_false(c, 403, "Appending to the out channel requires secret key authentication");
         goto out;
     }
+    body = body_text(http_body(c), strcmp(q.ch.io, "in") == 0, &body_len);
+    if (!body) {
+        reply_ok_false(c, 422, "Invalid body: JSON nested too deep");
+        goto out;
+    }
     err_t e = {0};
     /* the chat channel's .in boots a run for the message (a continuation when
      * the last one ended) before the record lands; errors only cost the wake */
@@ -310,7 +374,6 @@ static void append(http_ctx *c, bool named)
             fprintf(stderr, "triggerd: session %s: no run for the append: %s\n", q.s.friendly_id,
                     e.msg);
     }
-    h2o_iovec_t b = http_body(c);
     const char *pid = http_header(c, "x-part-id");
     char gen[16];
     bool claimed = true;
@@ -326,12 +389,12 @@ static void append(http_ctx *c, bool named)
     }
     int64_t seq = -1;
     if (claimed) {
-        json_t *rec = json_pack("{s:s%,s:s}", "data", b.base ? b.base : "", b.len, "id", pid);
+        json_t *rec = json_pack("{s:s%,s:s}", "data", body, body_len, "id", pid);
         char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
         json_decref(rec);
-        if (!text) { /* not UTF-8: jansson refuses the string */
+        if (!text) {
             engine_session_part_release(c->app->en, c->auth.env, &q.ch, pid);
-            reply_ok_false(c, 422, "Invalid body: not UTF-8 text");
+            reply_ok_false(c, 500, "Something went wrong, please try again.");
             goto out;
         }
         size_t len = strlen(text);
@@ -359,9 +422,7 @@ static void append(http_ctx *c, bool named)
     }
     /* a side channel's .in never wakes a run */
     if (!q.channel) {
-        char *raw = strndup(b.base ? b.base : "", b.len);
-        int rc = engine_session_appended(c->app->en, c->auth.env, &q.ch, raw, c->now, &e);
-        free(raw);
+        int rc = engine_session_appended(c->app->en, c->auth.env, &q.ch, body, c->now, &e);
         if (rc != 0) {
             reply_ok_false(c, 500, "Something went wrong, please try again.");
             goto out;
@@ -372,6 +433,7 @@ static void append(http_ctx *c, bool named)
         json_object_set_new(ok, "seq", json_integer(seq));
     http_reply_json(c, 200, ok);
 out:
+    free(body);
     store_session_clear(&q.s);
 }
 
@@ -394,17 +456,22 @@ void api_sesschan_wait(http_ctx *c)
     json_t *sess = json_object_get(body, "session");
     json_t *io = json_object_get(body, "io");
     if (!json_is_string(sess) || !*json_string_value(sess)) {
-        http_reply_error(c, 422, "session is required");
+        http_reply_error(c, 400, "session is required");
         return;
     }
     if (!json_is_string(io) ||
         (strcmp(json_string_value(io), "in") != 0 && strcmp(json_string_value(io), "out") != 0)) {
-        http_reply_error(c, 422, "io must be \"in\" or \"out\"");
+        http_reply_error(c, 400, "io must be \"in\" or \"out\"");
         return;
     }
     json_t *ls = json_object_get(body, "lastSeqNum");
     if (ls && !json_is_null(ls) && !json_is_number(ls)) {
-        http_reply_error(c, 422, "lastSeqNum must be a number");
+        http_reply_error(c, 400, "lastSeqNum must be a number");
+        return;
+    }
+    json_t *to = json_object_get(body, "timeout");
+    if (to && !json_is_null(to) && !json_is_string(to)) {
+        http_reply_error(c, 400, "timeout must be a string");
         return;
     }
     token_opts o;
@@ -413,7 +480,15 @@ void api_sesschan_wait(http_ctx *c)
     const char *url = json_string_value(sess);
     store_session s = {0};
     err_t e = {0};
-    int rc = engine_session_get(c->app->en, c->auth.env, url, &s, &e);
+    /* the run first, then the session (the real route's order) */
+    store_run r = {0};
+    int rc = engine_run_get(c->app->en, c->auth.env, http_param(c, 0), &r, &e);
+    store_run_clear(&r);
+    if (rc) {
+        http_reply_err(c, &e);
+        return;
+    }
+    rc = engine_session_get(c->app->en, c->auth.env, url, &s, &e);
     if (rc && (rc != ERR_NOT_FOUND || strncmp(url, "session_", 8) == 0)) {
         http_reply_err(c, &e);
         return;
@@ -424,7 +499,7 @@ void api_sesschan_wait(http_ctx *c)
     char *name = s2_session_stream_name(c->auth.env->id, ch.key, NULL, ch.io);
     ch.stream = http_sprintf(c, "%s", name);
     free(name);
-    int64_t after = json_is_number(ls) ? (int64_t)json_number_value(ls) : -1;
+    int64_t after = api_seq_cursor(ls);
     char id[64];
     bool cached = false;
     if (engine_session_stream_wait(c->app->en, c->auth.env, http_param(c, 0), &ch, &o, after,

@@ -18,6 +18,7 @@
  * records of one NDJSON POST are committed (in order) when that body ends,
  * not line by line as they arrive.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -274,6 +275,7 @@ typedef struct sse_reader {
     bool v2;      /* S2 batch format (input streams) */
     bool s2;      /* an S2 stream (v2 run streams): stream is its name */
     bool ending;  /* http_stream_end called */
+    bool wrote;   /* anything written yet (the response head goes with it) */
     int64_t last; /* last seq sent, -1 = none */
     int64_t idle_ms;
     int64_t last_data, last_write;
@@ -371,6 +373,7 @@ static void emit(void *ud, const store_stream_rec *rec)
     } else {
         rd->last = rec->seq;
         rd->last_data = rd->last_write = time_now_ms();
+        rd->wrote = true;
     }
     free(ev);
 }
@@ -405,6 +408,7 @@ static void s2_flush(s2_emit *x, int64_t tail)
     } else {
         x->rd->last = x->last;
         x->rd->last_data = x->rd->last_write = time_now_ms();
+        x->rd->wrote = true;
     }
     free(ev);
     json_array_clear(x->recs);
@@ -468,6 +472,23 @@ static void on_wake(void *ud, int64_t durable_seq)
     reader_send(rd, durable_seq);
 }
 
+/* A heartbeat: an S2 ping event (ignored by the SDK) or an SSE comment. */
+static void reader_ping(sse_reader *rd, int64_t now)
+{
+    static const char ping[] = ": ping\n\n";
+    char s2ping[64];
+    const char *p = ping;
+    if (rd->s2) {
+        snprintf(s2ping, sizeof s2ping, "event: ping\ndata: {\"timestamp\":%lld}\n\n",
+                 (long long)now);
+        p = s2ping;
+    }
+    if (http_stream_write(rd->hs, p, strlen(p)) != 0)
+        reader_end(rd);
+    rd->last_write = now;
+    rd->wrote = true;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     sse_reader *rd = t->data;
@@ -478,31 +499,25 @@ static void on_tick(uv_timer_t *t)
         reader_end(rd);
         return;
     }
-    if (now - rd->last_write >= SSE_PING_MS) {
-        static const char ping[] = ": ping\n\n";
-        char s2ping[64];
-        const char *p = ping;
-        if (rd->s2) {
-            snprintf(s2ping, sizeof s2ping, "event: ping\ndata: {\"timestamp\":%lld}\n\n",
-                     (long long)now);
-            p = s2ping;
-        }
-        if (http_stream_write(rd->hs, p, strlen(p)) != 0)
-            reader_end(rd);
-        rd->last_write = now;
-    }
+    if (now - rd->last_write >= SSE_PING_MS)
+        reader_ping(rd, now);
 }
 
-/* Timeout-Seconds: 1..600, else 400 plain text (as the real route). */
+/* Timeout-Seconds: 1..600, else 400 plain text (as the real route, which
+ * reads it with Number(): "10abc" and "1.5" are refused, " 5 " and "5.0"
+ * are 5; an empty value is absent). */
 static bool parse_timeout(http_ctx *c, int64_t *ms)
 {
     const char *v = http_header(c, "timeout-seconds");
     *ms = SSE_IDLE_MS;
-    if (!v)
+    if (!v || !*v)
         return true;
     char *end;
-    long n = strtol(v, &end, 10);
-    if (end == v) {
+    double n = strtod(v, &end);
+    while (end != v && isspace((unsigned char)*end))
+        end++;
+    bool finite = n == n && n > -1e18 && n < 1e18; /* NaN, Infinity: invalid */
+    if (end == v || *end || !finite || n != (double)(int64_t)n) {
         reply_text(c, 400, "Invalid timeout seconds");
         return false;
     }
@@ -514,7 +529,7 @@ static bool parse_timeout(http_ctx *c, int64_t *ms)
         reply_text(c, 400, "Timeout seconds must be less than 600");
         return false;
     }
-    *ms = n * 1000;
+    *ms = (int64_t)n * 1000;
     return true;
 }
 
@@ -569,6 +584,12 @@ static void reader_follow(sse_reader *rd)
 {
     rd->w = streams_watch_start(rd->a->streams, rd->run_id, rd->stream, on_wake, rd);
     uv_timer_start(&rd->timer, on_tick, 1000, 1000);
+    /* h2o sends the response head with the first body bytes: a reader with
+     * nothing to catch up on would leave the client without headers (the
+     * SDK gives up after 30 s) until the first record. S2 too sends a
+     * heartbeat as soon as a reader reaches the tail (spec/s2.md 8.1). */
+    if (!rd->wrote)
+        reader_ping(rd, time_now_ms());
 }
 
 static void serve_sse(http_ctx *c, const char *stream, bool v2, bool output)
@@ -724,7 +745,7 @@ void api_input_wait(http_ctx *c)
     token_opts o;
     if (!api_token_opts(c, body, &o))
         return;
-    int64_t after = json_is_number(ls) ? (int64_t)json_number_value(ls) : -1;
+    int64_t after = api_seq_cursor(ls);
     const char *stream = http_sprintf(c, INPUT_PREFIX "%s", json_string_value(sid));
     char id[64];
     bool cached = false;

@@ -73,6 +73,12 @@ static json_t *present_token(http_ctx *c, const store_waitpoint *w, bool full)
 /* Fills o from a token-shaped body (idempotencyKey, idempotencyKeyTTL,
  * timeout, tags); strings borrowed from body or the pool. On invalid input
  * replies 400 and returns false. */
+int64_t api_seq_cursor(json_t *v)
+{
+    double d = json_is_number(v) ? json_number_value(v) : -1;
+    return d >= 9e18 ? INT64_MAX - 1 : d < 0 ? -1 : (int64_t)d; /* never cast out of range */
+}
+
 bool api_token_opts(http_ctx *c, json_t *body, token_opts *o)
 {
     memset(o, 0, sizeof *o);

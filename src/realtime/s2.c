@@ -14,6 +14,7 @@
 
 #include "realtime/streams.h"
 #include "store/store.h"
+#include "util/utf8.h"
 
 static int fail(s2_err *e, int status, const char *code, const char *msg)
 {
@@ -251,9 +252,12 @@ int s2_token_check(app *a, const char *token, const char *name, int64_t now, s2_
     json_t *p = json_object_get(res.claims, "s2");
     json_t *exact = json_object_get(res.claims, "s2n");
     int rc = 0;
-    if (json_is_string(exact)
-            ? strcmp(name, json_string_value(exact)) != 0
-            : !json_is_string(p) || strncmp(name, json_string_value(p), json_string_length(p)) != 0)
+    if (json_is_string(exact))
+        rc = fail(e, 403, "permission_denied",
+                  strcmp(name, json_string_value(exact)) != 0
+                      ? "the access token does not grant this stream"
+                      : "a session token's grant cannot append: use the channel's /append route");
+    else if (!json_is_string(p) || strncmp(name, json_string_value(p), json_string_length(p)) != 0)
         rc = fail(e, 403, "permission_denied", "the access token does not grant this stream");
     auth_result_clear(&res);
     return rc;
@@ -313,63 +317,15 @@ char *s2_run_stream_name(const char *env_id, const char *run_id, const char *key
 
 /* ---- read format ------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
-static size_t utf8_seq(const uint8_t *p, size_t n)
-{
-    uint8_t c = p[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 /* The bytes as a JSON string, invalid UTF-8 replaced by U+FFFD (raw format). */
 static json_t *lossy_string(const void *data, size_t n)
 {
-    const uint8_t *p = data;
     json_t *s = json_stringn(n ? data : "", n);
     if (s)
         return s;
-    char *out = malloc(n * 3 + 1);
-    if (!out)
-        abort();
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        size_t l = utf8_seq(p + i, n - i);
-        if (l) {
-            memcpy(out + o, p + i, l);
-            o += l;
-            i += l;
-        } else {
-            memcpy(out + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-        }
-    }
-    s = json_stringn(out, o);
+    size_t len;
+    char *out = utf8_lossy(data, n, &len);
+    s = json_stringn(out, len);
     free(out);
     return s;
 }

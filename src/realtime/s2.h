@@ -44,8 +44,12 @@ json_t *s2_ack_json(const s2_ack *a);
 
 /* A long-lived token for env's S2 streams. Caller frees. */
 char *s2_token_mint(app *a, const store_env *env, int64_t now);
-/* A token that may append to stream name only (a session channel handed
- * to a client that holds no secret key). Caller frees. */
+/* The grant of a session channel handed to a client that holds no secret
+ * key (PUT .in with a session token): it names stream name and may append
+ * to nothing. The SDK writes .in only through the /append route, which
+ * dedups parts, strips client-forged webhook trust and wakes waiting runs;
+ * a direct S2 write would skip all three. PUT still answers with the
+ * X-S2-* headers, as the real route does. Caller frees. */
 char *s2_token_mint_stream(app *a, const store_env *env, const char *name, int64_t now);
 /* 0 when token (raw, without "Bearer ") may append to stream name, else the
  * error (401 authn / 403 permission_denied) in e. */
