@@ -109,6 +109,17 @@ async function drain(stream, timeout = 60_000) {
 const send = (transport, chatId, messages, signal = new AbortController().signal) =>
   transport.sendMessages({ trigger: "submit-message", chatId, messageId: undefined, messages, abortSignal: signal });
 
+/** The .out records of a chat (GET …/out/records, secret key). */
+async function outRecords(chatId) {
+  const res = await fetch(`${srv.url}/realtime/v1/sessions/${chatId}/out/records`, {
+    headers: { authorization: `Bearer ${srv.keys.dev}` },
+  });
+  assert.equal(res.status, 200);
+  return (await res.json()).records;
+}
+
+const controlOf = (rec) => (rec.headers ?? []).find(([k]) => k === "trigger-control")?.[1];
+
 /* ---- 1. chat.requestUpgrade() ---- */
 
 test("requestUpgrade in onTurnStart: the same message is answered by a new run", async () => {
@@ -121,6 +132,10 @@ test("requestUpgrade in onTurnStart: the same message is answered by a new run",
   assert.equal(await reply(c, "upgrade-now please"), "echo:upgrade-now please|users:2");
   const run2 = await currentRun(id);
   assert.notEqual(run2, run1, "sessions.retrieve shows the new currentRunId");
+  const recs = await outRecords(id);
+  const up = recs.findIndex((r) => controlOf(r) === "upgrade-required");
+  assert.ok(up >= 0, `an upgrade-required record on .out: ${JSON.stringify(recs.map(controlOf))}`);
+  assert.ok(recs.slice(up).some((r) => controlOf(r) === "turn-complete"), "the new run's turn-complete follows it");
   const r2 = await runs.retrieve(run2);
   assert.equal(r2.payload.continuation, true);
   assert.equal(r2.payload.previousRunId, run1);
@@ -195,11 +210,9 @@ async function readOut(chatId, lastEventId, onRecord, timeout = 60_000) {
   }
 }
 
-const control = (rec) => (rec.headers ?? []).find(([k]) => k === "trigger-control")?.[1];
-
 /** The text delta a data record of .out carries, or "". */
 function deltaOf(rec) {
-  if (control(rec) || !rec.body) return "";
+  if (controlOf(rec) || !rec.body) return "";
   let chunk;
   try {
     chunk = JSON.parse(rec.body);
@@ -240,7 +253,7 @@ test("resume of .out from Last-Event-ID mid-reply: nothing lost or repeated", as
   await readOut(id, last, (rec) => {
     second.push(rec.seq_num);
     text2 += deltaOf(rec);
-    return control(rec) === "turn-complete";
+    return controlOf(rec) === "turn-complete";
   });
   const seqs = [...first, ...second];
   assert.deepEqual(seqs, seqs.map((_, i) => seqs[0] + i), `contiguous, no repeats: ${seqs}`);
@@ -344,7 +357,7 @@ test("close: appends are refused with 409 session_closed and the externalId is n
   const transport = transportFor("chat-echo", {
     sessions: { [id]: { publicAccessToken: await sessionToken(id), isStreaming: false } },
   });
-  await assert.rejects(() => send(transport, id, [userMsg("u2", "again")]));
+  await assert.rejects(() => send(transport, id, [userMsg("u2", "again")]), /409|session_closed|closed/i);
   // POST /api/v1/sessions with the same externalId is a conflict
   const again = await fetch(`${srv.url}/api/v1/sessions`, {
     method: "POST",
@@ -370,6 +383,16 @@ test("transport.preload boots the run before the first message", async () => {
   assert.equal(text, "echo:after preload|users:1");
   assert.equal(await currentRun(id), run, "the preloaded run answered");
   await waitRun(run, (r) => r.metadata?.chatStarts === 1, "ran onChatStart");
+});
+
+test("AgentChat.preload boots the run before the first message", async () => {
+  const id = uid("pre2-");
+  const c = new AgentChat({ agent: "chat-hooks", id });
+  await c.preload();
+  const run = await currentRun(id);
+  await waitRun(run, (r) => r.status === "EXECUTING" && r.metadata?.preloaded === true, "ran onPreload");
+  assert.equal(await reply(c, "hello"), "echo:hello|users:1");
+  assert.equal(await currentRun(id), run, "the preloaded run answered");
 });
 
 /* ---- 7. hooks ---- */
