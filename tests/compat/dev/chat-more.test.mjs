@@ -9,7 +9,7 @@
 //   reconnectToStream, nothing lost or repeated
 //   a stale token refreshed through the transport's accessToken callback
 //   (append 401 and SSE 401)
-//   a 25-turn chat whose .in/append bodies stay under 5 KB
+//   a 25-turn chat whose .in/append bodies stay under 5 KB (and .out stays trimmed)
 //   close: appends refused (409 session_closed), the externalId not reusable
 //   transport.preload boots the run before the first message
 //   onChatStart once per chat, onBoot on every run
@@ -333,6 +333,23 @@ test("a 25-turn chat: every .in/append body stays under 5 KB", async () => {
   }
   assert.ok(sizes.length >= 25, `appends seen: ${sizes.length}`);
   assert.ok(Math.max(...sizes) < 5 * 1024, `append bodies: ${sizes}`);
+  // and .out stays bounded: each turn trims back to the previous turn-complete
+  const recs = await outRecords(id);
+  assert.ok(recs.length > 0 && recs.length < 40, `.out holds ${recs.length} records after 25 turns`);
+  assert.ok(recs[0].seqNum > 100, `the early turns were trimmed (first seq ${recs[0].seqNum})`);
+  // a reload whose cursor was trimmed away reads from the first surviving
+  // record; the tail is a finished turn, so the answer says settled and ends
+  const t0 = Date.now();
+  const res = await fetch(`${srv.url}/realtime/v1/sessions/${id}/out`, {
+    headers: { authorization: `Bearer ${srv.keys.dev}`, "last-event-id": "5", "x-peek-settled": "1", "timeout-seconds": "60" },
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-session-settled"), "true");
+  const sse = await res.text();
+  assert.ok(Date.now() - t0 < 5000, `a settled read ends at once (${Date.now() - t0} ms)`);
+  const firstId = Number(/^id: (\d+)$/m.exec(sse)?.[1]);
+  const firstSeq = Number(/"seq_num":(\d+)/.exec(sse)?.[1]);
+  assert.ok(firstSeq > 5 && firstSeq <= recs[0].seqNum && firstId >= firstSeq, `resumed at ${firstSeq}`);
 });
 
 /* ---- 5. close ---- */
