@@ -349,7 +349,8 @@ test("a 25-turn chat: every .in/append body stays under 5 KB", async () => {
   assert.ok(Date.now() - t0 < 5000, `a settled read ends at once (${Date.now() - t0} ms)`);
   const firstId = Number(/^id: (\d+)$/m.exec(sse)?.[1]);
   const firstSeq = Number(/"seq_num":(\d+)/.exec(sse)?.[1]);
-  assert.ok(firstSeq > 5 && firstSeq <= recs[0].seqNum && firstId >= firstSeq, `resumed at ${firstSeq}`);
+  // (the last turn's trim may land after the records read above: no upper bound)
+  assert.ok(firstSeq > 100 && firstId >= firstSeq, `resumed at the first surviving record, not 6: ${firstSeq}`);
 });
 
 /* ---- 5. close ---- */
