@@ -72,6 +72,7 @@ export async function startDevSession(srv, { extraFiles } = {}) {
   );
   let log = "";
   const s = {
+    pid: proc.pid,
     projectDir,
     logPath,
     proc,

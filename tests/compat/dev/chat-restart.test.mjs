@@ -1,0 +1,87 @@
+// Compat: a chat survives triggerd restarting (issue 10), with the real
+// `trigger.dev dev` CLI running the fixture's chat agents (cli.mjs) and the
+// SDK's AgentChat driving them:
+//   restarted between turns: the next message is answered with the whole
+//   history (the session, its .in/.out channels and the agent's waitpoint are
+//   durable; the CLI reconnects)
+//   restarted mid-reply: the reply still arrives whole (the agent's S2 writer
+//   retries, the reader resumes from Last-Event-ID) and the chat goes on
+//   the agent's worker process killed mid-reply: the next message is answered
+//   (by the attempt's retry or a continuation run)
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { startServer, sleep, uid } from "../helpers.mjs";
+import { startDevSession, FIXTURE } from "./cli.mjs";
+
+const sdkDist = join(FIXTURE, "node_modules/@trigger.dev/sdk/dist/esm/v3");
+const load = (f) => import(pathToFileURL(join(sdkDist, f)).href);
+const { configure } = await load("index.js");
+const { AgentChat } = await load("chat.js");
+
+let srv;
+let cli;
+
+before(async () => {
+  srv = await startServer();
+  configure({ baseURL: srv.url, accessToken: srv.keys.dev });
+  cli = await startDevSession(srv);
+});
+
+after(async () => {
+  await cli?.stop();
+  await srv?.stop();
+});
+
+async function reply(agentChat, text, timeout = 90_000) {
+  const stream = await agentChat.sendMessage(text);
+  return await Promise.race([
+    stream.text(),
+    sleep(timeout).then(() => {
+      throw new Error(`no reply to "${text}" in ${timeout} ms\n${cli.tail(40)}`);
+    }),
+  ]);
+}
+
+test("triggerd restarted between turns: the next message is answered with the whole history", { timeout: 240_000 }, async () => {
+  const c = new AgentChat({ agent: "chat-echo", id: uid("rs-") });
+  assert.equal(await reply(c, "before"), "echo:before|users:1");
+  await sleep(3000); // past the idle timeout: the run waits on its session-stream waitpoint
+  await srv.restart();
+  assert.equal(await reply(c, "after"), "echo:after|users:2");
+  assert.equal(await reply(c, "again"), "echo:again|users:3");
+});
+
+test("triggerd restarted mid-reply: the reply arrives whole and the chat goes on", { timeout: 240_000 }, async () => {
+  const c = new AgentChat({ agent: "chat-slow", id: uid("rm-") });
+  const stream = await c.sendMessage("slow one");
+  const text = Promise.race([
+    stream.text(),
+    sleep(120_000).then(() => {
+      throw new Error(`no whole reply in 120 s\n${cli.tail(40)}`);
+    }),
+  ]);
+  await sleep(2000); // a few deltas in (20 x 300 ms)
+  await srv.restart();
+  assert.equal(await text, "echo:slow one|users:1");
+  assert.equal(await reply(c, "next"), "echo:next|users:2");
+});
+
+test("the agent's worker process killed mid-reply: the chat goes on in a retry or continuation", { timeout: 240_000 }, async () => {
+  const { execSync } = await import("node:child_process");
+  const c = new AgentChat({ agent: "chat-slow", id: uid("rk-") });
+  const stream = await c.sendMessage("doomed");
+  const first = stream.text().catch((e) => `error: ${e.message}`);
+  await sleep(2000);
+  // the dev CLI runs each attempt in a "trigger-dev-run-worker" process of
+  // its process group (this CLI's only: other suites may run beside)
+  const pids = execSync(`pgrep -g ${cli.pid} -f '^trigger-dev-run-worker' || true`).toString().trim().split(/\s+/).filter(Boolean);
+  assert.ok(pids.length > 0, `no worker process in group ${cli.pid}`);
+  for (const p of pids) process.kill(Number(p), "SIGKILL");
+  await Promise.race([first, sleep(60_000)]);
+  const next = await reply(c, "still there?", 120_000);
+  // users:2 (4.5.0); 4.8.3's retried attempt counts the interrupted message
+  // twice (users:3): noted in issue 10, not yet compared with the platform
+  assert.match(next, /^echo:still there\?\|users:[123]$/, next);
+});
