@@ -15,30 +15,16 @@
 //   onChatStart once per chat, onBoot on every run
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { startServer, sleep, uid } from "../helpers.mjs";
-import { startDevSession, FIXTURE, FINAL, latest } from "./cli.mjs";
+import { sleep, uid } from "../helpers.mjs";
+import { FINAL, latest } from "./cli.mjs";
+import { runs, sessions, auth, AgentChat, TriggerChatTransport, chat, startChat, stopChat } from "./chat-lib.mjs";
 
-const sdkDist = join(FIXTURE, "node_modules/@trigger.dev/sdk/dist/esm/v3");
-const load = (f) => import(pathToFileURL(join(sdkDist, f)).href);
-const { configure, runs, sessions, auth } = await load("index.js");
-const { AgentChat, TriggerChatTransport } = await load("chat.js");
-const { chat } = await load("ai.js");
 
 let srv;
 let cli;
 
-before(async () => {
-  srv = await startServer();
-  configure({ baseURL: srv.url, accessToken: srv.keys.dev });
-  cli = await startDevSession(srv);
-});
-
-after(async () => {
-  await cli?.stop();
-  await srv?.stop();
-});
+before(async () => ({ srv, cli } = await startChat()));
+after(() => stopChat({ srv, cli }));
 
 const withTimeout = (p, what, timeout = 60_000) =>
   Promise.race([

@@ -10,39 +10,17 @@
 //   (by the attempt's retry or a continuation run)
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { startServer, sleep, uid } from "../helpers.mjs";
-import { startDevSession, FIXTURE } from "./cli.mjs";
+import { sleep, uid } from "../helpers.mjs";
+import { AgentChat, startChat, stopChat, replyWith } from "./chat-lib.mjs";
 
-const sdkDist = join(FIXTURE, "node_modules/@trigger.dev/sdk/dist/esm/v3");
-const load = (f) => import(pathToFileURL(join(sdkDist, f)).href);
-const { configure } = await load("index.js");
-const { AgentChat } = await load("chat.js");
 
 let srv;
 let cli;
 
-before(async () => {
-  srv = await startServer();
-  configure({ baseURL: srv.url, accessToken: srv.keys.dev });
-  cli = await startDevSession(srv);
-});
+before(async () => ({ srv, cli } = await startChat()));
+after(() => stopChat({ srv, cli }));
 
-after(async () => {
-  await cli?.stop();
-  await srv?.stop();
-});
-
-async function reply(agentChat, text, timeout = 90_000) {
-  const stream = await agentChat.sendMessage(text);
-  return await Promise.race([
-    stream.text(),
-    sleep(timeout).then(() => {
-      throw new Error(`no reply to "${text}" in ${timeout} ms\n${cli.tail(40)}`);
-    }),
-  ]);
-}
+const reply = replyWith(() => cli);
 
 test("triggerd restarted between turns: the next message is answered with the whole history", { timeout: 240_000 }, async () => {
   const c = new AgentChat({ agent: "chat-echo", id: uid("rs-") });

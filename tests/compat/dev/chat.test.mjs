@@ -12,40 +12,18 @@
 //   two chats in parallel never mix; stop mid-reply ends the turn
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { startServer, sleep, uid } from "../helpers.mjs";
-import { startDevSession, FIXTURE, FINAL } from "./cli.mjs";
+import { sleep, uid } from "../helpers.mjs";
+import { FINAL } from "./cli.mjs";
+import { runs, sessions, auth, AgentChat, TriggerChatTransport, chat, startChat, stopChat, replyWith } from "./chat-lib.mjs";
 
-const sdkDist = join(FIXTURE, "node_modules/@trigger.dev/sdk/dist/esm/v3");
-const load = (f) => import(pathToFileURL(join(sdkDist, f)).href);
-const { configure, runs, sessions, auth } = await load("index.js");
-const { AgentChat, TriggerChatTransport } = await load("chat.js");
-const { chat } = await load("ai.js");
 
 let srv;
 let cli;
 
-before(async () => {
-  srv = await startServer();
-  configure({ baseURL: srv.url, accessToken: srv.keys.dev });
-  cli = await startDevSession(srv);
-});
+before(async () => ({ srv, cli } = await startChat()));
+after(() => stopChat({ srv, cli }));
 
-after(async () => {
-  await cli?.stop();
-  await srv?.stop();
-});
-
-async function reply(agentChat, text, timeout = 60_000) {
-  const stream = await agentChat.sendMessage(text);
-  return await Promise.race([
-    stream.text(),
-    sleep(timeout).then(() => {
-      throw new Error(`no reply to "${text}" in ${timeout} ms\n${cli.tail(40)}`);
-    }),
-  ]);
-}
+const reply = replyWith(() => cli);
 
 async function currentRun(chatId) {
   return (await sessions.retrieve(chatId)).currentRunId;
