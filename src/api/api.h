@@ -48,6 +48,11 @@ json_t *api_present_list_item(http_ctx *c, const store_run *r, const store_env *
  * first_seq..last_seq): backward when the request paged with before, more
  * when another page lies in that direction, after when it paged with
  * after. New reference. */
+/* filter[createdAt][period|from|to] of the sessions and waitpoint-token
+ * lists (from/to: ISO time or epoch ms, as those routes read them); true
+ * when k is one of them. A bad period sets *error. */
+bool api_created_at_filter(http_ctx *c, const char *k, const char *v, int64_t *from, int64_t *to,
+                           const char **error);
 json_t *api_cursor_pagination(size_t n, int64_t first_seq, int64_t last_seq, bool backward,
                               bool more, bool after);
 

@@ -512,3 +512,24 @@ json_t *api_cursor_pagination(size_t n, int64_t first_seq, int64_t last_seq, boo
         json_object_set_new(pag, "previous", json_sprintf("%lld", (long long)first_seq));
     return pag;
 }
+
+bool api_created_at_filter(http_ctx *c, const char *k, const char *v, int64_t *from, int64_t *to,
+                           const char **error)
+{
+    if (strcmp(k, "filter[createdAt][period]") == 0) {
+        int64_t ms;
+        if (dur_parse(v, &ms) != 0)
+            *error = "Invalid filter[createdAt][period]";
+        else
+            *from = c->now - ms;
+    } else if (strcmp(k, "filter[createdAt][from]") == 0) {
+        if (time_parse_iso(v, from) != 0)
+            *from = strtoll(v, NULL, 10);
+    } else if (strcmp(k, "filter[createdAt][to]") == 0) {
+        if (time_parse_iso(v, to) != 0)
+            *to = strtoll(v, NULL, 10);
+    } else {
+        return false;
+    }
+    return true;
+}

@@ -205,18 +205,8 @@ static void token_param(void *ud, const char *k, const char *v)
         for (char *save = NULL, *t = strtok_r(copy, ",", &save); t && f->n_tag < STORE_FILTER_MAX;
              t = strtok_r(NULL, ",", &save))
             f->tags[f->n_tag++] = t;
-    } else if (strcmp(k, "filter[createdAt][period]") == 0) {
-        int64_t ms;
-        if (dur_parse(v, &ms) != 0)
-            p->error = "Invalid filter[createdAt][period]";
-        else
-            f->created_from = p->c->now - ms;
-    } else if (strcmp(k, "filter[createdAt][from]") == 0) {
-        if (time_parse_iso(v, &f->created_from) != 0)
-            f->created_from = strtoll(v, NULL, 10);
-    } else if (strcmp(k, "filter[createdAt][to]") == 0) {
-        if (time_parse_iso(v, &f->created_to) != 0)
-            f->created_to = strtoll(v, NULL, 10);
+    } else {
+        api_created_at_filter(p->c, k, v, &f->created_from, &f->created_to, &p->error);
     }
 }
 
