@@ -294,6 +294,15 @@ describe("sessions", () => {
     assert.equal(r.json.data.length, 0);
     r = await api(srv, "GET", `/api/v1/sessions?filter[externalId]=${made[3].externalId}`);
     assert.deepEqual(r.json.data.map((x) => x.id), [made[3].id]);
+    // filter[createdAt]: period, from/to as ISO or epoch ms; a bad period is 400
+    r = await api(srv, "GET", `/api/v1/sessions?filter[type]=${type}&filter[createdAt][period]=1h`);
+    assert.equal(r.json.data.length, 5);
+    const t3 = Date.parse(made[3].createdAt);
+    r = await api(srv, "GET", `/api/v1/sessions?filter[type]=${type}&filter[createdAt][from]=${new Date(t3).toISOString()}`);
+    assert.ok(r.json.data.every((x) => Date.parse(x.createdAt) >= t3) && r.json.data.some((x) => x.id === made[3].id));
+    r = await api(srv, "GET", `/api/v1/sessions?filter[type]=${type}&filter[createdAt][to]=${Date.parse(made[0].createdAt) - 1}`);
+    assert.equal(r.json.data.length, 0);
+    expectStatus(await api(srv, "GET", `/api/v1/sessions?filter[createdAt][period]=soon`), 400);
     // pages of 2, forward then back
     const seen = [];
     let cursor;
