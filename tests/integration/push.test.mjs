@@ -116,11 +116,13 @@ test("a subscribed run gets run:notify on each new snapshot: start, wait, resume
   await w.start(run.id, m.snapshot.friendlyId);
   const first = await n;
   assert.deepEqual(first.msg, { version: "1", run: { friendlyId: run.id } });
-  // sent again 25 and 100 ms later (the CLI drops one that comes while it is busy)
+  // sent again 25, 100, 400 (1200, 2500) ms later (the CLI drops one that comes while it is busy)
   const again = await nextNotify(sock, run.id, 1000);
   const third = await nextNotify(sock, run.id, 1000);
+  const fourth = await nextNotify(sock, run.id, 1000);
   assert.ok(again.at - first.at >= 15 && again.at - first.at < 300, `repeat after ${again.at - first.at} ms`);
   assert.ok(third.at - first.at >= 80 && third.at - first.at < 500, `second repeat after ${third.at - first.at} ms`);
+  assert.ok(fourth.at - first.at >= 350 && fourth.at - first.at < 900, `third repeat after ${fourth.at - first.at} ms`);
   await sleep(150);
 
   // a wait token: blocked, then completing it notifies within 100 ms
