@@ -101,6 +101,12 @@ const http_route api_routes[] = {
     /* S2 unary appends, ops A and B (spec/s2.md 3, 4); the token is S2's own,
      * checked by the handler. Sessions (op C) come over h2c (api/s2.c). */
     {"POST", "/v1/streams/:stream/records", api_s2_append, ROUTE_NOAUTH | EXEMPT, 8 * 1024 * 1024},
+    /* 6.7 queues */
+    {"GET", "/api/v1/queues", api_queues_list, S, 0},
+    {"GET", "/api/v1/queues/:queueParam", api_queues_retrieve, S | J, 0},
+    {"POST", "/api/v1/queues/:queueParam/pause", api_queues_pause, S, 4 * 1024},
+    {"POST", "/api/v1/queues/:queueParam/concurrency/override", api_queues_override, S, 4 * 1024},
+    {"POST", "/api/v1/queues/:queueParam/concurrency/reset", api_queues_reset, S, 4 * 1024},
     /* 6.8 waitpoint tokens */
     {"POST", "/api/v1/waitpoints/tokens", api_tokens_create, S, API_TOKEN_BODY_MAX},
     {"GET", "/api/v1/waitpoints/tokens", api_tokens_list, S, 0},

@@ -87,6 +87,12 @@ int64_t api_seq_cursor(json_t *v);
  * free answers every held dequeue empty (shutdown). */
 int api_devhold_new(app *a);
 void api_devhold_free(app *a);
+/* Tries env's held dequeues again at once: something other than a run write
+ * made runs takeable (a queue resumed, a limit raised). */
+void api_devhold_wake(app *a, const char *env_id);
+/* The QueueItem JSON of a queue (api/queues.c; new reference). */
+struct engine_queue;
+json_t *api_present_queue(const struct engine_queue *q);
 /* Ends the realtime stream readers (shutdown). */
 void api_streams_shutdown(app *a);
 
@@ -211,5 +217,10 @@ void api_orgs_create(http_ctx *c);
 void api_org_projects_list(http_ctx *c);
 void api_org_projects_create(http_ctx *c);
 void api_profile_complete(http_ctx *c);
+void api_queues_list(http_ctx *c);
+void api_queues_retrieve(http_ctx *c);
+void api_queues_pause(http_ctx *c);
+void api_queues_override(http_ctx *c);
+void api_queues_reset(http_ctx *c);
 
 #endif

@@ -315,6 +315,17 @@ static void hold_seen(void *ud, const store_run *v)
         uv_timer_start(&dh->wake, on_wake, 0, 0);
 }
 
+void api_devhold_wake(app *a, const char *env_id)
+{
+    devhold *dh = a->holds;
+    bool any = false;
+    for (hold *h = dh ? dh->list : NULL; h; h = h->next)
+        if (strcmp(h->c->auth.env->id, env_id) == 0)
+            any = h->woken = true;
+    if (any)
+        uv_timer_start(&dh->wake, on_wake, 0, 0);
+}
+
 /* Ends every hold of env empty. */
 static void holds_release(devhold *dh, const char *env_id)
 {

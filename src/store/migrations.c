@@ -191,6 +191,14 @@ const char *const store_migrations[] = {
      * released slot looks here first, and finds nothing in one seek */
     "CREATE INDEX runs_resuming ON runs(env_id, queue_ts)"
     " WHERE snapshot_status = 'QUEUED_EXECUTING';",
+    /* 17: the queues API (spec/api.md 6.7): a paused queue is not dequeued
+     * from; an override replaces the declared limit until it is reset (the
+     * declared concurrency_limit keeps following the worker's manifest);
+     * retrieve by id */
+    "ALTER TABLE queues ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE queues ADD COLUMN override_limit INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE queues ADD COLUMN overridden_at INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX queues_friendly ON queues(env_id, friendly_id);",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

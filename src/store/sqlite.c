@@ -1501,17 +1501,23 @@ int store_queue_upsert(store *st, const char *env_id, const char *name, const ch
     return exec_write(st, s);
 }
 
-int store_queue_limit(store *st, const char *env_id, const char *name, int64_t *limit)
+int store_queue_limit(store *st, const char *env_id, const char *name, store_queue_limit_t *l)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT concurrency_limit FROM queues WHERE env_id=? AND name=?");
+    sqlite3_stmt *s = stmt(st, "SELECT concurrency_limit, paused, override_limit FROM queues"
+                               " WHERE env_id=? AND name=?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
     bind_text(s, 2, name);
     int rc = sqlite3_step(s);
-    *limit = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    bool row = rc == SQLITE_ROW;
+    *l = (store_queue_limit_t){
+        .limit = row ? sqlite3_column_int64(s, 0) : -1,
+        .paused = row ? sqlite3_column_int64(s, 1) : 0,
+        .override = row ? sqlite3_column_int64(s, 2) : -1,
+    };
     sqlite3_reset(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(st, "queue limit");
+    return row || rc == SQLITE_DONE ? 0 : fail(st, "queue limit");
 }
 
 /* Appends a unit (strings copied). */
@@ -1638,7 +1644,8 @@ int store_unit_candidates(store *st, const char *env_id, const store_unit *u, in
 
 int store_queue_limits(store *st, const char *env_id, store_queue_limit_t **limits, size_t *n)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT name, concurrency_limit FROM queues WHERE env_id=?");
+    sqlite3_stmt *s = stmt(st, "SELECT name, concurrency_limit, paused, override_limit FROM queues"
+                               " WHERE env_id=?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
@@ -1649,6 +1656,8 @@ int store_queue_limits(store *st, const char *env_id, store_queue_limit_t **limi
         l = grow(l, &cap, cnt, sizeof *l);
         l[cnt].name = col_dup(s, 0);
         l[cnt].limit = sqlite3_column_int64(s, 1);
+        l[cnt].paused = sqlite3_column_int64(s, 2);
+        l[cnt].override = sqlite3_column_int64(s, 3);
         cnt++;
     }
     sqlite3_reset(s);
