@@ -72,7 +72,9 @@ int store_queue_list(store *st, const char *env_id, int64_t offset, int64_t limi
     sqlite3_reset(s);
     if (rc != SQLITE_ROW)
         return store__fail(st, "queue count");
-    s = store__stmt(st, "SELECT " QUEUE_COLS " FROM queues WHERE env_id=? ORDER BY name"
+    /* the platform's orderableName: a task queue sorts by its task id */
+    s = store__stmt(st, "SELECT " QUEUE_COLS " FROM queues WHERE env_id=? ORDER BY CASE WHEN"
+                        " substr(name,1,5)='task/' THEN substr(name,6) ELSE name END, name"
                         " LIMIT ? OFFSET ?");
     if (!s)
         return ERR_STORE;
