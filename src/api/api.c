@@ -31,6 +31,8 @@ const http_route api_routes[] = {
     {"GET", "/api/v1/runs", api_runs_list, S | J | CORS, 0},
     {"GET", "/api/v1/projects/:projectRef/runs", api_project_runs_list, ROUTE_PAT | CORS, 0},
     {"GET", "/api/v1/runs/:runId/events", api_run_events, S | J | CORS, 0},
+    {"GET", "/api/v1/runs/:runId/trace", api_run_trace, S | J | CORS, 0},
+    {"GET", "/api/v1/runs/:runId/spans/:spanId", api_run_span, S | J | CORS, 0},
     {"POST", "/api/v2/runs/:runId/cancel", api_runs_cancel, S | J, 0},
     {"POST", "/api/v1/runs/:runId/replay", api_runs_replay, S, 0},
     {"POST", "/api/v1/runs/:runId/reschedule", api_runs_reschedule, S | ROUTE_LEGACY, 0},

@@ -200,6 +200,8 @@ void api_otel_logs(http_ctx *c);
 void api_otel_traces(http_ctx *c);
 void api_otel_metrics(http_ctx *c);
 void api_run_events(http_ctx *c);
+void api_run_trace(http_ctx *c);
+void api_run_span(http_ctx *c);
 void api_tokens_list(http_ctx *c);
 void api_tokens_retrieve(http_ctx *c);
 void api_tokens_complete(http_ctx *c);

@@ -1841,7 +1841,8 @@ int store_event_insert(store *st, const char *run_fid, const store_event *ev)
     if (begin_write(st))
         return ERR_STORE;
     sqlite3_stmt *s = stmt(st, "INSERT INTO run_events(run_id,time_ms,level,message,span_id,"
-                               "trace_id,attributes) VALUES(?,?,?,?,?,?,?)");
+                               "trace_id,attributes,parent_id,duration_ns,is_error,is_partial,"
+                               "span_events) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, run_fid);
@@ -1851,13 +1852,19 @@ int store_event_insert(store *st, const char *run_fid, const store_event *ev)
     bind_text(s, 5, ev->span_id);
     bind_text(s, 6, ev->trace_id);
     bind_text(s, 7, ev->attributes);
+    bind_text(s, 8, ev->parent_id);
+    sqlite3_bind_int64(s, 9, ev->duration_ns);
+    sqlite3_bind_int64(s, 10, ev->is_error);
+    sqlite3_bind_int64(s, 11, ev->is_partial);
+    bind_text(s, 12, ev->span_events);
     return exec_write(st, s);
 }
 
 int store_event_each(store *st, const char *run_fid, void (*fn)(void *ud, const store_event *ev),
                      void *ud)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT time_ms,level,message,span_id,trace_id,attributes FROM"
+    sqlite3_stmt *s = stmt(st, "SELECT time_ms,level,message,span_id,trace_id,attributes,"
+                               "parent_id,duration_ns,is_error,is_partial,span_events FROM"
                                " run_events WHERE run_id=? ORDER BY seq");
     if (!s)
         return ERR_STORE;
@@ -1871,6 +1878,11 @@ int store_event_each(store *st, const char *run_fid, void (*fn)(void *ud, const 
             .span_id = (const char *)sqlite3_column_text(s, 3),
             .trace_id = (const char *)sqlite3_column_text(s, 4),
             .attributes = (const char *)sqlite3_column_text(s, 5),
+            .parent_id = (const char *)sqlite3_column_text(s, 6),
+            .duration_ns = sqlite3_column_int64(s, 7),
+            .is_error = sqlite3_column_int64(s, 8),
+            .is_partial = sqlite3_column_int64(s, 9),
+            .span_events = (const char *)sqlite3_column_text(s, 10),
         };
         fn(ud, &ev);
     }

@@ -454,13 +454,19 @@ int store_blocker_remove(store *st, const char *run_fid, const char *waitpoint_f
 /* The runs blocked by a waitpoint (malloc'd array of malloc'd friendly ids). */
 int store_blocked_runs(store *st, const char *waitpoint_fid, char ***runs, size_t *n);
 
+/* A run's OTLP event: a log record or a span (level "trace"). */
 typedef struct store_event {
     int64_t time_ms;
     const char *level;
     const char *message;
     const char *span_id;
     const char *trace_id;
-    const char *attributes; /* JSON object text */
+    const char *attributes;  /* JSON object text */
+    const char *parent_id;   /* the enclosing span; NULL: none */
+    int64_t duration_ns;     /* spans: end - start */
+    int64_t is_error;        /* an ERROR log, a span with status ERROR */
+    int64_t is_partial;      /* a span still open (its full one follows) */
+    const char *span_events; /* spans: JSON array text of its events, or NULL */
 } store_event;
 
 int store_event_insert(store *st, const char *run_fid, const store_event *ev);
