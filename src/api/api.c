@@ -21,6 +21,7 @@ const http_route api_routes[] = {
     {"POST", "/api/v1/tasks/:taskId/batch", api_batch_task_v1, S, API_BATCH_BODY_MAX},
     {"GET", "/api/v2/batches/:batchId", api_batch_retrieve_v2, S | J | CORS, 0},
     {"GET", "/api/v1/batches/:batchId", api_batch_retrieve_v1, S | J | CORS, 0},
+    {"GET", "/api/v1/batches/:batchId/results", api_batch_results, S | ROUTE_LEGACY, 0},
     /* 6.3 packets and the object store behind their signed URLs */
     {"PUT", "/api/v2/packets/*", api_packets_put, S | EXEMPT, 0},
     {"GET", "/api/v1/packets/*", api_packets_get, S | J | CORS | EXEMPT, 0},

@@ -42,6 +42,9 @@ void api_jwt_headers(http_ctx *c, json_t *scopes, bool full_claims);
  * adds payload, output, error and relatedRuns. */
 json_t *api_present_run(http_ctx *c, const store_run *r, bool full);
 
+/* The TaskRunExecutionResult of a finished run (new reference). */
+json_t *api_present_result(const store_run *r);
+
 /* A ListRunResponseItem (common fields plus env). */
 json_t *api_present_list_item(http_ctx *c, const store_run *r, const store_env *env);
 /* The {next?, previous?} of a cursor page of n rows (newest first, seqs
@@ -166,6 +169,7 @@ void api_batch_v1(http_ctx *c);
 void api_batch_task_v1(http_ctx *c);
 void api_batch_retrieve_v2(http_ctx *c);
 void api_batch_retrieve_v1(http_ctx *c);
+void api_batch_results(http_ctx *c);
 void api_packets_put(http_ctx *c);
 void api_packets_get(http_ctx *c);
 void api_objects_put(http_ctx *c);
