@@ -129,7 +129,7 @@ static void link_parents(engine_trace *t)
     for (size_t i = 1; i < t->n; i++) {
         long p = t->spans[i].parent;
         size_t steps = 0;
-        while (p > 0 && steps++ <= TRACE_MAX_DEPTH)
+        while (p > 0 && steps++ < TRACE_MAX_DEPTH)
             p = t->spans[p].parent;
         if (p != 0)
             t->spans[i].parent = 0;

@@ -153,6 +153,35 @@ test("a failed run's span is an error; a span with an unknown parent hangs from 
   assert.equal(root.data.isPartial, false);
 });
 
+test("odd OTLP input: a parent cycle, a deep chain, a span without an id, duplicates", async () => {
+  const { id, traceId, runSpan } = await started();
+  const t0 = Date.now();
+  const a = hex(8), b = hex(8);
+  const chain = Array.from({ length: 300 }, () => hex(8));
+  const at = (i) => ({ startTimeUnixNano: ns(t0 + i), endTimeUnixNano: ns(t0 + i + 1) });
+  await spans([
+    { traceId, spanId: a, parentSpanId: b, name: "a", ...at(0), attributes: [str(RUN_ATTR, id)] },
+    { traceId, spanId: b, parentSpanId: a, name: "b", ...at(1), attributes: [str(RUN_ATTR, id)] },
+    { traceId, parentSpanId: runSpan, name: "no id", ...at(2), attributes: [str(RUN_ATTR, id)] },
+    { traceId, spanId: a, parentSpanId: runSpan, name: "a again", ...at(3), attributes: [str(RUN_ATTR, id)] },
+    { traceId, spanId: runSpan, name: "claims the run's span", ...at(4), attributes: [str(RUN_ATTR, id)] },
+    ...chain.map((s, i) => ({ traceId, spanId: s, parentSpanId: i ? chain[i - 1] : runSpan, name: `c${i}`, ...at(5 + i), attributes: [str(RUN_ATTR, id)] })),
+  ]);
+  const root = (await apiClient().retrieveRunTrace(id)).trace.rootSpan;
+  assert.equal(root.id, runSpan);
+  assert.equal(root.data.message, T, "the run's span stays the run's");
+  const all = [];
+  const walk = (s, d) => { all.push([s, d]); s.children.forEach((c) => walk(c, d + 1)); };
+  walk(root, 0);
+  assert.equal(all.length, 1 + 2 + chain.length, "each span once; the one without an id left out");
+  assert.equal(all.filter(([s]) => s.id === a).length, 1);
+  const deepest = Math.max(...all.map(([, d]) => d));
+  assert.ok(deepest <= 201, `a chain deeper than 200 is cut (deepest ${deepest})`);
+  assert.ok(all.some(([s]) => s.id === chain[299]));
+  const cyc = all.filter(([s]) => s.id === a || s.id === b);
+  assert.ok(cyc.every(([, d]) => d <= 2), "the cycle hangs from the run's span");
+});
+
 test("a run not yet started has a trace of its own span; unknown runs are 404; JWTs need read access", async () => {
   const { id } = await tasks.trigger(T, {}, { delay: "1h" });
   const { trace } = await apiClient().retrieveRunTrace(id);
