@@ -4,7 +4,7 @@
 // resume from a wait as well as new ones, and the counts follow the runs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startTriggerd, api, trigger, retrieve, expectStatus, uid, sleep } from "./helpers.mjs";
+import { startTriggerd, api, trigger, retrieve, expectStatus, uid, sleep, stopServer } from "./helpers.mjs";
 import { FakeWorker } from "./worker.mjs";
 
 let srv, w;
@@ -16,7 +16,7 @@ before(async () => {
   w = new FakeWorker(srv);
   await w.register([{ id: T }, { id: L, queue: { concurrencyLimit: 1 } }]);
 });
-after(() => srv?.stop());
+after(() => stopServer(srv));
 
 const q = (path, body) =>
   body === undefined ? api(srv, "GET", `/api/v1/queues/${path}`) : api(srv, "POST", `/api/v1/queues/${path}`, { body });
