@@ -218,3 +218,30 @@ test("bad bodies are 400 in the real error shape", async () => {
   assert.equal(bad.status, 400);
   assert.equal(bad.json.error, "Query Error");
 });
+
+test("a JWT with read:queues retrieves a queue; without it, or on the other routes, it is refused", async () => {
+  const { auth } = await import("./sdk.mjs");
+  const q = await queues.retrieve({ type: "task", name: T });
+  const call = (jwt, method, path, body) =>
+    fetch(srv.url + path, {
+      method,
+      headers: { authorization: `Bearer ${jwt}`, "content-type": "application/json" },
+      body: body && JSON.stringify(body),
+    });
+  const reader = await auth.createPublicToken({ scopes: { read: { queues: true } } });
+  const r = await call(reader, "GET", `/api/v1/queues/${q.id}`);
+  assert.equal(r.status, 200);
+  assert.equal((await r.json()).id, q.id);
+  const other = await auth.createPublicToken({ scopes: { read: { runs: true } } });
+  assert.equal((await call(other, "GET", `/api/v1/queues/${q.id}`)).status, 403);
+  for (const [m, p, b] of [
+    ["GET", "/api/v1/queues"],
+    ["POST", `/api/v1/queues/${q.id}/pause`, { action: "pause" }],
+    ["POST", `/api/v1/queues/${q.id}/concurrency/override`, { concurrencyLimit: 1 }],
+    ["POST", `/api/v1/queues/${q.id}/concurrency/reset`, {}],
+  ]) {
+    const res = await call(reader, m, p, b);
+    assert.ok(res.status === 401 || res.status === 403, `${m} ${p}: ${res.status}`);
+  }
+  assert.equal((await queues.retrieve(q.id)).paused, false, "the refused pause did nothing");
+});
