@@ -96,6 +96,10 @@ void api_devhold_wake(app *a, const char *env_id);
 /* The QueueItem JSON of a queue (api/queues.c; new reference). */
 struct engine_queue;
 json_t *api_present_queue(const struct engine_queue *q);
+/* The RetrieveRunTraceSpan tree of a run's trace, rooted at the run's span
+ * (api/trace.c; new reference). */
+struct engine_trace;
+json_t *api_present_trace(const struct engine_trace *t, const store_run *r);
 /* Ends the realtime stream readers (shutdown). */
 void api_streams_shutdown(app *a);
 

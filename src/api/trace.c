@@ -85,8 +85,8 @@ static void root_data(json_t *d, const store_run *r)
 }
 
 /* The nested tree of t: every span's object made first, then each hung in
- * its parent's children (parents come first in t, see trace.h). */
-static json_t *tree(const engine_trace *t, const store_run *r)
+ * its parent's children, in t's (start) order. */
+json_t *api_present_trace(const struct engine_trace *t, const store_run *r)
 {
     json_t **obj = calloc(t->n, sizeof *obj);
     if (!obj)
@@ -165,7 +165,7 @@ void api_run_trace(http_ctx *c)
     else
         http_reply_json(c, 200,
                         json_pack("{s:{s:s,s:o}}", "trace", "traceId", t.trace_id, "rootSpan",
-                                  tree(&t, &r)));
+                                  api_present_trace(&t, &r)));
     engine_trace_clear(&t);
     store_run_clear(&r);
 }

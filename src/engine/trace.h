@@ -29,8 +29,8 @@ typedef struct trace_span {
     long order;  /* arrival order (ties of start_ms) */
 } trace_span;
 
-/* spans[0] is the run's span; every other span's parent comes before it
- * is needed (parent indexes, no cycles), children in start order. */
+/* spans[0] is the run's span, the others in start order (ties in arrival
+ * order), each with its parent's index; the parent links form a tree. */
 typedef struct engine_trace {
     char *trace_id;
     trace_span *spans;
