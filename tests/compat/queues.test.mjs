@@ -15,6 +15,7 @@ const T = uid("qtask-");
 const LIMITED = uid("qlim-");
 const SHARED = uid("shared-");
 const CUSTOM_TASK = uid("qcust-");
+const SLASHED = `team/${uid("emails-")}`; // a custom name with a slash (sent as %252F)
 
 before(async () => {
   srv = await startServer();
@@ -25,7 +26,7 @@ before(async () => {
       { id: LIMITED, queue: { concurrencyLimit: 1 } },
       { id: CUSTOM_TASK, queue: { name: SHARED } },
     ],
-    { queues: [{ name: SHARED, concurrencyLimit: 3 }] },
+    { queues: [{ name: SHARED, concurrencyLimit: 3 }, { name: SLASHED, concurrencyLimit: 5 }] },
   );
 });
 after(() => srv?.stop());
@@ -57,7 +58,7 @@ test(`queues.list pages every queue with the QueueItem shape (SDK ${SDK_VERSION}
   const all = [];
   for await (const q of queues.list({ perPage: 2 })) all.push(q);
   const byName = new Map(all.map((q) => [q.name, q]));
-  assert.equal(all.length, 3, JSON.stringify(all));
+  assert.equal(all.length, 4, JSON.stringify(all));
   const t = byName.get(T);
   assert.match(t.id, /^queue_/);
   assert.equal(t.type, "task");
@@ -70,8 +71,9 @@ test(`queues.list pages every queue with the QueueItem shape (SDK ${SDK_VERSION}
   assert.equal(s.concurrencyLimit, 3);
 
   const page = await queues.list({ page: 2, perPage: 2 });
-  assert.equal(page.data.length, 1);
-  assert.deepEqual(page.pagination, { currentPage: 2, totalPages: 2, count: 3 });
+  assert.equal(page.data.length, 2);
+  assert.deepEqual(page.pagination, { currentPage: 2, totalPages: 2, count: 4 });
+  assert.equal((await queues.list({ page: 3, perPage: 2 })).data.length, 0);
   const names = (await queues.list()).data.map((q) => q.name);
   assert.deepEqual(names, [...names].sort((a, b) => (a < b ? -1 : 1)), "name order");
 });
@@ -84,6 +86,11 @@ test("queues.retrieve by id, by task id and by custom name; unknown is 404 queue
   const custom = await queues.retrieve({ type: "custom", name: SHARED });
   assert.equal(custom.type, "custom");
   assert.equal((await queues.retrieve({ type: "task", name: `task/${LIMITED}` })).id, byTask.id);
+  const slashed = await queues.retrieve({ type: "custom", name: SLASHED });
+  assert.equal(slashed.name, SLASHED);
+  assert.equal(slashed.concurrencyLimit, 5);
+  assert.equal((await queues.pause({ type: "custom", name: SLASHED })).paused, true);
+  assert.equal((await queues.resume({ type: "custom", name: SLASHED })).paused, false);
   await rejectsApi(queues.retrieve("queue_doesnotexist"), NotFoundError, 404, "queue-not-found");
   await rejectsApi(queues.retrieve({ type: "custom", name: "nope" }), NotFoundError, 404, "queue-not-found");
   // a task queue is not found as custom (its row is task/<id>)
