@@ -87,8 +87,8 @@ static const char *span_events(http_ctx *c, json_t *list)
     {
         char at[32];
         time_format_iso(nanos_to_ms(json_object_get(ev, "timeUnixNano")), at);
-        json_t *props = attributes(json_object_get(ev, "attributes"), &(const char *){NULL}, NULL,
-                                   NULL);
+        const char *run = NULL;
+        json_t *props = attributes(json_object_get(ev, "attributes"), &run, NULL, NULL);
         const char *name = json_string_value(json_object_get(ev, "name"));
         json_array_append_new(out, json_pack("{s:s,s:s,s:o}", "name", name ? name : "", "time", at,
                                              "properties", props));

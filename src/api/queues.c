@@ -75,13 +75,15 @@ static const char *enum_error(http_ctx *c, const char *expected, const char *pat
         return http_sprintf(c, "Validation error: Required at \"%s\"", path);
     if (!json_is_string(got))
         return http_sprintf(c, "Validation error: Expected %s, received %s at \"%s\"", expected,
-                            json_is_number(got) ? "number" : json_is_boolean(got) ? "boolean"
-                                                          : json_is_null(got) ? "null"
-                                                          : json_is_array(got)  ? "array"
-                                                                                : "object",
+                            json_is_number(got)    ? "number"
+                            : json_is_boolean(got) ? "boolean"
+                            : json_is_null(got)    ? "null"
+                            : json_is_array(got)   ? "array"
+                                                   : "object",
                             path);
-    return http_sprintf(c, "Validation error: Invalid enum value. Expected %s, received '%s' at \"%s\"",
-                        expected, json_string_value(got), path);
+    return http_sprintf(
+        c, "Validation error: Invalid enum value. Expected %s, received '%s' at \"%s\"", expected,
+        json_string_value(got), path);
 }
 
 /* The body's type (default "id"); replies 400 and returns false when bad. */
@@ -125,9 +127,9 @@ static bool page_value(const char *v, int64_t *out)
 void api_queues_list(http_ctx *c)
 {
     int64_t page = 1, per = QUEUES_PER_PAGE;
-    const char *bad = !page_value(http_query(c, "page"), &page)       ? "page"
+    const char *bad = !page_value(http_query(c, "page"), &page)     ? "page"
                       : !page_value(http_query(c, "perPage"), &per) ? "perPage"
-                                                                     : NULL;
+                                                                    : NULL;
     if (bad) {
         http_reply_json(c, 400,
                         json_pack("{s:s,s:[{s:s,s:[s]}]}", "error", "Query Error", "details",
@@ -152,8 +154,8 @@ void api_queues_list(http_ctx *c)
     engine_queues_free(q, n);
     http_reply_json(c, 200,
                     json_pack("{s:o,s:{s:I,s:I,s:I}}", "data", data, "pagination", "currentPage",
-                              (json_int_t)page, "totalPages",
-                              (json_int_t)((total + per - 1) / per), "count", (json_int_t)total));
+                              (json_int_t)page, "totalPages", (json_int_t)((total + per - 1) / per),
+                              "count", (json_int_t)total));
 }
 
 void api_queues_retrieve(http_ctx *c)
@@ -245,8 +247,8 @@ static bool override_limit(http_ctx *c, json_t *body, int64_t *limit)
         return false;
     }
     if (!l == !p) {
-        http_reply_error(c, 400,
-                         "Validation error: Provide exactly one of `concurrencyLimit` or `percent`");
+        http_reply_error(
+            c, 400, "Validation error: Provide exactly one of `concurrencyLimit` or `percent`");
         return false;
     }
     *limit = l ? (int64_t)json_number_value(l)

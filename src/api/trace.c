@@ -130,11 +130,11 @@ static void reply_page(http_ctx *c, const engine_trace *t, const store_run *r, c
     size_t i = (size_t)from;
     for (; i < t->n && json_array_size(data) < (size_t)limit; i++) {
         const trace_span *s = &t->spans[i];
-        json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:f,s:b,s:b,s:b,s:s}", "id", s->id, "runId",
-                              r->friendly_id, "message", s->message, "startTime", iso(s->start_ms),
-                              "duration", (double)s->duration_ns / 1e6, "isError", s->is_error,
-                              "isPartial", s->is_partial, "isCancelled", s->is_cancelled, "level",
-                              s->level);
+        json_t *o =
+            json_pack("{s:s,s:s,s:s,s:o,s:f,s:b,s:b,s:b,s:s}", "id", s->id, "runId", r->friendly_id,
+                      "message", s->message, "startTime", iso(s->start_ms), "duration",
+                      (double)s->duration_ns / 1e6, "isError", s->is_error, "isPartial",
+                      s->is_partial, "isCancelled", s->is_cancelled, "level", s->level);
         if (i > 0)
             json_object_set_new(o, "parentId", json_string(t->spans[s->parent].id));
         json_array_append_new(data, o);
@@ -142,9 +142,9 @@ static void reply_page(http_ctx *c, const engine_trace *t, const store_run *r, c
     json_t *pagination = json_object();
     if (i < t->n)
         json_object_set_new(pagination, "next", json_string(http_sprintf(c, "%zu", i)));
-    http_reply_json(c, 200,
-                    json_pack("{s:o,s:[],s:o}", "data", data, "attemptFailures", "pagination",
-                              pagination));
+    http_reply_json(
+        c, 200,
+        json_pack("{s:o,s:[],s:o}", "data", data, "attemptFailures", "pagination", pagination));
 }
 
 void api_run_trace(http_ctx *c)
@@ -187,12 +187,12 @@ void api_run_span(http_ctx *c)
         http_reply_error(c, 404, "Span not found");
     } else {
         const trace_span *s = &t.spans[i];
-        json_t *o = json_pack("{s:s,s:o,s:s,s:s,s:b,s:b,s:b,s:s,s:o,s:f}", "spanId", s->id,
-                              "parentId", i ? json_string(t.spans[s->parent].id) : json_null(),
-                              "runId", r.friendly_id, "message", s->message, "isError",
-                              s->is_error, "isPartial", s->is_partial, "isCancelled",
-                              s->is_cancelled, "level", s->level, "startTime", iso(s->start_ms),
-                              "durationMs", (double)s->duration_ns / 1e6);
+        json_t *o =
+            json_pack("{s:s,s:o,s:s,s:s,s:b,s:b,s:b,s:s,s:o,s:f}", "spanId", s->id, "parentId",
+                      i ? json_string(t.spans[s->parent].id) : json_null(), "runId", r.friendly_id,
+                      "message", s->message, "isError", s->is_error, "isPartial", s->is_partial,
+                      "isCancelled", s->is_cancelled, "level", s->level, "startTime",
+                      iso(s->start_ms), "durationMs", (double)s->duration_ns / 1e6);
         json_t *props = parsed(s->properties, false);
         if (props && json_object_size(props))
             json_object_set_new(o, "properties", props);

@@ -59,8 +59,7 @@ static int env_limit(const engine *en)
 }
 
 /* Loads the queue ref names, with its counts. */
-static int load(engine *en, const store_env *env, const queue_ref *ref, engine_queue *out,
-                err_t *e)
+static int load(engine *en, const store_env *env, const queue_ref *ref, engine_queue *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
     int rc;

@@ -16,7 +16,7 @@
 /* One span of a trace; strings owned by the trace. */
 typedef struct trace_span {
     char *id;
-    char *parent_id;  /* NULL for the run's span */
+    char *parent_id; /* NULL for the run's span */
     char *message;
     char *level;      /* TRACE for spans, the log level for logs */
     char *properties; /* JSON object text, or NULL */
