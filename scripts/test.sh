@@ -4,8 +4,8 @@
 # @trigger.dev/sdk, pinned 4.5 and the latest 4.x), browser (chromium), then
 # the unit and integration suites again on an ASan+UBSan build.
 #
-# The suites run in three lanes at once (the C binary's suites, the SDK and
-# browser suites, the dev-CLI suites): every test starts its own triggerd on
+# The suites run in four lanes at once (the C binary's suites, the SDK and
+# browser suites, the dev-CLI suites of 4.5 and of the latest 4.x): every test starts its own triggerd on
 # a free port with its own data dir, so lanes share nothing but the CPU.
 # Each lane's output is shown whole when it ends, with a line per step as
 # it finishes. TEST_SERIAL=1 runs the lanes one after another.
@@ -59,14 +59,17 @@ lane_sdk() {
     npm --prefix tests/browser test
 }
 
-lane_cli() {
-  run cli "compat tests: trigger.dev dev CLI 4.5 running tasks" \
-    bash -c 'cd tests/compat && node --test --test-concurrency=1 dev/*.test.mjs'
-  run cli "compat tests: trigger.dev dev CLI latest 4.x running tasks" env TRIGGER_SDK=latest \
+lane_cli45() {
+  run cli45 "compat tests: trigger.dev dev CLI 4.5 running tasks" \
     bash -c 'cd tests/compat && node --test --test-concurrency=1 dev/*.test.mjs'
 }
 
-lanes=(c sdk cli)
+lane_cli48() {
+  run cli48 "compat tests: trigger.dev dev CLI latest 4.x running tasks" env TRIGGER_SDK=latest \
+    bash -c 'cd tests/compat && node --test --test-concurrency=1 dev/*.test.mjs'
+}
+
+lanes=(c sdk cli45 cli48)
 t0=$SECONDS
 if [ "${TEST_SERIAL:-0}" = 1 ]; then
   for l in "${lanes[@]}"; do "lane_$l"; done
