@@ -805,6 +805,11 @@ int64_t store_next_change_seq(store *st)
     return ++st->change_seq;
 }
 
+int64_t store_change_seq_head(store *st)
+{
+    return st->change_seq;
+}
+
 int store_run_insert(store *st, store_run *r)
 {
     return insert_row(st, st->runs.insert, &RUN_ROW, r);

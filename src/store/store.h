@@ -270,6 +270,8 @@ int store_setting_set(store *st, const char *key, const char *value);
 /* The next number of the store-wide run change order (monotonic across
  * restarts); the engine stamps it on every run it writes. */
 int64_t store_next_change_seq(store *st);
+/* The newest change number handed out so far (no query). */
+int64_t store_change_seq_head(store *st);
 /* Runs of env changed after change_seq since, in change order, at most max.
  * Caller clears. */
 int store_run_changed_since(store *st, const char *env_id, int64_t since, size_t max,
