@@ -80,6 +80,17 @@ static void assets_get(http_ctx *c)
     serve_asset(c, a, "no-cache");
 }
 
+/* True when this build's public API has method+path (features other
+ * branches add: the page leaves out what is not there). */
+static bool has_route(http_ctx *c, const char *method, const char *path)
+{
+    const http_route *rt;
+    const char *params[HTTP_MAX_PARAMS];
+    size_t np;
+    return router_match(api_routes, api_routes_count, &c->req->pool, method, strlen(method), path,
+                        strlen(path), &rt, params, &np, NULL, 0) == ROUTER_MATCH;
+}
+
 /* GET /dashboard/api/session: what the page needs to start. */
 static void session_get(http_ctx *c)
 {
@@ -96,8 +107,10 @@ static void session_get(http_ctx *c)
     }
     http_add_header(c, "cache-control", "no-store");
     http_reply_json(c, 200,
-                    json_pack("{s:s,s:{s:s,s:s,s:s},s:o}", "csrf", dash_session(c), "project",
-                              "ref", p.ref, "name", p.name, "org", p.org_title, "envs", envs));
+                    json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:b,s:b}}", "csrf", dash_session(c),
+                              "project", "ref", p.ref, "name", p.name, "org", p.org_title, "envs",
+                              envs, "features", "queues", has_route(c, "GET", "/api/v1/queues"),
+                              "trace", has_route(c, "GET", "/api/v1/runs/x/trace")));
 }
 
 /* GET /dashboard/api/keys: every environment's secret key (the PAT that

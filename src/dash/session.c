@@ -122,11 +122,11 @@ static bool cross_site(http_ctx *c)
     if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
         return true;
     const char *origin = http_header(c, "origin");
-    const char *host = http_header(c, "host");
-    if (!origin || !strcmp(origin, "null") || !host)
-        return origin && !strcmp(origin, "null");
+    if (!origin)
+        return false; /* not a browser form (curl, scripts), or an old browser: SameSite holds */
+    h2o_iovec_t host = c->req->authority; /* h2o keeps Host here, not in the headers */
     const char *o = strstr(origin, "://");
-    return !o || strcasecmp(o + 3, host) != 0;
+    return !o || strlen(o + 3) != host.len || strncasecmp(o + 3, host.base, host.len) != 0;
 }
 
 static const char *escape(http_ctx *c, const char *s)
@@ -154,12 +154,12 @@ static void login_form(http_ctx *c, int status, const char *error)
     http_add_header(c, "cache-control", "no-store");
     http_add_header(c, "x-frame-options", "DENY");
     http_add_header(c, "content-security-policy",
-                    "default-src 'self'; style-src 'self'; frame-ancestors 'none'");
+                    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
     char *html = http_sprintf(
         c,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        "<title>Log in - triggerd</title>"
+        "<title>Log in - triggerd</title><link rel=\"icon\" href=\"data:,\">"
         "<link rel=\"stylesheet\" href=\"/dashboard/assets/app.css\"></head>"
         "<body class=\"login\"><main class=\"login-box\">"
         "<h1>triggerd</h1><p>Log in with the personal access token triggerd printed at its first "

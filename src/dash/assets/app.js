@@ -94,7 +94,7 @@ async function route() {
 async function start() {
   try {
     const s = await api("/dashboard/api/session");
-    Object.assign(state, { csrf: s.csrf, project: s.project, envs: s.envs });
+    Object.assign(state, { csrf: s.csrf, project: s.project, envs: s.envs, features: s.features ?? {} });
     const saved = localStorage.getItem("triggerd.env");
     state.env = s.envs.some((e) => e.slug === saved) ? saved : "dev";
   } catch (e) {

@@ -244,7 +244,7 @@ async function runPage(main, r) {
     }
     const [events, trace, payload, output] = await Promise.all([
       envApi(`/api/v1/runs/${id}/events`).then((x) => x.events ?? []).catch(() => []),
-      envApi(`/api/v1/runs/${id}/trace`).catch(() => null),
+      state.features.trace ? envApi(`/api/v1/runs/${id}/trace`).catch(() => null) : null,
       packet(run, "payload").catch((e) => ({ value: `(could not load: ${e.message})` })),
       packet(run, "output").catch((e) => ({ value: `(could not load: ${e.message})` })),
     ]);
@@ -350,6 +350,10 @@ async function queuesPage(main, r) {
     }
   }
   async function load() {
+    if (!state.features.queues) {
+      swap(box, h("p", { class: "empty" }, "This triggerd has no queues API yet."));
+      return;
+    }
     let res;
     try {
       res = await envApi(`/api/v1/queues?page=${page}&perPage=25`);

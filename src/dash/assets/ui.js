@@ -3,7 +3,7 @@
 // an environment's run changes, and formatting helpers. No framework: the
 // pages are plain DOM, built from the JSON the public API already returns.
 
-export const state = { csrf: "", env: "dev", envs: [], project: {} };
+export const state = { csrf: "", env: "dev", envs: [], project: {}, features: {} };
 
 /** h("button", {onclick, class: "x", "aria-label": "..."}, ...children) */
 export function h(tag, props, ...kids) {
