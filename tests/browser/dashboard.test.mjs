@@ -297,7 +297,7 @@ test("the queues page pauses a queue: no dequeues until resumed", async (t) => {
   const page = await newPage();
   await page.goto(`${srv.url}/#/dev/queues`);
   await page.waitForSelector("#queues table");
-  const q = "task/dev-hello";
+  const q = "dev-hello"; // a task's queue, named without its task/ prefix
   await page.getByRole("button", { name: `Pause ${q}` }).click();
   await page.getByRole("button", { name: `Resume ${q}` }).waitFor();
   const handle = await tasks.trigger("dev-hello", { paused: true });

@@ -164,8 +164,8 @@ function spansOf(trace, events, run) {
     const walk = (s, depth) => {
       const d = s.data ?? {};
       const start = Date.parse(d.startTime);
-      // the platform's span durations are nanoseconds
-      out.push({ id: s.id, name: d.message, start, ms: (Number(d.duration) || 0) / 1e6, depth, error: d.isError, partial: d.isPartial });
+      // triggerd's trace gives span durations in ms (api/trace.c)
+      out.push({ id: s.id, name: d.message, start, ms: Number(d.duration) || 0, depth, error: d.isError, partial: d.isPartial });
       for (const c of s.children ?? []) walk(c, depth + 1);
     };
     walk(trace.trace.rootSpan, 0);
