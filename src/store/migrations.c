@@ -208,6 +208,11 @@ const char *const store_migrations[] = {
     "ALTER TABLE run_events ADD COLUMN is_error INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE run_events ADD COLUMN is_partial INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE run_events ADD COLUMN span_events TEXT;",
+    /* 19: the runs list filtered by task or by status (the dashboard's
+     * Runs page, runs.list) reads its page newest first from one index
+     * range instead of walking the environment's runs (bench/dashboard) */
+    "CREATE INDEX runs_env_task_seq ON runs(env_id, task, seq);"
+    "CREATE INDEX runs_env_status_seq ON runs(env_id, status, seq);",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);
