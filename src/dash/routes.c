@@ -166,15 +166,67 @@ static void tasks_get(http_ctx *c)
         return;
     }
     json_t *tasks = jsontext_loads(w.tasks ? w.tasks : "[]", 0, NULL);
+    if (!json_is_array(tasks)) {
+        json_decref(tasks);
+        tasks = json_array();
+    }
     char at[32];
     time_format_iso(w.created_at, at);
     http_reply_json(c, 200,
                     json_pack("{s:{s:s,s:s,s:s},s:o}", "worker", "id", w.friendly_id, "version",
-                              w.version ? w.version : "", "createdAt", at, "data",
-                              json_is_array(tasks) ? tasks : json_array()));
-    if (!json_is_array(tasks))
-        json_decref(tasks);
+                              w.version ? w.version : "", "createdAt", at, "data", tasks));
     store_worker_clear(&w);
+}
+
+static json_t *iso_or_null(int64_t ms)
+{
+    if (!ms)
+        return json_null();
+    char at[32];
+    time_format_iso(ms, at);
+    return json_string(at);
+}
+
+/* GET /dashboard/api/env/{env}/runs/{runId}/waitpoints: what the run waits
+ * on (the public API has no route for it). */
+static void run_waitpoints(http_ctx *c)
+{
+    if (!dash_guard(c))
+        return;
+    const store_env *env = dash_env(c, 0);
+    if (!env)
+        return;
+    store_run r = {0};
+    err_t e = {0};
+    if (engine_run_get(c->app->en, env, http_param(c, 1), &r, &e) != 0) {
+        http_reply_error(c, 404, "Not found");
+        return;
+    }
+    char **ids = NULL;
+    size_t n = 0;
+    json_t *arr = json_array();
+    if (store_run_blockers(c->app->st, r.friendly_id, &ids, &n) != 0) {
+        json_decref(arr);
+        store_run_clear(&r);
+        http_reply_error(c, 500, "Something went wrong");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        store_waitpoint w = {0};
+        if (engine_waitpoint_get(c->app->en, env, ids[i], &w, &e) == 0)
+            json_array_append_new(
+                arr, json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:s?,s:s?,s:s?}", "id", w.friendly_id,
+                               "type", w.type, "status", w.status, "createdAt",
+                               iso_or_null(w.created_at), "timeoutAt", iso_or_null(w.timeout_at),
+                               "completedAfter", iso_or_null(w.completed_after), "completedByRun",
+                               w.completed_by_run, "batchId", w.batch_id, "idempotencyKey",
+                               w.user_idempotency_key ? w.idempotency_key : NULL));
+        store_waitpoint_clear(&w);
+        free(ids[i]);
+    }
+    free(ids);
+    store_run_clear(&r);
+    http_reply_json(c, 200, json_pack("{s:o}", "data", arr));
 }
 
 /* /dashboard/api/env/{env}/{path}: the public API's handler for /{path},
@@ -237,6 +289,7 @@ const http_route dash_routes[] = {
     {"POST", "/dashboard/api/env/:env/rotate-key", key_rotate, NOAUTH, 1024},
     {"GET", "/dashboard/api/env/:env/tasks", tasks_get, NOAUTH, 0},
     {"GET", "/dashboard/api/env/:env/live", dash_live, NOAUTH | EXEMPT, 0},
+    {"GET", "/dashboard/api/env/:env/runs/:runId/waitpoints", run_waitpoints, NOAUTH, 0},
     FWD("GET"),
     FWD("POST"),
     FWD("PUT"),

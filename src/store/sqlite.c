@@ -1821,12 +1821,13 @@ int store_blocker_remove(store *st, const char *run_fid, const char *waitpoint_f
     return rc == SQLITE_ROW ? 0 : fail(st, "blocker count");
 }
 
-int store_blocked_runs(store *st, const char *waitpoint_fid, char ***runs, size_t *n)
+/* The first column of sql's rows for key, as malloc'd strings. */
+static int text_column(store *st, const char *sql, const char *key, char ***out_, size_t *n)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT run_id FROM run_blockers WHERE waitpoint_id=?");
+    sqlite3_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
-    bind_text(s, 1, waitpoint_fid);
+    bind_text(s, 1, key);
     size_t cnt = 0;
     char **out = NULL;
     while (sqlite3_step(s) == SQLITE_ROW) {
@@ -1836,9 +1837,21 @@ int store_blocked_runs(store *st, const char *waitpoint_fid, char ***runs, size_
         out[cnt++] = col_dup(s, 0);
     }
     sqlite3_reset(s);
-    *runs = out;
+    *out_ = out;
     *n = cnt;
     return 0;
+}
+
+int store_blocked_runs(store *st, const char *waitpoint_fid, char ***runs, size_t *n)
+{
+    return text_column(st, "SELECT run_id FROM run_blockers WHERE waitpoint_id=?", waitpoint_fid,
+                       runs, n);
+}
+
+int store_run_blockers(store *st, const char *run_fid, char ***waitpoints, size_t *n)
+{
+    return text_column(st, "SELECT waitpoint_id FROM run_blockers WHERE run_id=?", run_fid,
+                       waitpoints, n);
 }
 
 int store_event_insert(store *st, const char *run_fid, const store_event *ev)

@@ -455,6 +455,8 @@ int store_blocker_add(store *st, const char *run_fid, const char *waitpoint_fid)
 int store_blocker_remove(store *st, const char *run_fid, const char *waitpoint_fid, int64_t *left);
 /* The runs blocked by a waitpoint (malloc'd array of malloc'd friendly ids). */
 int store_blocked_runs(store *st, const char *waitpoint_fid, char ***runs, size_t *n);
+/* The waitpoints a run is blocked by (malloc'd array of malloc'd friendly ids). */
+int store_run_blockers(store *st, const char *run_fid, char ***waitpoints, size_t *n);
 
 /* A run's OTLP event: a log record or a span (level "trace"). */
 typedef struct store_event {

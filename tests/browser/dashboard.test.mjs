@@ -40,6 +40,8 @@ before(async () => {
 });
 
 after(async () => {
+  if (srv?.proc && (srv.proc.exitCode !== null || srv.proc.signalCode !== null))
+    console.log(`# triggerd exited (${srv.proc.exitCode ?? srv.proc.signalCode}):\n${srv.output.slice(-6000)}`);
   await browser?.close();
   await dev?.stop();
   await srv?.stop();
@@ -230,7 +232,29 @@ test("the dev CLI's run: payload, output, logs and spans on the run page; schedu
   await until("dev-always-fails fails", async () => (await runs.retrieve(failing.id)).status === "FAILED", 90000);
   await page.goto(`${srv.url}/#/dev/run/${failing.id}`);
   await page.waitForSelector("#run-error");
-  assert.ok((await page.textContent("#run-error")).length > 0);
+  assert.match(await page.textContent("#run-error"), /boom on attempt 2/);
+  await until("both attempts are listed", async () => (await page.locator("#attempts li").count()) === 2);
+  assert.match(await page.textContent("#attempts"), /Attempt 1[\s\S]*failed[\s\S]*Attempt 2[\s\S]*failed/);
+
+  // a run waiting on a token: the run page names the waitpoint; the tokens page completes it
+  const token = await api("POST", "/api/v1/waitpoints/tokens", { timeout: "1h" });
+  const waiting = await tasks.trigger("dev-token-wait", { tokenId: token.id });
+  await page.goto(`${srv.url}/#/dev/run/${waiting.id}`);
+  await until("the run page shows what it waits on, live", async () => {
+    const box = page.locator("section[aria-labelledby=wait-h]");
+    return (await box.count()) && (await box.textContent()).includes(token.id);
+  }, 60000);
+  // (a dev run blocked on a token keeps its process: the run stays EXECUTING)
+  assert.match(await page.textContent("#run-status"), /EXECUTING|WAITING/);
+  await page.screenshot({ path: join(SHOTS, "run-waiting.png") });
+  await page.goto(`${srv.url}/#/dev/tokens`);
+  await page.getByLabel("Output for “Complete” (JSON)").fill('{"approved":true}');
+  await page.getByRole("button", { name: `Complete ${token.id}` }).click();
+  const resumed = await until("the waiting run completes", async () => {
+    const r = await runs.retrieve(waiting.id);
+    return r.status === "COMPLETED" && r;
+  }, 60000);
+  assert.deepEqual(resumed.output, { ok: true, output: { approved: true } });
 
   await page.goto(`${srv.url}/#/dev/runs`);
   await page.waitForSelector(`a[data-run-id="${handle.id}"]`);

@@ -183,6 +183,31 @@ function spansOf(trace, events, run) {
   return out;
 }
 
+/* The attempt spans of a trace ("Attempt N"), with the exceptions recorded
+ * in them or their descendants (OTLP span events named "exception"). */
+function attemptsOf(trace) {
+  const out = [];
+  const exceptions = (s, acc) => {
+    for (const e of s.data?.events ?? []) {
+      if (e.name !== "exception") continue;
+      const p = e.properties ?? e.attributes ?? {};
+      const x = p.exception ?? {};
+      acc.push({ message: `${x.type ?? p["exception.type"] ?? "Error"}: ${x.message ?? p["exception.message"] ?? ""}`, stack: x.stacktrace ?? p["exception.stacktrace"] });
+    }
+    for (const c of s.children ?? []) exceptions(c, acc);
+    return acc;
+  };
+  const walk = (s) => {
+    if (/^Attempt \d+/.test(s.data?.message ?? "")) {
+      out.push({ name: s.data.message, start: s.data.startTime, ms: Number(s.data.duration) || 0, error: s.data.isError, partial: s.data.isPartial, exceptions: exceptions(s, []) });
+      return;
+    }
+    for (const c of s.children ?? []) walk(c);
+  };
+  if (trace?.trace?.rootSpan) walk(trace.trace.rootSpan);
+  return out;
+}
+
 function timeline(spans) {
   if (!spans.length) return h("p", { class: "empty" }, "No spans recorded yet.");
   const t0 = Math.min(...spans.map((s) => s.start));
@@ -242,12 +267,14 @@ async function runPage(main, r) {
       swap(box, h("div", {}, heading(`Run ${id}`), errorBox(e)));
       return;
     }
-    const [events, trace, payload, output] = await Promise.all([
+    const [events, trace, payload, output, waits] = await Promise.all([
       envApi(`/api/v1/runs/${id}/events`).then((x) => x.events ?? []).catch(() => []),
       state.features.trace ? envApi(`/api/v1/runs/${id}/trace`).catch(() => null) : null,
       packet(run, "payload").catch((e) => ({ value: `(could not load: ${e.message})` })),
       packet(run, "output").catch((e) => ({ value: `(could not load: ${e.message})` })),
+      api(`/dashboard/api/env/${state.env}/runs/${encodeURIComponent(id)}/waitpoints`).then((x) => x.data).catch(() => []),
     ]);
+    const attempts = attemptsOf(trace);
     const rel = run.relatedRuns ?? {};
     related = new Set([rel.parent?.id, rel.root?.id, ...(rel.children ?? []).map((c) => c.id)].filter(Boolean));
     const final = FINAL.has(run.status);
@@ -284,6 +311,19 @@ async function runPage(main, r) {
         h("h2", { id: "err-h" }, `Error${run.attemptCount > 1 ? ` (attempt ${run.attemptCount})` : ""}`),
         h("p", { id: "run-error" }, `${err.name ? `${err.name}: ` : ""}${err.message ?? ""}`),
         err.stackTrace ? h("pre", { id: "run-stack", tabindex: "0" }, err.stackTrace) : null) : null,
+      waits.length ? h("section", { class: "card", "aria-labelledby": "wait-h" }, h("h2", { id: "wait-h" }, "Waiting on"),
+        table("Waitpoints the run is blocked by", [
+          { label: "Waitpoint", cell: (w) => h("span", { class: "mono" }, w.id) },
+          { label: "Type", cell: (w) => w.type },
+          { label: "Status", cell: (w) => w.status },
+          { label: "Until", cell: (w) => (w.type === "DATETIME" ? fmtTime(w.completedAfter) : w.timeoutAt ? `times out ${fmtTime(w.timeoutAt)}` : "–") },
+          { label: "For", cell: (w) => (w.completedByRun ? runLink(w.completedByRun) : w.batchId ? link(`#/${state.env}/batches/${encodeURIComponent(w.batchId)}`, w.batchId) : w.type === "MANUAL" ? link(`#/${state.env}/tokens`, "a token") : "–") },
+        ], waits)) : null,
+      attempts.length ? h("section", { class: "card", "aria-labelledby": "att-h" }, h("h2", { id: "att-h" }, "Attempts"),
+        h("ol", { class: "plain", id: "attempts" }, attempts.map((a) => h("li", { class: "attempt" },
+          h("strong", {}, a.name), " ", a.error ? h("span", { class: "badge bad" }, "failed") : a.partial ? h("span", { class: "badge run" }, "running") : h("span", { class: "badge ok" }, "ok"),
+          ` ${fmtTime(a.start)} · ${fmtDur(a.ms)}`,
+          a.exceptions.map((x) => h("div", { class: "exception" }, h("p", {}, x.message), x.stack ? h("pre", { tabindex: "0" }, x.stack) : null)))))) : null,
       h("div", { class: "grid" },
         codeBlock(`Payload${payload.large ? " (large, from its packet)" : ""}`, payload.value, "run-payload"),
         codeBlock(`Output${output.large ? " (large, from its packet)" : ""}`, final || run.output !== undefined ? output.value : "(not finished)", "run-output")),
@@ -297,11 +337,7 @@ async function runPage(main, r) {
             h("td", { class: "mono" }, fmtTime(l.startTime)), h("td", {}, l.level),
             h("td", {}, l.message, l.properties && Object.keys(l.properties).length ? h("code", { class: "props" }, ` ${JSON.stringify(l.properties)}`) : null)))))
           : h("p", { class: "empty" }, "No log lines yet.")),
-      (run.attempts ?? []).length ? h("section", { class: "card" }, h("h2", {}, "Attempts"),
-        table("Attempts", [
-          { label: "#", cell: (a) => String(a.number ?? "") }, { label: "Status", cell: (a) => a.status },
-          { label: "Error", cell: (a) => (a.error ? h("pre", {}, `${a.error.message ?? ""}\n${a.error.stackTrace ?? ""}`) : "–") },
-        ], run.attempts)) : null));
+      null));
     clearTimeout(timer);
     // logs and spans arrive over OTLP without a run change: poll while it runs
     if (!final) timer = setTimeout(load, 2000);
