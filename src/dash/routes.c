@@ -68,6 +68,41 @@ static void index_page(http_ctx *c)
     serve_asset(c, asset("index.html"), "no-store");
 }
 
+static void redirect(http_ctx *c, const char *to)
+{
+    http_add_header(c, "location", to);
+    http_add_header(c, "cache-control", "no-store");
+    http_reply_raw(c, 302, "text/plain; charset=utf-8", "", 0);
+}
+
+/* The platform's dashboard URLs the CLI prints (dashboardUrl is our
+ * origin): /projects/v3/{ref}[/runs[/{runId}]][?envSlug=] lead to the
+ * page that shows the same thing; anything else there to the runs. */
+static void cli_link(http_ctx *c)
+{
+    if (!dash_session(c)) {
+        redirect(c, "/login");
+        return;
+    }
+    const char *rest = c->n_params > 1 ? http_param(c, 1) : "";
+    const char *slug = http_query(c, "envSlug");
+    if (!slug || !auth_env_by_slug(c->app->au, slug))
+        slug = "dev";
+    const char *run = strncmp(rest, "runs/", 5) == 0 ? rest + 5 : NULL;
+    if (run && *run && !strchr(run, '/')) {
+        store_run r = {0};
+        if (store_run_get(c->app->st, NULL, run, &r) == 0) {
+            const store_env *e = auth_env_by_id(c->app->au, r.env_id);
+            if (e)
+                slug = e->slug;
+            store_run_clear(&r);
+            redirect(c, http_sprintf(c, "/#/%s/run/%s", slug, run));
+            return;
+        }
+    }
+    redirect(c, http_sprintf(c, "/#/%s/runs", slug));
+}
+
 /* GET /dashboard/assets/{name}: code and styles (no data; the login page
  * needs the styles). */
 static void assets_get(http_ctx *c)
@@ -284,6 +319,8 @@ const http_route dash_routes[] = {
     {"POST", "/login", dash_login, NOAUTH, 4 * 1024},
     {"POST", "/logout", dash_logout, NOAUTH, 1024},
     {"GET", "/dashboard/assets/:name", assets_get, NOAUTH, 0},
+    {"GET", "/projects/v3/:ref", cli_link, NOAUTH, 0},
+    {"GET", "/projects/v3/:ref/*", cli_link, NOAUTH, 0},
     {"GET", "/dashboard/api/session", session_get, NOAUTH, 0},
     {"GET", "/dashboard/api/keys", keys_get, NOAUTH, 0},
     {"POST", "/dashboard/api/env/:env/rotate-key", key_rotate, NOAUTH, 1024},

@@ -151,6 +151,30 @@ test("live: an offset, a parked poll woken by a trigger, bad offsets refused", a
   assert.ok(!stg.changes.some((c) => c.id === id));
 });
 
+test("the CLI's dashboard links lead to the dashboard's pages", async () => {
+  const res = await fetch(`${srv.url}/api/v1/tasks/dash-link/trigger`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${srv.keys.prod}`, "content-type": "application/json" },
+    body: JSON.stringify({ payload: {}, options: { delay: "1h" } }),
+  });
+  const { id } = await res.json();
+  const ref = srv.projectRef;
+  assert.equal((await raw("GET", `/projects/v3/${ref}/runs/${id}`)).headers.location, "/login", "no session: the login, and no lookup");
+  const { cookie } = await login();
+  for (const [path, to] of [
+    [`/projects/v3/${ref}/runs/${id}`, `/#/prod/run/${id}`],
+    [`/projects/v3/${ref}/runs?envSlug=stg`, "/#/stg/runs"],
+    [`/projects/v3/${ref}/runs?envSlug=nope`, "/#/dev/runs"],
+    [`/projects/v3/${ref}`, "/#/dev/runs"],
+    [`/projects/v3/${ref}/runs/run_nope`, "/#/dev/runs"],
+    [`/projects/v3/${ref}/test?environment=dev`, "/#/dev/runs"],
+  ]) {
+    const r = await raw("GET", path, { headers: { cookie } });
+    assert.equal(r.status, 302, path);
+    assert.equal(r.headers.location, to, path);
+  }
+});
+
 test("logout needs the CSRF header and ends the session; a restart ends every session", async () => {
   const a = await login();
   assert.equal((await raw("POST", "/logout", { headers: { cookie: a.cookie } })).status, 403);

@@ -79,9 +79,12 @@ export function live(fn) {
       try {
         const q = offset === null ? "" : `?after=${offset}`;
         const r = await api(`/dashboard/api/env/${env}/live${q}`, { signal: ctl.signal });
-        if (offset !== null && r.changes.length) fn(r.changes);
+        const fresh = offset !== null && r.changes.length;
+        if (fresh) fn(r.changes);
         offset = r.offset;
         backoff = 500;
+        // a busy environment answers every poll at once: a few a second are enough
+        if (fresh) await new Promise((r) => setTimeout(r, 250));
       } catch (e) {
         if (ctl.signal.aborted) return;
         await new Promise((r) => setTimeout(r, backoff));
