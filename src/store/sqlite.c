@@ -915,7 +915,19 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
                    bool *has_more)
 {
     char sql[8192];
-    snprintf(sql, sizeof sql, "%s WHERE 1", st->runs.select);
+    /* one tag: the page is read from run_tags (migration 20) newest first,
+     * each entry joined to its run, so a common tag stops after a page and
+     * a rare one reads only its own entries */
+    bool by_tag = f->n_tag == 1;
+    if (by_tag) {
+        size_t sl = strlen(st->runs.select) - strlen(" FROM runs");
+        snprintf(sql, sizeof sql,
+                 "%.*s FROM run_tags CROSS JOIN runs ON runs.seq=run_tags.run_seq WHERE "
+                 "run_tags.tag=?",
+                 (int)sl, st->runs.select);
+    } else {
+        snprintf(sql, sizeof sql, "%s WHERE 1", st->runs.select);
+    }
     sql_in(sql, sizeof sql, "env_id", f->n_env);
     sql_in(sql, sizeof sql, "status", f->n_status);
     sql_in(sql, sizeof sql, "task", f->n_task);
@@ -925,9 +937,9 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
     sql_in(sql, sizeof sql, "machine", f->n_machine);
     sql_in(sql, sizeof sql, "schedule_id", f->n_schedule);
     size_t len = strlen(sql);
-    if (f->n_tag) {
+    if (f->n_tag > 1) { /* any of the tags */
         len += (size_t)snprintf(sql + len, sizeof sql - len,
-                                " AND EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE value IN (");
+                                " AND seq IN (SELECT run_seq FROM run_tags WHERE tag IN (");
         for (size_t i = 0; i < f->n_tag; i++)
             len += (size_t)snprintf(sql + len, sizeof sql - len, i ? ",?" : "?");
         len += (size_t)snprintf(sql + len, sizeof sql - len, "))");
@@ -942,19 +954,22 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
                                 (long long)f->created_to);
     /* page[before] wins over page[after], as in the real presenter */
     bool backward = f->before_seq > 0;
+    const char *seq = by_tag ? "run_tags.run_seq" : "seq";
     if (f->after_seq > 0 && !backward)
-        len +=
-            (size_t)snprintf(sql + len, sizeof sql - len, " AND seq<%lld", (long long)f->after_seq);
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND %s<%lld", seq,
+                                (long long)f->after_seq);
     if (backward)
-        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND seq>%lld",
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND %s>%lld", seq,
                                 (long long)f->before_seq);
-    snprintf(sql + len, sizeof sql - len, " ORDER BY seq %s LIMIT %d", backward ? "ASC" : "DESC",
-             f->limit + 1);
+    snprintf(sql + len, sizeof sql - len, " ORDER BY %s %s LIMIT %d", seq,
+             backward ? "ASC" : "DESC", f->limit + 1);
 
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return fail(st, "run list prepare");
     int i = 1;
+    if (by_tag)
+        bind_text(s, i++, f->tags[0]);
     for (size_t k = 0; k < f->n_env; k++)
         bind_text(s, i++, f->env_ids[k]);
     for (size_t k = 0; k < f->n_status; k++)
@@ -968,7 +983,8 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
     BIND_ALL(queues, n_queue)
     BIND_ALL(machines, n_machine)
     BIND_ALL(schedule_ids, n_schedule)
-    BIND_ALL(tags, n_tag)
+    if (!by_tag)
+        BIND_ALL(tags, n_tag)
 #undef BIND_ALL
     int rc = read_runs(st, s, runs, n);
     sqlite3_finalize(s);

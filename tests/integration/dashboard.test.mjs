@@ -151,6 +151,42 @@ test("live: an offset, a parked poll woken by a trigger, bad offsets refused", a
   assert.ok(!stg.changes.some((c) => c.id === id));
 });
 
+test("the Runs page's tag filter: tags added later, any of several tags, cursor pages (the run_tags index)", async () => {
+  const { cookie } = await login();
+  const call = async (method, path, body) => {
+    const res = await fetch(`${srv.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${srv.keys.dev}`, "content-type": "application/json" },
+      body: body && JSON.stringify(body),
+    });
+    assert.ok(res.ok, `${method} ${path}: ${res.status}`);
+    return res.json();
+  };
+  const ids = [];
+  for (let i = 0; i < 5; i++)
+    ids.push((await call("POST", "/api/v1/tasks/dash-tags/trigger", { payload: { i }, options: { delay: "1h", tags: [`tg-${i % 2}`, "tg-all"] } })).id);
+  await call("POST", `/api/v1/runs/${ids[0]}/tags`, { tags: ["tg-late"] });
+  const list = async (q) => (await raw("GET", `/dashboard/api/env/dev/api/v1/runs?${q}`, { headers: { cookie } })).json();
+  assert.deepEqual((await list("filter[tag]=tg-late")).data.map((r) => r.id), [ids[0]], "a tag added after the trigger");
+  assert.deepEqual((await list("filter[tag]=tg-0")).data.map((r) => r.id), [ids[4], ids[2], ids[0]]);
+  assert.deepEqual((await list("filter[tag]=tg-0,tg-late,tg-all")).data.map((r) => r.id), [...ids].reverse(), "any of the tags, each run once");
+  assert.deepEqual((await list("filter[tag]=tg-nope")).data, []);
+  // cursor pages through one tag, with another filter on top
+  const p1 = await list("filter[tag]=tg-all&page[size]=2&filter[taskIdentifier]=dash-tags");
+  assert.deepEqual(p1.data.map((r) => r.id), [ids[4], ids[3]]);
+  const p2 = await list(`filter[tag]=tg-all&page[size]=2&filter[taskIdentifier]=dash-tags&page[after]=${p1.pagination.next}`);
+  assert.deepEqual(p2.data.map((r) => r.id), [ids[2], ids[1]]);
+  const back = await list(`filter[tag]=tg-all&page[size]=2&filter[taskIdentifier]=dash-tags&page[before]=${p2.pagination.previous}`);
+  assert.deepEqual(back.data.map((r) => r.id), [ids[4], ids[3]]);
+  // another environment's run with the same tag stays out
+  await fetch(`${srv.url}/api/v1/tasks/dash-tags/trigger`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${srv.keys.stg}`, "content-type": "application/json" },
+    body: JSON.stringify({ payload: {}, options: { delay: "1h", tags: ["tg-all"] } }),
+  });
+  assert.equal((await list("filter[tag]=tg-all")).data.length, 5);
+});
+
 test("the CLI's dashboard links lead to the dashboard's pages", async () => {
   const res = await fetch(`${srv.url}/api/v1/tasks/dash-link/trigger`, {
     method: "POST",
