@@ -213,24 +213,19 @@ const char *const store_migrations[] = {
      * range instead of walking the environment's runs (bench/dashboard) */
     "CREATE INDEX runs_env_task_seq ON runs(env_id, task, seq);"
     "CREATE INDEX runs_env_status_seq ON runs(env_id, status, seq);",
-    /* 20: the runs list filtered by tag: an index of (tag, run) kept by
-     * triggers on runs.tags (written whole on every update; the WHEN skips
-     * an unchanged list), so a tag no run has is one seek, not a scan of
-     * every run's JSON, and one tag's page is read newest first from the
-     * index (bench/dashboard) */
+    /* 20: the runs list filtered by tag: an index of (tag, run), filled
+     * at insert by a trigger and by store_run_tags_add when tags are added
+     * later (not by an update trigger: every run update rewrites the whole
+     * row), so a tag no run has is one seek, not a scan of every run's
+     * JSON, and one tag's page is read newest first from the index
+     * (bench/dashboard) */
     "CREATE TABLE run_tags(tag TEXT NOT NULL, run_seq INTEGER NOT NULL, PRIMARY KEY(tag, run_seq))"
     " WITHOUT ROWID;"
     "INSERT OR IGNORE INTO run_tags SELECT j.value, runs.seq FROM runs, json_each(runs.tags) j"
     " WHERE runs.tags IS NOT NULL AND json_valid(runs.tags);"
-    "CREATE TRIGGER runs_tags_insert AFTER INSERT ON runs WHEN new.tags IS NOT NULL BEGIN"
-    " INSERT OR IGNORE INTO run_tags SELECT value, new.seq FROM json_each(CASE WHEN"
-    " json_valid(new.tags) THEN new.tags ELSE '[]' END); END;"
-    "CREATE TRIGGER runs_tags_update AFTER UPDATE OF tags ON runs"
-    " WHEN old.tags IS NOT new.tags BEGIN"
-    " DELETE FROM run_tags WHERE run_seq = old.seq AND tag IN (SELECT value FROM json_each(CASE"
-    " WHEN json_valid(old.tags) THEN old.tags ELSE '[]' END));"
-    " INSERT OR IGNORE INTO run_tags SELECT value, new.seq FROM json_each(CASE WHEN"
-    " json_valid(new.tags) THEN new.tags ELSE '[]' END); END;",
+    "CREATE TRIGGER runs_tags_insert AFTER INSERT ON runs"
+    " WHEN new.tags IS NOT NULL AND new.tags <> '[]' AND json_valid(new.tags) BEGIN"
+    " INSERT OR IGNORE INTO run_tags SELECT value, new.seq FROM json_each(new.tags); END;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -187,21 +187,44 @@ struct store {
     } cache[STMT_CACHE];
 };
 
-static void build_sql(table_sql *t, const char *table, const col *cols, size_t n)
+static bool listed(const char *const *names, const char *name)
 {
-    char names[1536] = "", qs[512] = "", sets[1536] = "";
+    for (; names && *names; names++)
+        if (!strcmp(*names, name))
+            return true;
+    return false;
+}
+
+/* The statements of a table. The update leaves out the columns `fixed`
+ * names (NULL-terminated, may be NULL): ones no row changes after its
+ * insert, so SQLite does not rewrite the index entries built on them at
+ * every update. Its parameters are numbered like the insert's, so one
+ * bind_row serves both. */
+static void build_sql_fixed(table_sql *t, const char *table, const col *cols, size_t n,
+                            const char *const *fixed)
+{
+    char names[1536] = "", qs[512] = "", sets[2048] = "";
     for (size_t i = 1; i < n; i++) { /* column 0 is seq, assigned by SQLite */
         strcat(names, i > 1 ? "," : "");
         strcat(names, cols[i].name);
         strcat(qs, i > 1 ? ",?" : "?");
-        strcat(sets, i > 1 ? "," : "");
-        strcat(sets, cols[i].name);
-        strcat(sets, "=?");
+        if (listed(fixed, cols[i].name))
+            continue;
+        size_t l = strlen(sets);
+        snprintf(sets + l, sizeof sets - l, "%s%s=?%zu", l ? "," : "", cols[i].name, i);
     }
     snprintf(t->select, sizeof t->select, "SELECT seq,%s FROM %s", names, table);
     snprintf(t->insert, sizeof t->insert, "INSERT INTO %s(%s) VALUES(%s)", table, names, qs);
-    snprintf(t->update, sizeof t->update, "UPDATE %s SET %s WHERE seq=?", table, sets);
+    snprintf(t->update, sizeof t->update, "UPDATE %s SET %s WHERE seq=?%zu", table, sets, n);
 }
+
+static void build_sql(table_sql *t, const char *table, const col *cols, size_t n)
+{
+    build_sql_fixed(t, table, cols, n, NULL);
+}
+
+/* Run columns set once, at trigger (engine/runs.c). */
+static const char *const run_fixed[] = {"id", "friendly_id", "env_id", "task", NULL};
 
 /* Returns a cached prepared statement for a SQL string with static storage
  * (cached by pointer), reset and with bindings cleared. */
@@ -472,7 +495,7 @@ store *store_open(const store_options *opt)
     }
     if (migrate(st) != 0)
         goto fail;
-    build_sql(&st->runs, "runs", run_cols, NCOLS(run_cols));
+    build_sql_fixed(&st->runs, "runs", run_cols, NCOLS(run_cols), run_fixed);
     build_sql(&st->batches, "batches", batch_cols, NCOLS(batch_cols));
     build_sql(&st->waitpoints, "waitpoints", waitpoint_cols, NCOLS(waitpoint_cols));
     build_sql(&st->workers, "workers", worker_cols, NCOLS(worker_cols));
@@ -1891,6 +1914,21 @@ int store_event_insert(store *st, const char *run_fid, const store_event *ev)
     sqlite3_bind_int64(s, 10, ev->is_error);
     sqlite3_bind_int64(s, 11, ev->is_partial);
     bind_text(s, 12, ev->span_events);
+    return exec_write(st, s);
+}
+
+int store_run_tags_add(store *st, int64_t seq, const char *tags)
+{
+    if (!tags)
+        return 0;
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, "INSERT OR IGNORE INTO run_tags SELECT value, ? FROM json_each(?)"
+                               " WHERE json_valid(?2)");
+    if (!s)
+        return ERR_STORE;
+    sqlite3_bind_int64(s, 1, seq);
+    bind_text(s, 2, tags);
     return exec_write(st, s);
 }
 

@@ -280,6 +280,10 @@ int store_run_changed_since(store *st, const char *env_id, int64_t since, size_t
 int store_run_insert(store *st, store_run *r);
 /* Writes every column of r back. */
 int store_run_update(store *st, const store_run *r);
+/* Indexes tags (the run's JSON array text, as saved) for the runs list's tag
+ * filter; an insert indexes the run's tags itself, this is for tags added
+ * later (tags are never removed). */
+int store_run_tags_add(store *st, int64_t seq, const char *tags);
 /* Loads a run by friendly id within env (env_id NULL: any env).
  * ERR_NOT_FOUND if absent. Caller clears *r. */
 int store_run_get(store *st, const char *env_id, const char *friendly_id, store_run *r);
