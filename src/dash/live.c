@@ -31,8 +31,8 @@ static json_t *change_json(const char *id, const char *status)
 static void reply(http_ctx *c, int64_t offset, json_t *changes)
 {
     http_add_header(c, "cache-control", "no-store");
-    http_reply_json(c, 200, json_pack("{s:I,s:o}", "offset", (json_int_t)offset, "changes",
-                                      changes));
+    http_reply_json(c, 200,
+                    json_pack("{s:I,s:o}", "offset", (json_int_t)offset, "changes", changes));
 }
 
 static void on_delivery(void *ud, const realtime_change *ch, size_t n, realtime_memo *memo)
@@ -46,7 +46,8 @@ static void on_delivery(void *ud, const realtime_change *ch, size_t n, realtime_
         if (ch[i].change_seq > offset)
             offset = ch[i].change_seq;
         json_array_append_new(
-            arr, change_json(ch[i].run_id, json_string_value(json_object_get(ch[i].value, "status"))));
+            arr,
+            change_json(ch[i].run_id, json_string_value(json_object_get(ch[i].value, "status"))));
     }
     reply(q->c, offset, arr);
     free(q);
@@ -89,8 +90,9 @@ void dash_live(http_ctx *c)
         int64_t offset = after;
         for (size_t i = 0; i < n; i++) {
             offset = runs[i].change_seq;
-            json_array_append_new(arr, change_json(runs[i].friendly_id,
-                                                   status_api_name((run_status)runs[i].status, true)));
+            json_array_append_new(arr,
+                                  change_json(runs[i].friendly_id,
+                                              status_api_name((run_status)runs[i].status, true)));
             store_run_clear(&runs[i]);
         }
         free(runs);

@@ -137,8 +137,8 @@ static void session_get(http_ctx *c)
     for (size_t i = 0; i < 3; i++) {
         const store_env *e = auth_env_by_slug(c->app->au, env_slugs[i]);
         if (e)
-            json_array_append_new(envs, json_pack("{s:s,s:s,s:s}", "slug", e->slug, "type",
-                                                  e->type, "id", e->id));
+            json_array_append_new(
+                envs, json_pack("{s:s,s:s,s:s}", "slug", e->slug, "type", e->type, "id", e->id));
     }
     http_add_header(c, "cache-control", "no-store");
     http_reply_json(c, 200,
@@ -158,8 +158,8 @@ static void keys_get(http_ctx *c)
     for (size_t i = 0; i < 3; i++) {
         const store_env *e = auth_env_by_slug(c->app->au, env_slugs[i]);
         if (e)
-            json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "slug", e->slug, "type",
-                                                 e->type, "apiKey", auth_env_key(e)));
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "slug", e->slug, "type", e->type,
+                                                 "apiKey", auth_env_key(e)));
     }
     http_add_header(c, "cache-control", "no-store");
     http_reply_json(c, 200, json_pack("{s:o}", "data", arr));
@@ -287,9 +287,9 @@ static void forward(http_ctx *c)
     const http_route *rt = NULL;
     const char *params[HTTP_MAX_PARAMS];
     size_t np = 0;
-    router_result m = router_match(api_routes, api_routes_count, &r->pool, r->method.base,
-                                   r->method.len, rest, (size_t)(end - rest), &rt, params, &np,
-                                   NULL, 0);
+    router_result m =
+        router_match(api_routes, api_routes_count, &r->pool, r->method.base, r->method.len, rest,
+                     (size_t)(end - rest), &rt, params, &np, NULL, 0);
     if (m != ROUTER_MATCH || !(rt->flags & ROUTE_SECRET)) {
         http_reply_error(c, m == ROUTER_NO_METHOD ? 405 : 404,
                          m == ROUTER_NO_METHOD ? "Method not allowed" : "Not found");
@@ -311,7 +311,10 @@ static void forward(http_ctx *c)
     copy->fn(c);
 }
 
-#define FWD(method) {method, "/dashboard/api/env/:env/*", forward, NOAUTH | EXEMPT | ROUTE_CHUNKED, 0}
+#define FWD(method)                                                                                \
+    {                                                                                              \
+        method, "/dashboard/api/env/:env/*", forward, NOAUTH | EXEMPT | ROUTE_CHUNKED, 0           \
+    }
 
 const http_route dash_routes[] = {
     {"GET", "/", index_page, NOAUTH, 0},

@@ -137,12 +137,23 @@ static const char *escape(http_ctx *c, const char *s)
     char *out = h2o_mem_alloc_pool(&c->req->pool, n + 1), *o = out;
     for (const char *p = s; *p; p++) {
         switch (*p) {
-        case '<': o += sprintf(o, "&lt;"); break;
-        case '>': o += sprintf(o, "&gt;"); break;
-        case '&': o += sprintf(o, "&amp;"); break;
-        case '"': o += sprintf(o, "&quot;"); break;
-        case '\'': o += sprintf(o, "&#39;"); break;
-        default: *o++ = *p;
+        case '<':
+            o += sprintf(o, "&lt;");
+            break;
+        case '>':
+            o += sprintf(o, "&gt;");
+            break;
+        case '&':
+            o += sprintf(o, "&amp;");
+            break;
+        case '"':
+            o += sprintf(o, "&quot;");
+            break;
+        case '\'':
+            o += sprintf(o, "&#39;");
+            break;
+        default:
+            *o++ = *p;
         }
     }
     *o = 0;
