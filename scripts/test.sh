@@ -55,7 +55,7 @@ lane_c() {
 lane_sdk() {
   run sdk "compat tests (@trigger.dev/sdk 4.5)" npm --prefix tests/compat test
   run sdk "compat tests (@trigger.dev/sdk latest 4.x)" env TRIGGER_SDK=latest npm --prefix tests/compat test
-  run sdk "browser tests: @trigger.dev/react-hooks and a useChat chat page in Debian chromium" \
+  run sdk "browser tests: @trigger.dev/react-hooks, a useChat chat page and the dashboard in Debian chromium" \
     npm --prefix tests/browser test
 }
 

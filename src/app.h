@@ -20,6 +20,7 @@ typedef struct realtime realtime;
 typedef struct streams streams;
 typedef struct devpush devpush;
 typedef struct devhold devhold;
+typedef struct dash dash;
 
 typedef struct app_config {
     char listen_host[128];
@@ -49,6 +50,7 @@ typedef struct app {
     streams *streams; /* realtime stream records (realtime/streams.h) */
     devpush *push;    /* the dev CLI's /dev-worker channel (api/devpush.h) */
     devhold *holds;   /* dev dequeues held open until a run is ready (api/dev.c) */
+    dash *dash;       /* the dashboard's sessions (dash/dash.h) */
     /* commit pipeline hooks (http/server.c calls them; realtime sets them):
      * the turn's transaction `gen` committed (ok) or rolled back, and every
      * commit up to `gen` is on disk */

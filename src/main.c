@@ -21,6 +21,7 @@
 #include "app.h"
 #include "auth/login.h"
 #include "bootstrap.h"
+#include "dash/dash.h"
 #include "http/ratelimit.h"
 #include "http/server.h"
 #include "realtime/realtime.h"
@@ -206,6 +207,7 @@ static void app_free(app *a)
     streams_free(a->streams);
     devpush_free(a->push);
     api_devhold_free(a);
+    dash_free(a);
     realtime_free(a->rt);
     engine_free(a->en);
     auth_free(a->au);
@@ -243,10 +245,18 @@ static int serve(app *a)
     }
     if (a->cfg.rate_limit > 0)
         a->rl = ratelimit_new(a->cfg.rate_limit, a->cfg.rate_window_ms);
+    http_route *routes = NULL;
     if (!a->os || !a->au || !a->en)
         goto fail;
-    a->http = http_server_start(a, api_routes, api_routes_count);
-    if (!a->http || !api_realtime_new(a) || !streams_new(a) || !devpush_new(a) ||
+    /* one table: the API's routes, then the dashboard's (dash/routes.c) */
+    size_t n_routes = api_routes_count + dash_routes_count;
+    routes = malloc(n_routes * sizeof *routes);
+    if (!routes)
+        abort();
+    memcpy(routes, api_routes, api_routes_count * sizeof *routes);
+    memcpy(routes + api_routes_count, dash_routes, dash_routes_count * sizeof *routes);
+    a->http = http_server_start(a, routes, n_routes);
+    if (!a->http || dash_new(a) != 0 || !api_realtime_new(a) || !streams_new(a) || !devpush_new(a) ||
         api_devhold_new(a) != 0)
         goto fail;
     http_server_h2c(a->http, api_s2_h2c, a);
@@ -267,9 +277,11 @@ static int serve(app *a)
     store_commit(a->st);
     store_sync(a->st);
     app_free(a);
+    free(routes);
     return 0;
 fail:
     app_free(a);
+    free(routes);
     return 1;
 }
 

@@ -464,6 +464,8 @@ int engine_run_add_tags(engine *en, const store_env *env, const char *run_id, co
         r.tags = tags_json(all, m);
         r.updated_at = now;
         rc = engine_save(en, &r);
+        if (!rc)
+            rc = store_run_tags_add(en->st, r.seq, r.tags);
         if (rc)
             err_set(e, rc, "Something went wrong");
     }

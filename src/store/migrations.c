@@ -208,6 +208,24 @@ const char *const store_migrations[] = {
     "ALTER TABLE run_events ADD COLUMN is_error INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE run_events ADD COLUMN is_partial INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE run_events ADD COLUMN span_events TEXT;",
+    /* 19: the runs list filtered by task or by status (the dashboard's
+     * Runs page, runs.list) reads its page newest first from one index
+     * range instead of walking the environment's runs (bench/dashboard) */
+    "CREATE INDEX runs_env_task_seq ON runs(env_id, task, seq);"
+    "CREATE INDEX runs_env_status_seq ON runs(env_id, status, seq);",
+    /* 20: the runs list filtered by tag: an index of (tag, run), filled
+     * at insert by a trigger and by store_run_tags_add when tags are added
+     * later (not by an update trigger: every run update rewrites the whole
+     * row), so a tag no run has is one seek, not a scan of every run's
+     * JSON, and one tag's page is read newest first from the index
+     * (bench/dashboard) */
+    "CREATE TABLE run_tags(tag TEXT NOT NULL, run_seq INTEGER NOT NULL, PRIMARY KEY(tag, run_seq))"
+    " WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO run_tags SELECT j.value, runs.seq FROM runs, json_each(runs.tags) j"
+    " WHERE runs.tags IS NOT NULL AND json_valid(runs.tags);"
+    "CREATE TRIGGER runs_tags_insert AFTER INSERT ON runs"
+    " WHEN new.tags IS NOT NULL AND new.tags <> '[]' AND json_valid(new.tags) BEGIN"
+    " INSERT OR IGNORE INTO run_tags SELECT value, new.seq FROM json_each(new.tags); END;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

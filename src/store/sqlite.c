@@ -187,21 +187,44 @@ struct store {
     } cache[STMT_CACHE];
 };
 
-static void build_sql(table_sql *t, const char *table, const col *cols, size_t n)
+static bool listed(const char *const *names, const char *name)
 {
-    char names[1536] = "", qs[512] = "", sets[1536] = "";
+    for (; names && *names; names++)
+        if (!strcmp(*names, name))
+            return true;
+    return false;
+}
+
+/* The statements of a table. The update leaves out the columns `fixed`
+ * names (NULL-terminated, may be NULL): ones no row changes after its
+ * insert, so SQLite does not rewrite the index entries built on them at
+ * every update. Its parameters are numbered like the insert's, so one
+ * bind_row serves both. */
+static void build_sql_fixed(table_sql *t, const char *table, const col *cols, size_t n,
+                            const char *const *fixed)
+{
+    char names[1536] = "", qs[512] = "", sets[2048] = "";
     for (size_t i = 1; i < n; i++) { /* column 0 is seq, assigned by SQLite */
         strcat(names, i > 1 ? "," : "");
         strcat(names, cols[i].name);
         strcat(qs, i > 1 ? ",?" : "?");
-        strcat(sets, i > 1 ? "," : "");
-        strcat(sets, cols[i].name);
-        strcat(sets, "=?");
+        if (listed(fixed, cols[i].name))
+            continue;
+        size_t l = strlen(sets);
+        snprintf(sets + l, sizeof sets - l, "%s%s=?%zu", l ? "," : "", cols[i].name, i);
     }
     snprintf(t->select, sizeof t->select, "SELECT seq,%s FROM %s", names, table);
     snprintf(t->insert, sizeof t->insert, "INSERT INTO %s(%s) VALUES(%s)", table, names, qs);
-    snprintf(t->update, sizeof t->update, "UPDATE %s SET %s WHERE seq=?", table, sets);
+    snprintf(t->update, sizeof t->update, "UPDATE %s SET %s WHERE seq=?%zu", table, sets, n);
 }
+
+static void build_sql(table_sql *t, const char *table, const col *cols, size_t n)
+{
+    build_sql_fixed(t, table, cols, n, NULL);
+}
+
+/* Run columns set once, at trigger (engine/runs.c). */
+static const char *const run_fixed[] = {"id", "friendly_id", "env_id", "task", NULL};
 
 /* Returns a cached prepared statement for a SQL string with static storage
  * (cached by pointer), reset and with bindings cleared. */
@@ -472,7 +495,7 @@ store *store_open(const store_options *opt)
     }
     if (migrate(st) != 0)
         goto fail;
-    build_sql(&st->runs, "runs", run_cols, NCOLS(run_cols));
+    build_sql_fixed(&st->runs, "runs", run_cols, NCOLS(run_cols), run_fixed);
     build_sql(&st->batches, "batches", batch_cols, NCOLS(batch_cols));
     build_sql(&st->waitpoints, "waitpoints", waitpoint_cols, NCOLS(waitpoint_cols));
     build_sql(&st->workers, "workers", worker_cols, NCOLS(worker_cols));
@@ -805,6 +828,11 @@ int64_t store_next_change_seq(store *st)
     return ++st->change_seq;
 }
 
+int64_t store_change_seq_head(store *st)
+{
+    return st->change_seq;
+}
+
 int store_run_insert(store *st, store_run *r)
 {
     return insert_row(st, st->runs.insert, &RUN_ROW, r);
@@ -910,7 +938,19 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
                    bool *has_more)
 {
     char sql[8192];
-    snprintf(sql, sizeof sql, "%s WHERE 1", st->runs.select);
+    /* one tag: the page is read from run_tags (migration 20) newest first,
+     * each entry joined to its run, so a common tag stops after a page and
+     * a rare one reads only its own entries */
+    bool by_tag = f->n_tag == 1;
+    if (by_tag) {
+        size_t sl = strlen(st->runs.select) - strlen(" FROM runs");
+        snprintf(sql, sizeof sql,
+                 "%.*s FROM run_tags CROSS JOIN runs ON runs.seq=run_tags.run_seq WHERE "
+                 "run_tags.tag=?",
+                 (int)sl, st->runs.select);
+    } else {
+        snprintf(sql, sizeof sql, "%s WHERE 1", st->runs.select);
+    }
     sql_in(sql, sizeof sql, "env_id", f->n_env);
     sql_in(sql, sizeof sql, "status", f->n_status);
     sql_in(sql, sizeof sql, "task", f->n_task);
@@ -920,9 +960,9 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
     sql_in(sql, sizeof sql, "machine", f->n_machine);
     sql_in(sql, sizeof sql, "schedule_id", f->n_schedule);
     size_t len = strlen(sql);
-    if (f->n_tag) {
+    if (f->n_tag > 1) { /* any of the tags */
         len += (size_t)snprintf(sql + len, sizeof sql - len,
-                                " AND EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE value IN (");
+                                " AND seq IN (SELECT run_seq FROM run_tags WHERE tag IN (");
         for (size_t i = 0; i < f->n_tag; i++)
             len += (size_t)snprintf(sql + len, sizeof sql - len, i ? ",?" : "?");
         len += (size_t)snprintf(sql + len, sizeof sql - len, "))");
@@ -937,19 +977,22 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
                                 (long long)f->created_to);
     /* page[before] wins over page[after], as in the real presenter */
     bool backward = f->before_seq > 0;
+    const char *seq = by_tag ? "run_tags.run_seq" : "seq";
     if (f->after_seq > 0 && !backward)
-        len +=
-            (size_t)snprintf(sql + len, sizeof sql - len, " AND seq<%lld", (long long)f->after_seq);
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND %s<%lld", seq,
+                                (long long)f->after_seq);
     if (backward)
-        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND seq>%lld",
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND %s>%lld", seq,
                                 (long long)f->before_seq);
-    snprintf(sql + len, sizeof sql - len, " ORDER BY seq %s LIMIT %d", backward ? "ASC" : "DESC",
-             f->limit + 1);
+    snprintf(sql + len, sizeof sql - len, " ORDER BY %s %s LIMIT %d", seq,
+             backward ? "ASC" : "DESC", f->limit + 1);
 
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return fail(st, "run list prepare");
     int i = 1;
+    if (by_tag)
+        bind_text(s, i++, f->tags[0]);
     for (size_t k = 0; k < f->n_env; k++)
         bind_text(s, i++, f->env_ids[k]);
     for (size_t k = 0; k < f->n_status; k++)
@@ -963,7 +1006,8 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
     BIND_ALL(queues, n_queue)
     BIND_ALL(machines, n_machine)
     BIND_ALL(schedule_ids, n_schedule)
-    BIND_ALL(tags, n_tag)
+    if (!by_tag)
+        BIND_ALL(tags, n_tag)
 #undef BIND_ALL
     int rc = read_runs(st, s, runs, n);
     sqlite3_finalize(s);
@@ -1816,12 +1860,13 @@ int store_blocker_remove(store *st, const char *run_fid, const char *waitpoint_f
     return rc == SQLITE_ROW ? 0 : fail(st, "blocker count");
 }
 
-int store_blocked_runs(store *st, const char *waitpoint_fid, char ***runs, size_t *n)
+/* The first column of sql's rows for key, as malloc'd strings. */
+static int text_column(store *st, const char *sql, const char *key, char ***out_, size_t *n)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT run_id FROM run_blockers WHERE waitpoint_id=?");
+    sqlite3_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
-    bind_text(s, 1, waitpoint_fid);
+    bind_text(s, 1, key);
     size_t cnt = 0;
     char **out = NULL;
     while (sqlite3_step(s) == SQLITE_ROW) {
@@ -1831,9 +1876,21 @@ int store_blocked_runs(store *st, const char *waitpoint_fid, char ***runs, size_
         out[cnt++] = col_dup(s, 0);
     }
     sqlite3_reset(s);
-    *runs = out;
+    *out_ = out;
     *n = cnt;
     return 0;
+}
+
+int store_blocked_runs(store *st, const char *waitpoint_fid, char ***runs, size_t *n)
+{
+    return text_column(st, "SELECT run_id FROM run_blockers WHERE waitpoint_id=?", waitpoint_fid,
+                       runs, n);
+}
+
+int store_run_blockers(store *st, const char *run_fid, char ***waitpoints, size_t *n)
+{
+    return text_column(st, "SELECT waitpoint_id FROM run_blockers WHERE run_id=?", run_fid,
+                       waitpoints, n);
 }
 
 int store_event_insert(store *st, const char *run_fid, const store_event *ev)
@@ -1857,6 +1914,21 @@ int store_event_insert(store *st, const char *run_fid, const store_event *ev)
     sqlite3_bind_int64(s, 10, ev->is_error);
     sqlite3_bind_int64(s, 11, ev->is_partial);
     bind_text(s, 12, ev->span_events);
+    return exec_write(st, s);
+}
+
+int store_run_tags_add(store *st, int64_t seq, const char *tags)
+{
+    if (!tags)
+        return 0;
+    if (begin_write(st))
+        return ERR_STORE;
+    sqlite3_stmt *s = stmt(st, "INSERT OR IGNORE INTO run_tags SELECT value, ? FROM json_each(?)"
+                               " WHERE json_valid(?2)");
+    if (!s)
+        return ERR_STORE;
+    sqlite3_bind_int64(s, 1, seq);
+    bind_text(s, 2, tags);
     return exec_write(st, s);
 }
 

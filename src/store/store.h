@@ -270,6 +270,8 @@ int store_setting_set(store *st, const char *key, const char *value);
 /* The next number of the store-wide run change order (monotonic across
  * restarts); the engine stamps it on every run it writes. */
 int64_t store_next_change_seq(store *st);
+/* The newest change number handed out so far (no query). */
+int64_t store_change_seq_head(store *st);
 /* Runs of env changed after change_seq since, in change order, at most max.
  * Caller clears. */
 int store_run_changed_since(store *st, const char *env_id, int64_t since, size_t max,
@@ -278,6 +280,10 @@ int store_run_changed_since(store *st, const char *env_id, int64_t since, size_t
 int store_run_insert(store *st, store_run *r);
 /* Writes every column of r back. */
 int store_run_update(store *st, const store_run *r);
+/* Indexes tags (the run's JSON array text, as saved) for the runs list's tag
+ * filter; an insert indexes the run's tags itself, this is for tags added
+ * later (tags are never removed). */
+int store_run_tags_add(store *st, int64_t seq, const char *tags);
 /* Loads a run by friendly id within env (env_id NULL: any env).
  * ERR_NOT_FOUND if absent. Caller clears *r. */
 int store_run_get(store *st, const char *env_id, const char *friendly_id, store_run *r);
@@ -453,6 +459,8 @@ int store_blocker_add(store *st, const char *run_fid, const char *waitpoint_fid)
 int store_blocker_remove(store *st, const char *run_fid, const char *waitpoint_fid, int64_t *left);
 /* The runs blocked by a waitpoint (malloc'd array of malloc'd friendly ids). */
 int store_blocked_runs(store *st, const char *waitpoint_fid, char ***runs, size_t *n);
+/* The waitpoints a run is blocked by (malloc'd array of malloc'd friendly ids). */
+int store_run_blockers(store *st, const char *run_fid, char ***waitpoints, size_t *n);
 
 /* A run's OTLP event: a log record or a span (level "trace"). */
 typedef struct store_event {
