@@ -1,0 +1,356 @@
+/*
+ * deploy/supervisor.c - keeps worker processes warm for every promoted
+ * deployment: `node <bundle>/managed-run-controller.mjs` in the build's
+ * output dir, configured as the platform's supervisor configures it in a
+ * container (TRIGGER_* env, see docs/deploy.md), pointed back at triggerd
+ * for the workload API and warm starts (api/deploy.c). Each process
+ * presents a random secret as its runner and controller id; that secret is
+ * the only credential of the workload routes. A process that exits is
+ * started again (with backoff when it keeps crashing); a pool whose
+ * deployment is no longer promoted drains: SIGTERM makes the controller
+ * finish its run and not take another, and it is not restarted.
+ */
+#include "deploy/internal.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "engine/deploy.h"
+#include "util/id.h"
+#include "util/jsontext.h"
+#include "util/timefmt.h"
+
+#define POOL_MAX 16
+#define RESTART_MIN_MS 200
+#define RESTART_MAX_MS 10000
+#define HEALTHY_MS 30000
+
+typedef struct wproc {
+    pool *p;
+    uv_process_t proc;
+    uv_timer_t restart;
+    bool alive;
+    int fails;
+    int64_t started_at;
+    char secret[48];
+} wproc;
+
+struct pool {
+    deployer *d;
+    char env_id[32];
+    char fid[64];
+    char worker_id[64];
+    char version[32];
+    char content_hash[160];
+    char run_controller[1200];
+    char out_dir[1200];
+    bool draining;
+    size_t n;
+    int open_handles;
+    wproc w[POOL_MAX];
+    pool *next;
+};
+
+static void proc_start(wproc *w);
+
+static void pool_unlink_free(pool *p)
+{
+    deployer *d = p->d;
+    for (pool **pp = &d->pools; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    free(p);
+}
+
+static void on_pool_handle_closed(uv_handle_t *h)
+{
+    pool *p = h->data;
+    if (--p->open_handles == 0) {
+        deployer *d = p->d;
+        pool_unlink_free(p);
+        if (d->stopping && --d->closing == 0)
+            free(d);
+    }
+}
+
+/* Closes a drained pool's handles once no process of it runs. */
+static void pool_maybe_close(pool *p)
+{
+    if (!p->draining || p->open_handles)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->w[i].alive)
+            return;
+    p->open_handles = (int)p->n;
+    for (size_t i = 0; i < p->n; i++) {
+        p->w[i].restart.data = p;
+        uv_close((uv_handle_t *)&p->w[i].restart, on_pool_handle_closed);
+    }
+    if (!p->n) {
+        deployer *d = p->d;
+        pool_unlink_free(p);
+        if (d->stopping && --d->closing == 0)
+            free(d);
+    }
+}
+
+static void on_proc_closed(uv_handle_t *h)
+{
+    wproc *w = h->data;
+    w->alive = false;
+    pool *p = w->p;
+    if (p->draining) {
+        pool_maybe_close(p);
+        return;
+    }
+    int64_t ran = time_now_ms() - w->started_at;
+    if (ran > HEALTHY_MS)
+        w->fails = 0;
+    int64_t delay = RESTART_MIN_MS;
+    for (int i = 0; i < w->fails && delay < RESTART_MAX_MS; i++)
+        delay *= 2;
+    if (delay > RESTART_MAX_MS)
+        delay = RESTART_MAX_MS;
+    w->fails++;
+    uv_timer_start(&w->restart, (uv_timer_cb)proc_start, (uint64_t)delay, 0);
+}
+
+static void on_proc_exit(uv_process_t *proc, int64_t status, int sig)
+{
+    wproc *w = proc->data;
+    if (!w->p->draining && (status != 0 || sig != 0)) {
+        w->p->d->crashed++;
+        fprintf(stderr, "triggerd: worker %.8s of %s exited (status %lld, signal %d)\n",
+                w->secret, w->p->fid, (long long)status, sig);
+    }
+    uv_close((uv_handle_t *)proc, on_proc_closed);
+}
+
+static void proc_start(wproc *w)
+{
+    /* a uv_timer callback with the timer as argument: find the wproc */
+    w = (wproc *)((char *)w - offsetof(wproc, restart));
+    pool *p = w->p;
+    deployer *d = p->d;
+    if (p->draining || d->stopping || w->alive)
+        return;
+    const store_env *env = auth_env_by_id(d->a->au, p->env_id);
+    if (!env)
+        return;
+    unsigned char raw[20];
+    id_random_bytes(raw, sizeof raw);
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(w->secret + 2 * i, 3, "%02x", raw[i]);
+    char origin[600], port[16];
+    deploy__local_origin(d, origin, sizeof origin);
+    snprintf(port, sizeof port, "%d", d->a->cfg.listen_port);
+    int64_t now = time_now_ms();
+    char v[20][1400];
+    int k = 0;
+#define SETV(...) snprintf(v[k++], sizeof v[0], __VA_ARGS__)
+    SETV("TRIGGER_CONTENT_HASH=%s", p->content_hash);
+    SETV("TRIGGER_PROJECT_ID=%s", env->project_id);
+    SETV("TRIGGER_PROJECT_REF=%s", env->project_ref);
+    SETV("TRIGGER_DEPLOYMENT_ID=%s", p->fid);
+    SETV("TRIGGER_DEPLOYMENT_VERSION=%s", p->version);
+    SETV("TRIGGER_ENV_ID=%s", env->id);
+    SETV("OTEL_EXPORTER_OTLP_ENDPOINT=%s/otel", origin);
+    SETV("TRIGGER_WARM_START_URL=%s", origin);
+    SETV("TRIGGER_MACHINE_CPU=%s", "0.5");
+    SETV("TRIGGER_MACHINE_MEMORY=%s", "0.5");
+    SETV("TRIGGER_RUNNER_ID=%s", w->secret);
+    SETV("TRIGGER_WORKLOAD_CONTROLLER_ID=%s", w->secret);
+    SETV("TRIGGER_POD_SCHEDULED_AT_MS=%lld", (long long)now);
+    SETV("TRIGGER_DEQUEUED_AT_MS=%lld", (long long)now);
+    SETV("TRIGGER_SUPERVISOR_API_PROTOCOL=http");
+    SETV("TRIGGER_SUPERVISOR_API_DOMAIN=127.0.0.1");
+    SETV("TRIGGER_SUPERVISOR_API_PORT=%s", port);
+    SETV("TRIGGER_WORKER_INSTANCE_NAME=triggerd-%s", p->version);
+    SETV("TRIGGER_SNAPSHOT_POLL_INTERVAL_SECONDS=1");
+#undef SETV
+    char *extra[21];
+    for (int i = 0; i < k; i++)
+        extra[i] = v[i];
+    extra[k] = NULL;
+    char **envp = deploy__env(extra);
+    char log_path[1300];
+    snprintf(log_path, sizeof log_path, "%s/../workers.log", p->out_dir);
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    char *args[] = {"node", p->run_controller, NULL};
+    uv_stdio_container_t stdio[3] = {
+        {.flags = UV_IGNORE},
+        {.flags = fd >= 0 ? UV_INHERIT_FD : UV_IGNORE, .data.fd = fd},
+        {.flags = fd >= 0 ? UV_INHERIT_FD : UV_IGNORE, .data.fd = fd},
+    };
+    uv_process_options_t o = {
+        .exit_cb = on_proc_exit,
+        .file = "node",
+        .args = args,
+        .env = envp,
+        .cwd = p->out_dir,
+        .stdio_count = 3,
+        .stdio = stdio,
+        .flags = UV_PROCESS_DETACHED, /* its own group: the task processes go with it */
+    };
+    w->proc.data = w;
+    int rc = uv_spawn(d->a->loop, &w->proc, &o);
+    if (fd >= 0)
+        close(fd);
+    deploy__env_free(envp);
+    if (rc != 0) {
+        fprintf(stderr, "triggerd: cannot start a worker of %s: %s\n", p->fid, uv_strerror(rc));
+        w->fails++;
+        uv_timer_start(&w->restart, (uv_timer_cb)proc_start, RESTART_MAX_MS, 0);
+        return;
+    }
+    w->alive = true;
+    w->started_at = now;
+    d->started++;
+}
+
+/* Reads the run controller's path from <work>/entry.json. */
+static int read_entry(deployer *d, pool *p)
+{
+    char work[1100], path[1200];
+    deploy__work_dir(d, p->fid, work, sizeof work);
+    snprintf(path, sizeof path, "%s/entry.json", work);
+    json_error_t je;
+    json_t *e = json_load_file(path, 0, &je);
+    const char *rc = json_string_value(json_object_get(e, "runController"));
+    if (!rc) {
+        json_decref(e);
+        return -1;
+    }
+    snprintf(p->run_controller, sizeof p->run_controller, "%s", rc);
+    snprintf(p->out_dir, sizeof p->out_dir, "%s/out", work);
+    json_decref(e);
+    return 0;
+}
+
+static void pool_start(deployer *d, const store_deployment *dep)
+{
+    int64_t size = d->a->cfg.deploy_pool;
+    if (size < 0 || !dep->worker_id)
+        return;
+    if (size == 0)
+        size = DEPLOY_DEFAULT_POOL;
+    if (size > POOL_MAX)
+        size = POOL_MAX;
+    pool *p = calloc(1, sizeof *p);
+    if (!p)
+        abort();
+    p->d = d;
+    snprintf(p->env_id, sizeof p->env_id, "%s", dep->env_id);
+    snprintf(p->fid, sizeof p->fid, "%s", dep->friendly_id);
+    snprintf(p->worker_id, sizeof p->worker_id, "%s", dep->worker_id);
+    snprintf(p->version, sizeof p->version, "%s", dep->version);
+    snprintf(p->content_hash, sizeof p->content_hash, "%s", dep->content_hash);
+    if (read_entry(d, p) != 0) {
+        fprintf(stderr, "triggerd: deployment %s has no built bundle; not started\n", p->fid);
+        free(p);
+        return;
+    }
+    p->n = (size_t)size;
+    p->next = d->pools;
+    d->pools = p;
+    for (size_t i = 0; i < p->n; i++) {
+        p->w[i].p = p;
+        uv_timer_init(d->a->loop, &p->w[i].restart);
+        proc_start((wproc *)&p->w[i].restart);
+    }
+}
+
+static void pool_drain(pool *p)
+{
+    if (p->draining)
+        return;
+    p->draining = true;
+    for (size_t i = 0; i < p->n; i++) {
+        uv_timer_stop(&p->w[i].restart);
+        if (p->w[i].alive)
+            uv_process_kill(&p->w[i].proc, SIGTERM);
+    }
+    pool_maybe_close(p);
+}
+
+void deploy__pools_start(deployer *d)
+{
+    store_deployment *v = NULL;
+    size_t n = 0;
+    if (store_deployment_promoted_all(d->a->st, &v, &n) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        pool_start(d, &v[i]);
+        store_deployment_clear(&v[i]);
+    }
+    free(v);
+}
+
+void deploy__pools_stop(deployer *d)
+{
+    for (pool *p = d->pools, *next; p; p = next) {
+        next = p->next;
+        d->closing++;
+        bool was = p->draining;
+        pool_drain(p);
+        (void)was;
+        for (size_t i = 0; i < p->n; i++)
+            if (p->w[i].alive)
+                uv_kill(-p->w[i].proc.pid, SIGKILL);
+    }
+}
+
+void deploy_promoted(app *a, const char *env_id)
+{
+    deployer *d = a->deploy;
+    if (!d)
+        return;
+    const store_env *env = auth_env_by_id(a->au, env_id);
+    if (!env)
+        return;
+    store_deployment cur = {0};
+    err_t e = {0};
+    if (engine_deploy_current(a->en, env, &cur, &e) != 0) {
+        store_deployment_clear(&cur);
+        return;
+    }
+    bool have = false;
+    for (pool *p = d->pools, *next; p; p = next) {
+        next = p->next;
+        if (strcmp(p->env_id, env_id) != 0 || p->draining)
+            continue;
+        if (strcmp(p->fid, cur.friendly_id) == 0)
+            have = true;
+        else
+            pool_drain(p);
+    }
+    if (!have)
+        pool_start(d, &cur);
+    store_deployment_clear(&cur);
+}
+
+const deploy_runner *deploy_runner_find(app *a, const char *secret)
+{
+    deployer *d = a->deploy;
+    if (!d || !secret || strlen(secret) != 40)
+        return NULL;
+    for (pool *p = d->pools; p; p = p->next)
+        for (size_t i = 0; i < p->n; i++)
+            if (p->w[i].alive && strcmp(p->w[i].secret, secret) == 0) {
+                d->found.env = auth_env_by_id(a->au, p->env_id);
+                if (!d->found.env)
+                    return NULL;
+                snprintf(d->found.deployment_id, sizeof d->found.deployment_id, "%s", p->fid);
+                snprintf(d->found.worker_id, sizeof d->found.worker_id, "%s", p->worker_id);
+                snprintf(d->found.version, sizeof d->found.version, "%s", p->version);
+                return &d->found;
+            }
+    return NULL;
+}
