@@ -142,6 +142,8 @@ const http_route api_routes[] = {
     /* the dev CLI (docs/dev-protocol.md) */
     {"GET", "/api/v1/platform-notifications", api_platform_notifications, ROUTE_PAT | S, 0},
     {"GET", "/api/v1/projects/:projectRef/envvars", api_envvars_all, S, 0},
+    {"GET", "/api/v1/projects/:projectRef/:env/deploy-settings", api_deploy_settings, S | ROUTE_PAT,
+     0},
     /* 6.6 environment variables */
     {"GET", "/api/v1/projects/:projectRef/envvars/:slug", api_envvars_list, S | ROUTE_PAT, 0},
     {"POST", "/api/v1/projects/:projectRef/envvars/:slug", api_envvars_create, S | ROUTE_PAT,

@@ -95,6 +95,7 @@ void api_dev_hold_one(http_ctx *c, const char *worker, const char *version);
 /* RunExecutionData of r's latest snapshot. */
 json_t *api_execution_data(const store_run *r);
 /* deployments and the workload API (api/deploy.c) */
+void api_deploy_settings(http_ctx *c);
 void api_artifacts_create(http_ctx *c);
 void api_objects_post(http_ctx *c);
 void api_deployments_create(http_ctx *c);

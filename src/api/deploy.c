@@ -50,6 +50,19 @@ static bool load(http_ctx *c, const char *key, store_deployment *d)
     return true;
 }
 
+/* GET /api/v1/projects/{ref}/{env}/deploy-settings (CLI 4.8): which build
+ * path a plain `trigger.dev deploy` takes. triggerd has only one: it builds
+ * the uploaded archive itself ("native"), so no flag is needed. */
+void api_deploy_settings(http_ctx *c)
+{
+    store_project p = {0};
+    if (store_project_get(c->app->st, &p) != 0 || strcmp(p.ref, http_param(c, 0)) != 0) {
+        http_reply_error(c, 404, "Project not found");
+        return;
+    }
+    http_reply_json(c, 200, json_pack("{s:s}", "build_path", "native"));
+}
+
 /* ---- artifacts ---------------------------------------------------------- */
 
 /* POST /api/v1/artifacts: where to upload the deployment archive. */

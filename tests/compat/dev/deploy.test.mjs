@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startTriggerd } from "../../lib/triggerd.mjs";
-import { FIXTURE, CLI_VERSION, FINAL, stripAnsi } from "./cli.mjs";
+import { FIXTURE, CLI_VERSION, FINAL, latest, stripAnsi } from "./cli.mjs";
 import { sleep } from "../helpers.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -219,10 +219,17 @@ test("a build that fails ends FAILED with its log; the current version keeps ser
   assert.equal(run.output.version, deployed.version);
 });
 
-test("plain deploy (Docker) is refused with a message naming --native-build-server", { timeout: 120_000 }, async () => {
-  const dir = project(TASKS);
+test("plain deploy: 4.5 is refused naming --native-build-server, 4.8 asks deploy-settings and builds natively", { timeout: 300_000 }, async () => {
+  const dir = project(TASKS.replace("hello ", "plain "));
   dirs.push(dir);
   const r = await deploy(srv, dir, []);
-  assert.notEqual(r.code, 0);
-  assert.match(r.out, /--native-build-server/, r.out);
+  if (!latest) {
+    assert.notEqual(r.code, 0);
+    assert.match(r.out, /--native-build-server/, r.out);
+    return;
+  }
+  assert.equal(r.code, 0, r.out);
+  const list = (await api(srv, "GET", "/api/v1/deployments")).body;
+  const d = await waitDeployment(srv, list.data[0].id);
+  assert.equal(d.status, "DEPLOYED", JSON.stringify(d.errorData ?? d));
 });
