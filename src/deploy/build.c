@@ -177,6 +177,31 @@ static void on_build_closed(uv_handle_t *h)
     build_next(d);
 }
 
+static void on_cleanup_exit(uv_process_t *p, int64_t status, int sig)
+{
+    (void)status;
+    (void)sig;
+    uv_close((uv_handle_t *)p, (uv_close_cb)free);
+}
+
+/* Removes the unpacked sources (the project and its installed
+ * node_modules) once the build is over: the worker processes need only
+ * out/. A child process, as deleting tens of thousands of files would
+ * stall the loop. */
+static void remove_sources(deployer *d, const char *work)
+{
+    char src[1200], archive[1200];
+    snprintf(src, sizeof src, "%s/src", work);
+    snprintf(archive, sizeof archive, "%s/archive.tar.gz", work);
+    char *args[] = {"rm", "-rf", src, archive, NULL};
+    uv_process_t *p = calloc(1, sizeof *p);
+    if (!p)
+        abort();
+    uv_process_options_t o = {.exit_cb = on_cleanup_exit, .file = "rm", .args = args};
+    if (uv_spawn(d->a->loop, p, &o) != 0)
+        uv_close((uv_handle_t *)p, (uv_close_cb)free);
+}
+
 static void on_build_exit(uv_process_t *p, int64_t status, int sig)
 {
     deployer *d = p->data;
@@ -206,6 +231,8 @@ static void on_build_exit(uv_process_t *p, int64_t status, int sig)
         fail_with(d, d->cur_fid, msg, tail);
         free(tail);
     }
+    if (!d->stopping)
+        remove_sources(d, d->cur_work);
     uv_close((uv_handle_t *)p, on_build_closed);
 }
 

@@ -41,6 +41,13 @@ export const parent = task({
     return { child: r.ok ? r.output : null };
   },
 });
+export const waiter = task({
+  id: "deploy-waiter",
+  run: async (p: { token: string }, { ctx }) => {
+    await wait.forToken(p.token);
+    return { version: ctx.run.version };
+  },
+});
 export const slow = task({
   id: "deploy-slow",
   retry: { maxAttempts: 3, minTimeoutInMs: 100, maxTimeoutInMs: 200 },
@@ -217,6 +224,58 @@ test("a build that fails ends FAILED with its log; the current version keeps ser
   const run = await waitRun(srv, trig.body.id);
   assert.equal(run.status, "COMPLETED");
   assert.equal(run.output.version, deployed.version);
+});
+
+test("--skip-promotion, then promote: new runs move to the new version, a waiting run of the old one finishes on it", { timeout: 300_000 }, async () => {
+  assert.ok(deployed, "needs the deployment");
+  const token = (await api(srv, "POST", "/api/v1/waitpoints/tokens", {})).body;
+  const old = await api(srv, "POST", "/api/v1/tasks/deploy-waiter/trigger", { payload: { token: token.id } });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const r = (await api(srv, "GET", `/api/v3/runs/${old.body.id}`)).body;
+    if (r.status === "WAITING" || r.status === "WAITING_FOR_DEPLOY" || r.status === "EXECUTING") break;
+    await sleep(200);
+  }
+  const dir = project(TASKS.replace("hello ", "hi "));
+  dirs.push(dir);
+  const r = await deploy(srv, dir, ["--native-build-server", "--skip-promotion"]);
+  assert.equal(r.code, 0, r.out);
+  const v2 = r.out.match(/Version (\d{8}\.\d+)/)?.[1];
+  const list = (await api(srv, "GET", "/api/v1/deployments")).body;
+  const d2 = await waitDeployment(srv, list.data[0].id);
+  assert.equal(d2.status, "DEPLOYED", JSON.stringify(d2.errorData ?? d2));
+  assert.equal(d2.version, v2);
+  assert.equal((await api(srv, "GET", "/api/v1/deployments/current")).body.version, deployed.version);
+  const before = await api(srv, "POST", "/api/v1/tasks/deploy-hello/trigger", { payload: { name: "x" } });
+  assert.equal((await waitRun(srv, before.body.id)).output.version, deployed.version);
+  const pr = await api(srv, "POST", `/api/v1/deployments/${v2}/promote`, {});
+  assert.equal(pr.status, 200, JSON.stringify(pr.body));
+  assert.equal((await api(srv, "GET", "/api/v1/deployments/current")).body.version, v2);
+  const after = await api(srv, "POST", "/api/v1/tasks/deploy-hello/trigger", { payload: { name: "y" } });
+  const ar = await waitRun(srv, after.body.id);
+  assert.deepEqual([ar.status, ar.output.greeting, ar.output.version], ["COMPLETED", "hi y", v2]);
+  // the old version's waiting run is still on its (draining) process
+  await api(srv, "POST", `/api/v1/waitpoints/tokens/${token.id}/complete`, { data: { go: true } });
+  const or = await waitRun(srv, old.body.id);
+  assert.equal(or.status, "COMPLETED", JSON.stringify(or));
+  assert.equal(or.output.version, deployed.version);
+  deployed = d2;
+});
+
+test("cancel kills a run on a deployed worker; the pool goes on", { timeout: 120_000 }, async () => {
+  assert.ok(deployed, "needs the deployment");
+  const trig = await api(srv, "POST", "/api/v1/tasks/deploy-slow/trigger", { payload: { ms: 60_000 } });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if ((await api(srv, "GET", `/api/v3/runs/${trig.body.id}`)).body.status === "EXECUTING") break;
+    await sleep(100);
+  }
+  const c = await api(srv, "POST", `/api/v2/runs/${trig.body.id}/cancel`);
+  assert.equal(c.status, 200);
+  const r = await waitRun(srv, trig.body.id);
+  assert.equal(r.status, "CANCELED");
+  const next = await api(srv, "POST", "/api/v1/tasks/deploy-hello/trigger", { payload: { name: "z" } });
+  assert.equal((await waitRun(srv, next.body.id)).status, "COMPLETED");
 });
 
 test("plain deploy: 4.5 is refused naming --native-build-server, 4.8 asks deploy-settings and builds natively", { timeout: 300_000 }, async () => {
