@@ -89,9 +89,9 @@ int64_t api_seq_cursor(json_t *v);
 /* Held dev dequeues (api/dev.c): the state on a->holds, hooked into a->rt;
  * free answers every held dequeue empty (shutdown). */
 /* A deployed worker's warm start (api/deploy.c): the next run of the
- * caller's env that worker (borrowed id, of version) executes, held until
- * there is one; answered with one DequeuedMessage. */
-void api_dev_hold_one(http_ctx *c, const char *worker, const char *version);
+ * caller's env that worker (borrowed id) executes on a machine mf lets
+ * through, held until there is one; answered with one DequeuedMessage. */
+void api_dev_hold_one(http_ctx *c, const char *worker, const machine_filter *mf);
 /* RunExecutionData of r's latest snapshot. */
 json_t *api_execution_data(const store_run *r);
 /* deployments and the workload API (api/deploy.c) */

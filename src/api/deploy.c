@@ -504,5 +504,5 @@ void api_warm_start(http_ctx *c)
     const deploy_runner *r = runner(c, "x-trigger-workload-controller-id");
     if (!r)
         return;
-    api_dev_hold_one(c, r->worker_id, r->version);
+    api_dev_hold_one(c, r->worker_id, &r->machines);
 }

@@ -232,6 +232,7 @@ typedef struct hold {
     int64_t deadline;
     bool woken;
     bool own; /* a deployed worker's warm start: its own version's runs, one */
+    machine_filter mf; /* and the machine presets its pool runs */
     struct hold *prev, *next;
 } hold;
 
@@ -281,8 +282,10 @@ static void hold_try(hold *h, int64_t now)
     size_t n = 0;
     err_t e = {0};
     http_ctx *c = h->c;
-    int rc = h->own ? engine_dequeue_own(c->app->en, c->auth.env, h->worker, 1, now, &runs, &n, &e)
-                    : engine_dequeue(c->app->en, c->auth.env, h->worker, h->max, now, &runs, &n, &e);
+    int rc = h->own
+                 ? engine_dequeue_own(c->app->en, c->auth.env, h->worker, 1, &h->mf, now, &runs, &n,
+                                      &e)
+                 : engine_dequeue(c->app->en, c->auth.env, h->worker, h->max, now, &runs, &n, &e);
     if (rc != 0) {
         http_unpark(c);
         hold_gone(h);
@@ -419,19 +422,20 @@ static hold *hold_start(http_ctx *c, const char *worker, size_t max, int64_t ms)
 
 #define HOLD_WARM_MS 60000 /* beyond the warm-start client's own 20 s re-poll */
 
-void api_dev_hold_one(http_ctx *c, const char *worker, const char *version)
+void api_dev_hold_one(http_ctx *c, const char *worker, const machine_filter *mf)
 {
-    (void)version; /* the worker is that version's: engine_dequeue_own */
     dequeued_run *runs = NULL;
     size_t n = 0;
     err_t e = {0};
-    if (engine_dequeue_own(c->app->en, c->auth.env, worker, 1, c->now, &runs, &n, &e) != 0) {
+    if (engine_dequeue_own(c->app->en, c->auth.env, worker, 1, mf, c->now, &runs, &n, &e) != 0) {
         http_reply_err(c, &e);
         return;
     }
     if (n == 0 && c->app->holds) {
         free(runs);
-        hold_start(c, worker, 1, HOLD_WARM_MS)->own = true;
+        hold *h = hold_start(c, worker, 1, HOLD_WARM_MS);
+        h->own = true;
+        h->mf = *mf;
         return;
     }
     reply_dequeued_as(c, runs, n, true);

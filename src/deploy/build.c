@@ -404,16 +404,3 @@ void deploy_free(app *a)
     }
     uv_close((uv_handle_t *)&d->build_timer, deploy__handle_closed);
 }
-
-void deploy_get_stats(app *a, deploy_stats *out)
-{
-    memset(out, 0, sizeof *out);
-    deployer *d = a->deploy;
-    if (!d)
-        return;
-    out->builds_running = d->building;
-    for (build_job *j = d->queue; j; j = j->next)
-        out->builds_queued++;
-    out->workers_started = d->started;
-    out->workers_crashed = d->crashed;
-}

@@ -11,6 +11,7 @@
 #define TD_DEPLOY_DEPLOY_H
 
 #include "app.h"
+#include "engine/engine.h"
 #include "store/deployments.h"
 
 typedef struct deployer deployer;
@@ -34,17 +35,11 @@ typedef struct deploy_runner {
     char deployment_id[64]; /* friendly */
     char worker_id[64];     /* the deployment's background worker (friendly) */
     char version[32];
+    machine_filter machines; /* the presets its pool runs */
 } deploy_runner;
 
 const deploy_runner *deploy_runner_find(app *a, const char *secret);
 
-/* Counters for tests and the supervisor's health: processes started, running, restarts. */
-typedef struct deploy_stats {
-    int64_t builds_running, builds_queued;
-    int64_t workers_started, workers_crashed;
-} deploy_stats;
-
-void deploy_get_stats(app *a, deploy_stats *out);
 
 /* Per-pool size (worker processes per promoted deployment); 0 = the default. */
 #define DEPLOY_DEFAULT_POOL 2

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "store/store.h"
 #include "engine/deploy.h"
 #include "util/id.h"
 #include "util/jsontext.h"
@@ -49,6 +50,9 @@ struct pool {
     char content_hash[160];
     char run_controller[1200];
     char out_dir[1200];
+    char machine[32]; /* the preset its processes are sized for */
+    double cpu, memory_gb;
+    machine_filter mf; /* the runs' presets it takes */
     bool draining;
     size_t n;
     int open_handles;
@@ -57,6 +61,28 @@ struct pool {
 };
 
 static void proc_start(wproc *w);
+
+/* The machine presets (machines.mdx): vCPU and GB of memory. */
+static const struct {
+    const char *name;
+    double cpu, memory;
+} presets[] = {
+    {"micro", 0.25, 0.25}, {"small-1x", 0.5, 0.5}, {"small-2x", 1, 1},  {"medium-1x", 1, 2},
+    {"medium-2x", 2, 4},   {"large-1x", 4, 8},     {"large-2x", 8, 16},
+};
+
+#define DEFAULT_PRESET "small-1x"
+
+static bool preset_of(const char *name, double *cpu, double *mem)
+{
+    for (size_t i = 0; i < sizeof presets / sizeof *presets; i++)
+        if (strcmp(presets[i].name, name) == 0) {
+            *cpu = presets[i].cpu;
+            *mem = presets[i].memory;
+            return true;
+        }
+    return false;
+}
 
 static void pool_unlink_free(pool *p)
 {
@@ -163,8 +189,8 @@ static void proc_start(wproc *w)
     SETV("TRIGGER_ENV_ID=%s", env->id);
     SETV("OTEL_EXPORTER_OTLP_ENDPOINT=%s/otel", origin);
     SETV("TRIGGER_WARM_START_URL=%s", origin);
-    SETV("TRIGGER_MACHINE_CPU=%s", "0.5");
-    SETV("TRIGGER_MACHINE_MEMORY=%s", "0.5");
+    SETV("TRIGGER_MACHINE_CPU=%g", p->cpu);
+    SETV("TRIGGER_MACHINE_MEMORY=%g", p->memory_gb);
     SETV("TRIGGER_RUNNER_ID=%s", w->secret);
     SETV("TRIGGER_WORKLOAD_CONTROLLER_ID=%s", w->secret);
     SETV("TRIGGER_POD_SCHEDULED_AT_MS=%lld", (long long)now);
@@ -183,7 +209,16 @@ static void proc_start(wproc *w)
     char log_path[1300];
     snprintf(log_path, sizeof log_path, "%s/../workers.log", p->out_dir);
     int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    char *args[] = {"node", p->run_controller, NULL};
+    /* the preset's memory as an address-space limit on the controller and
+     * the task process it forks (inherited): V8 reserves about 1 GB of
+     * address space before it allocates, so the limit is 1 GB over twice
+     * the preset; the task's heap is capped tighter by the controller
+     * itself (--max-old-space-size from TRIGGER_MACHINE_MEMORY) */
+    char limit_kb[32];
+    snprintf(limit_kb, sizeof limit_kb, "%lld", (long long)((1.0 + 2 * p->memory_gb) * 1048576));
+    char *args[] = {"/bin/sh", "-c",      "ulimit -v \"$1\" && exec node \"$2\"",
+                    "sh",      limit_kb, p->run_controller,
+                    NULL};
     uv_stdio_container_t stdio[3] = {
         {.flags = UV_IGNORE},
         {.flags = fd >= 0 ? UV_INHERIT_FD : UV_IGNORE, .data.fd = fd},
@@ -191,7 +226,7 @@ static void proc_start(wproc *w)
     };
     uv_process_options_t o = {
         .exit_cb = on_proc_exit,
-        .file = "node",
+        .file = args[0],
         .args = args,
         .env = envp,
         .cwd = p->out_dir,
@@ -234,15 +269,10 @@ static int read_entry(deployer *d, pool *p)
     return 0;
 }
 
-static void pool_start(deployer *d, const store_deployment *dep)
+/* One pool of dep for machine preset machine, taking the runs mf lets through. */
+static void pool_add(deployer *d, const store_deployment *dep, const char *machine,
+                     const machine_filter *mf, int64_t size)
 {
-    int64_t size = d->a->cfg.deploy_pool;
-    if (size < 0 || !dep->worker_id)
-        return;
-    if (size == 0)
-        size = DEPLOY_DEFAULT_POOL;
-    if (size > POOL_MAX)
-        size = POOL_MAX;
     pool *p = calloc(1, sizeof *p);
     if (!p)
         abort();
@@ -252,6 +282,9 @@ static void pool_start(deployer *d, const store_deployment *dep)
     snprintf(p->worker_id, sizeof p->worker_id, "%s", dep->worker_id);
     snprintf(p->version, sizeof p->version, "%s", dep->version);
     snprintf(p->content_hash, sizeof p->content_hash, "%s", dep->content_hash);
+    snprintf(p->machine, sizeof p->machine, "%s", machine);
+    preset_of(machine, &p->cpu, &p->memory_gb);
+    p->mf = *mf;
     if (read_entry(d, p) != 0) {
         fprintf(stderr, "triggerd: deployment %s has no built bundle; not started\n", p->fid);
         free(p);
@@ -264,6 +297,49 @@ static void pool_start(deployer *d, const store_deployment *dep)
         p->w[i].p = p;
         uv_timer_init(d->a->loop, &p->w[i].restart);
         proc_start((wproc *)&p->w[i].restart);
+    }
+}
+
+/* The pools of dep: one for the default preset, which also takes runs on
+ * presets no task declares (a machine given at trigger time), and one per
+ * other preset its tasks declare. */
+static void pool_start(deployer *d, const store_deployment *dep)
+{
+    int64_t size = d->a->cfg.deploy_pool;
+    if (size < 0 || !dep->worker_id)
+        return;
+    if (size == 0)
+        size = DEPLOY_DEFAULT_POOL;
+    if (size > POOL_MAX)
+        size = POOL_MAX;
+    machine_filter def = {0}, one = {0};
+    store_worker w = {0};
+    if (store_worker_get(d->a->st, dep->env_id, dep->worker_id, &w) == 0) {
+        json_t *tasks = jsontext_loads(w.tasks ? w.tasks : "[]", 0, NULL);
+        size_t i;
+        json_t *t;
+        json_array_foreach(tasks, i, t)
+        {
+            const char *m = json_string_value(
+                json_object_get(json_object_get(t, "machine"), "preset"));
+            double cpu, mem;
+            if (!m || strcmp(m, DEFAULT_PRESET) == 0 || !preset_of(m, &cpu, &mem))
+                continue;
+            bool seen = false;
+            for (size_t k = 0; k < def.n_except; k++)
+                seen = seen || strcmp(def.except[k], m) == 0;
+            if (seen || def.n_except == MACHINE_SET_MAX)
+                continue;
+            snprintf(def.except[def.n_except++], sizeof def.except[0], "%s", m);
+        }
+        json_decref(tasks);
+    }
+    store_worker_clear(&w);
+    pool_add(d, dep, DEFAULT_PRESET, &def, size);
+    for (size_t k = 0; k < def.n_except; k++) {
+        memset(&one, 0, sizeof one);
+        snprintf(one.only, sizeof one.only, "%s", def.except[k]);
+        pool_add(d, dep, def.except[k], &one, size);
     }
 }
 
@@ -350,6 +426,7 @@ const deploy_runner *deploy_runner_find(app *a, const char *secret)
                 snprintf(d->found.deployment_id, sizeof d->found.deployment_id, "%s", p->fid);
                 snprintf(d->found.worker_id, sizeof d->found.worker_id, "%s", p->worker_id);
                 snprintf(d->found.version, sizeof d->found.version, "%s", p->version);
+                d->found.machines = p->mf;
                 return &d->found;
             }
     return NULL;

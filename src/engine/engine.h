@@ -234,10 +234,18 @@ typedef struct dequeued_run {
 int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size_t max, int64_t now,
                    dequeued_run **out, size_t *n, err_t *e);
 /* The same for a deployed version's worker process: only runs that worker
- * executes itself (unlocked, or locked to its version); runs locked to
- * another version wait for that version's processes. */
+ * executes itself (unlocked, or locked to its version), on the machine
+ * presets mf lets through; runs locked to another version wait for that
+ * version's processes. */
+#define MACHINE_SET_MAX 8
+typedef struct machine_filter {
+    char only[32];                       /* take only runs on this machine preset, or */
+    char except[MACHINE_SET_MAX][32];    /* (only "") any preset but these */
+    size_t n_except;
+} machine_filter;
 int engine_dequeue_own(engine *en, const store_env *env, const char *worker_id, size_t max,
-                       int64_t now, dequeued_run **out, size_t *n, err_t *e);
+                       const machine_filter *mf, int64_t now, dequeued_run **out, size_t *n,
+                       err_t *e);
 
 /* What attempt start tells the worker beside the run. */
 typedef struct attempt_info {

@@ -48,6 +48,24 @@ export const waiter = task({
     return { version: ctx.run.version };
   },
 });
+export const capped = task({
+  id: "deploy-capped",
+  maxDuration: 5,
+  retry: { maxAttempts: 1 },
+  run: async () => {
+    await new Promise((r) => setTimeout(r, 30_000));
+    return { late: true };
+  },
+});
+export const hog = task({
+  id: "deploy-hog",
+  machine: "micro",
+  retry: { maxAttempts: 1 },
+  run: async () => {
+    const keep: number[][] = [];
+    for (;;) keep.push(new Array(1e6).fill(Math.random()));
+  },
+});
 export const slow = task({
   id: "deploy-slow",
   retry: { maxAttempts: 3, minTimeoutInMs: 100, maxTimeoutInMs: 200 },
@@ -156,7 +174,7 @@ test("deploy --native-build-server builds on triggerd, ends DEPLOYED and promote
   assert.equal(d.status, "DEPLOYED", JSON.stringify(d.errorData ?? d));
   assert.equal(d.version, version);
   assert.equal(d.shortCode, id);
-  assert.deepEqual(d.worker.tasks.map((t) => t.id).sort(), ["deploy-child", "deploy-hello", "deploy-parent", "deploy-slow"]);
+  assert.deepEqual(d.worker.tasks.map((t) => t.id).sort(), ["deploy-capped", "deploy-child", "deploy-hello", "deploy-hog", "deploy-parent", "deploy-slow", "deploy-waiter"]);
   const cur = await api(srv, "GET", "/api/v1/deployments/current");
   assert.equal(cur.status, 200);
   assert.equal(cur.body.version, version);
@@ -236,7 +254,7 @@ test("--skip-promotion, then promote: new runs move to the new version, a waitin
     if (r.status === "WAITING" || r.status === "WAITING_FOR_DEPLOY" || r.status === "EXECUTING") break;
     await sleep(200);
   }
-  const dir = project(TASKS.replace("hello ", "hi "));
+  const dir = project(TASKS.replace('"hello "', '"hi "'));
   dirs.push(dir);
   const r = await deploy(srv, dir, ["--native-build-server", "--skip-promotion"]);
   assert.equal(r.code, 0, r.out);
@@ -278,8 +296,56 @@ test("cancel kills a run on a deployed worker; the pool goes on", { timeout: 120
   assert.equal((await waitRun(srv, next.body.id)).status, "COMPLETED");
 });
 
+test("maxDuration ends a deployed run TIMED_OUT", { timeout: 90_000 }, async () => {
+  assert.ok(deployed, "needs the deployment");
+  const trig = await api(srv, "POST", "/api/v1/tasks/deploy-capped/trigger", { payload: {} });
+  const r = await waitRun(srv, trig.body.id, 60_000);
+  assert.equal(r.status, "TIMED_OUT", JSON.stringify(r));
+});
+
+test("a run over its machine's memory ends CRASHED (out of memory), not the server", { timeout: 90_000 }, async () => {
+  assert.ok(deployed, "needs the deployment");
+  const trig = await api(srv, "POST", "/api/v1/tasks/deploy-hog/trigger", { payload: {} });
+  const r = await waitRun(srv, trig.body.id, 60_000);
+  assert.equal(r.status, "CRASHED", JSON.stringify(r));
+  assert.match(JSON.stringify(r.error), /OOM|memory/i);
+  const next = await api(srv, "POST", "/api/v1/tasks/deploy-hello/trigger", { payload: { name: "after-oom" } });
+  assert.equal((await waitRun(srv, next.body.id)).status, "COMPLETED");
+});
+
+test("triggerd restarted while a deployed run executes: the run is retried, the pool comes back", { timeout: 120_000 }, async () => {
+  assert.ok(deployed, "needs the deployment");
+  const trig = await api(srv, "POST", "/api/v1/tasks/deploy-slow/trigger", { payload: { ms: 60_000 } });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if ((await api(srv, "GET", `/api/v3/runs/${trig.body.id}`)).body.status === "EXECUTING") break;
+    await sleep(100);
+  }
+  await srv.restart();
+  const r = await waitRun(srv, trig.body.id, 90_000);
+  assert.equal(r.status, "COMPLETED", JSON.stringify(r));
+  assert.deepEqual(r.output, { attempt: 2 });
+  const next = await api(srv, "POST", "/api/v1/tasks/deploy-hello/trigger", { payload: { name: "back" } });
+  assert.equal((await waitRun(srv, next.body.id)).output.version, deployed.version);
+});
+
+test("warm latency: trigger to started and to completed on the pool", { timeout: 120_000 }, async () => {
+  assert.ok(deployed, "needs the deployment");
+  const start = [], done = [];
+  for (let i = 0; i < 10; i++) {
+    const t0 = Date.now();
+    const trig = await api(srv, "POST", "/api/v1/tasks/deploy-hello/trigger", { payload: { name: "n" + i } });
+    const r = await waitRun(srv, trig.body.id);
+    assert.equal(r.status, "COMPLETED");
+    done.push(Date.now() - t0);
+    start.push(Date.parse(r.startedAt) - Date.parse(r.createdAt));
+  }
+  const p50 = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  console.log(`# warm deployed runs: trigger->startedAt p50 ${p50(start)} ms, trigger->COMPLETED (polled) p50 ${p50(done)} ms`);
+});
+
 test("plain deploy: 4.5 is refused naming --native-build-server, 4.8 asks deploy-settings and builds natively", { timeout: 300_000 }, async () => {
-  const dir = project(TASKS.replace("hello ", "plain "));
+  const dir = project(TASKS.replace('"hello "', '"plain "'));
   dirs.push(dir);
   const r = await deploy(srv, dir, []);
   if (!latest) {
