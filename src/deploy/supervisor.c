@@ -7,8 +7,10 @@
  * presents a random secret as its runner and controller id; that secret is
  * the only credential of the workload routes. A process that exits is
  * started again (with backoff when it keeps crashing); a pool whose
- * deployment is no longer promoted drains: SIGTERM makes the controller
- * finish its run and not take another, and it is not restarted.
+ * deployment is no longer promoted lingers while runs locked to its
+ * version are open (their retries, resumptions and triggerAndWait children
+ * run on it), then drains: SIGTERM makes the controller finish its run and
+ * not take another, and it is not restarted.
  */
 #include "deploy/internal.h"
 
@@ -53,7 +55,9 @@ struct pool {
     char machine[32]; /* the preset its processes are sized for */
     double cpu, memory_gb;
     machine_filter mf; /* the runs' presets it takes */
-    bool draining;
+    bool draining;  /* SIGTERM sent: processes finish their run and end */
+    bool lingering; /* no longer promoted; kept while runs locked to it are open */
+    uv_timer_t linger;
     size_t n;
     int open_handles;
     wproc w[POOL_MAX];
@@ -114,17 +118,13 @@ static void pool_maybe_close(pool *p)
     for (size_t i = 0; i < p->n; i++)
         if (p->w[i].alive)
             return;
-    p->open_handles = (int)p->n;
+    p->open_handles = (int)p->n + 1;
     for (size_t i = 0; i < p->n; i++) {
         p->w[i].restart.data = p;
         uv_close((uv_handle_t *)&p->w[i].restart, on_pool_handle_closed);
     }
-    if (!p->n) {
-        deployer *d = p->d;
-        pool_unlink_free(p);
-        if (d->stopping && --d->closing == 0)
-            free(d);
-    }
+    p->linger.data = p;
+    uv_close((uv_handle_t *)&p->linger, on_pool_handle_closed);
 }
 
 static void on_proc_closed(uv_handle_t *h)
@@ -293,6 +293,8 @@ static void pool_add(deployer *d, const store_deployment *dep, const char *machi
     p->n = (size_t)size;
     p->next = d->pools;
     d->pools = p;
+    uv_timer_init(d->a->loop, &p->linger);
+    p->linger.data = p;
     for (size_t i = 0; i < p->n; i++) {
         p->w[i].p = p;
         uv_timer_init(d->a->loop, &p->w[i].restart);
@@ -348,12 +350,37 @@ static void pool_drain(pool *p)
     if (p->draining)
         return;
     p->draining = true;
+    p->lingering = false;
+    uv_timer_stop(&p->linger);
     for (size_t i = 0; i < p->n; i++) {
         uv_timer_stop(&p->w[i].restart);
         if (p->w[i].alive)
             uv_process_kill(&p->w[i].proc, SIGTERM);
     }
     pool_maybe_close(p);
+}
+
+#define LINGER_CHECK_MS 2000
+
+static void on_linger(uv_timer_t *t)
+{
+    pool *p = t->data;
+    if (!engine_deploy_version_busy(p->d->a->en, p->env_id, p->version))
+        pool_drain(p);
+}
+
+/* A pool whose deployment is no longer promoted: drained once no run
+ * locked to its version is open (checked every LINGER_CHECK_MS). */
+static void pool_retire(pool *p)
+{
+    if (p->draining || p->lingering)
+        return;
+    if (!engine_deploy_version_busy(p->d->a->en, p->env_id, p->version)) {
+        pool_drain(p);
+        return;
+    }
+    p->lingering = true;
+    uv_timer_start(&p->linger, on_linger, LINGER_CHECK_MS, LINGER_CHECK_MS);
 }
 
 void deploy__pools_start(deployer *d)
@@ -367,6 +394,21 @@ void deploy__pools_start(deployer *d)
         store_deployment_clear(&v[i]);
     }
     free(v);
+    /* older versions with runs still locked to them linger as before the restart */
+    v = NULL;
+    n = 0;
+    if (store_deployment_unpromoted(d->a->st, &v, &n) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (engine_deploy_version_busy(d->a->en, v[i].env_id, v[i].version)) {
+            pool_start(d, &v[i]);
+            for (pool *p = d->pools; p; p = p->next)
+                if (strcmp(p->fid, v[i].friendly_id) == 0)
+                    pool_retire(p);
+        }
+        store_deployment_clear(&v[i]);
+    }
+    free(v);
 }
 
 void deploy__pools_stop(deployer *d)
@@ -374,12 +416,10 @@ void deploy__pools_stop(deployer *d)
     for (pool *p = d->pools, *next; p; p = next) {
         next = p->next;
         d->closing++;
-        bool was = p->draining;
-        pool_drain(p);
-        (void)was;
         for (size_t i = 0; i < p->n; i++)
             if (p->w[i].alive)
                 uv_kill(-p->w[i].proc.pid, SIGKILL);
+        pool_drain(p); /* may free p */
     }
 }
 
@@ -402,10 +442,13 @@ void deploy_promoted(app *a, const char *env_id)
         next = p->next;
         if (strcmp(p->env_id, env_id) != 0 || p->draining)
             continue;
-        if (strcmp(p->fid, cur.friendly_id) == 0)
+        if (strcmp(p->fid, cur.friendly_id) == 0) {
             have = true;
-        else
-            pool_drain(p);
+            p->lingering = false; /* promoted again */
+            uv_timer_stop(&p->linger);
+        } else {
+            pool_retire(p);
+        }
     }
     if (!have)
         pool_start(d, &cur);

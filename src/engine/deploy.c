@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "engine/internal.h"
+#include "engine/status.h"
 #include "util/id.h"
 #include "util/jsontext.h"
 
@@ -230,4 +231,12 @@ void engine_deploy_lock_version(engine *en, const store_env *env, char out[32])
     if (engine_deploy_current(en, env, &d, &e) == 0)
         snprintf(out, 32, "%s", d.version);
     store_deployment_clear(&d);
+}
+
+bool engine_deploy_version_busy(engine *en, const char *env_id, const char *version)
+{
+    bool any = false;
+    if (store_runs_locked_open(en->st, env_id, version, RUN_CANCELED, &any) != 0)
+        return true; /* when in doubt, keep the processes */
+    return any;
 }

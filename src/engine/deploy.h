@@ -52,4 +52,9 @@ int engine_deploy_current(engine *en, const store_env *env, store_deployment *ou
  * out ("" for dev environments and environments never deployed). */
 void engine_deploy_lock_version(engine *en, const store_env *env, char out[32]);
 
+/* Whether runs of env locked to version are still to finish: its worker
+ * processes are kept until they have (a drained version's triggerAndWait
+ * children, retries and resumptions run on it). */
+bool engine_deploy_version_busy(engine *en, const char *env_id, const char *version);
+
 #endif

@@ -160,6 +160,18 @@ int store_deployment_promoted_all(store *st, store_deployment **out, size_t *n)
     return store__read_rows(st, q, &DEP_ROW, (void **)out, n);
 }
 
+int store_deployment_unpromoted(store *st, store_deployment **out, size_t *n)
+{
+    static char buf[4300];
+    sqlite3_stmt *q = store__stmt(
+        st, with_tail(buf, sizeof buf,
+                      "WHERE status='DEPLOYED' AND friendly_id NOT IN"
+                      " (SELECT deployment_id FROM deployment_promotions) ORDER BY seq DESC"));
+    if (!q)
+        return ERR_STORE;
+    return store__read_rows(st, q, &DEP_ROW, (void **)out, n);
+}
+
 int store_promotion_get(store *st, const char *env_id, char *fid, size_t cap)
 {
     sqlite3_stmt *q =
@@ -189,4 +201,20 @@ int store_promotion_set(store *st, const char *env_id, const char *deployment_fi
     store__bind_text(q, 2, deployment_fid);
     sqlite3_bind_int64(q, 3, now);
     return store__exec_write(st, q);
+}
+
+int store_runs_locked_open(store *st, const char *env_id, const char *version, int64_t below,
+                           bool *any)
+{
+    sqlite3_stmt *q = store__stmt(st, "SELECT EXISTS(SELECT 1 FROM runs WHERE env_id=? AND"
+                                      " lock_to_version=? AND status<?)");
+    if (!q)
+        return ERR_STORE;
+    store__bind_text(q, 1, env_id);
+    store__bind_text(q, 2, version);
+    sqlite3_bind_int64(q, 3, below);
+    int rc = sqlite3_step(q);
+    *any = rc == SQLITE_ROW && sqlite3_column_int64(q, 0) != 0;
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? 0 : store__fail(st, "runs locked open");
 }

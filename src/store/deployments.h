@@ -7,6 +7,7 @@
 #ifndef TD_STORE_DEPLOYMENTS_H
 #define TD_STORE_DEPLOYMENTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,13 @@ int store_deployment_count_version_prefix(store *st, const char *env_id, const c
 int store_deployment_unfinished(store *st, store_deployment **out, size_t *n);
 /* Every environment's promoted deployment (for the supervisor at start). */
 int store_deployment_promoted_all(store *st, store_deployment **out, size_t *n);
+/* Every DEPLOYED deployment not promoted, newest first. Caller clears, frees. */
+int store_deployment_unpromoted(store *st, store_deployment **out, size_t *n);
+
+/* Whether env has a run locked to version with status below `below` (the
+ * engine's first final status). */
+int store_runs_locked_open(store *st, const char *env_id, const char *version, int64_t below,
+                           bool *any);
 
 /* The env's promoted deployment: its friendly id into fid ("" when none). */
 int store_promotion_get(store *st, const char *env_id, char *fid, size_t cap);

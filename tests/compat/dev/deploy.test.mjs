@@ -32,7 +32,10 @@ export const hello = task({
     attempt: ctx.attempt.number,
   }),
 });
-export const child = task({ id: "deploy-child", run: async (p: { n: number }) => ({ doubled: p.n * 2 }) });
+export const child = task({
+  id: "deploy-child",
+  run: async (p: { n: number }, { ctx }) => ({ doubled: p.n * 2, version: ctx.run.version }),
+});
 export const parent = task({
   id: "deploy-parent",
   run: async (p: { n: number }) => {
@@ -41,11 +44,12 @@ export const parent = task({
     return { child: r.ok ? r.output : null };
   },
 });
-export const waiter = task({
-  id: "deploy-waiter",
+export const relay = task({
+  id: "deploy-relay",
   run: async (p: { token: string }, { ctx }) => {
     await wait.forToken(p.token);
-    return { version: ctx.run.version };
+    const r = await child.triggerAndWait({ n: 5 });
+    return { version: ctx.run.version, child: r.ok ? r.output : null };
   },
 });
 export const capped = task({
@@ -174,7 +178,7 @@ test("deploy --native-build-server builds on triggerd, ends DEPLOYED and promote
   assert.equal(d.status, "DEPLOYED", JSON.stringify(d.errorData ?? d));
   assert.equal(d.version, version);
   assert.equal(d.shortCode, id);
-  assert.deepEqual(d.worker.tasks.map((t) => t.id).sort(), ["deploy-capped", "deploy-child", "deploy-hello", "deploy-hog", "deploy-parent", "deploy-slow", "deploy-waiter"]);
+  assert.deepEqual(d.worker.tasks.map((t) => t.id).sort(), ["deploy-capped", "deploy-child", "deploy-hello", "deploy-hog", "deploy-parent", "deploy-relay", "deploy-slow"]);
   const cur = await api(srv, "GET", "/api/v1/deployments/current");
   assert.equal(cur.status, 200);
   assert.equal(cur.body.version, version);
@@ -199,7 +203,7 @@ test("triggerAndWait and wait.for work on deployed workers", { timeout: 90_000 }
   const trig = await api(srv, "POST", "/api/v1/tasks/deploy-parent/trigger", { payload: { n: 21 } });
   const run = await waitRun(srv, trig.body.id);
   assert.equal(run.status, "COMPLETED", JSON.stringify(run));
-  assert.deepEqual(run.output, { child: { doubled: 42 } });
+  assert.deepEqual(run.output, { child: { doubled: 42, version: deployed.version } });
 });
 
 test("a worker SIGKILLed mid-run: the run is retried on a restarted worker", { timeout: 120_000 }, async () => {
@@ -244,10 +248,10 @@ test("a build that fails ends FAILED with its log; the current version keeps ser
   assert.equal(run.output.version, deployed.version);
 });
 
-test("--skip-promotion, then promote: new runs move to the new version, a waiting run of the old one finishes on it", { timeout: 300_000 }, async () => {
+test("--skip-promotion, then promote: new runs move to the new version; a waiting run of the old one, and the child it triggers after, finish on the old one", { timeout: 300_000 }, async () => {
   assert.ok(deployed, "needs the deployment");
   const token = (await api(srv, "POST", "/api/v1/waitpoints/tokens", {})).body;
-  const old = await api(srv, "POST", "/api/v1/tasks/deploy-waiter/trigger", { payload: { token: token.id } });
+  const old = await api(srv, "POST", "/api/v1/tasks/deploy-relay/trigger", { payload: { token: token.id } });
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const r = (await api(srv, "GET", `/api/v3/runs/${old.body.id}`)).body;
@@ -276,7 +280,7 @@ test("--skip-promotion, then promote: new runs move to the new version, a waitin
   await api(srv, "POST", `/api/v1/waitpoints/tokens/${token.id}/complete`, { data: { go: true } });
   const or = await waitRun(srv, old.body.id);
   assert.equal(or.status, "COMPLETED", JSON.stringify(or));
-  assert.equal(or.output.version, deployed.version);
+  assert.deepEqual(or.output, { version: deployed.version, child: { doubled: 10, version: deployed.version } });
   deployed = d2;
 });
 
