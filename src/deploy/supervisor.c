@@ -209,14 +209,16 @@ static void proc_start(wproc *w)
     char log_path[1300];
     snprintf(log_path, sizeof log_path, "%s/../workers.log", p->out_dir);
     int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    /* the preset's memory as an address-space limit on the controller and
-     * the task process it forks (inherited): V8 reserves about 1 GB of
-     * address space before it allocates, so the limit is 1 GB over twice
-     * the preset; the task's heap is capped tighter by the controller
-     * itself (--max-old-space-size from TRIGGER_MACHINE_MEMORY) */
+    /* the preset's memory as a data limit (RLIMIT_DATA: private writable
+     * memory, heap and buffers) on the controller and the task process it
+     * forks, with half a GB over it for the two Node runtimes themselves;
+     * the task's JS heap is capped tighter by the controller
+     * (--max-old-space-size from TRIGGER_MACHINE_MEMORY). Not RLIMIT_AS:
+     * Node's WebAssembly (fetch's HTTP parser) reserves gigabytes of
+     * address space it never uses. */
     char limit_kb[32];
-    snprintf(limit_kb, sizeof limit_kb, "%lld", (long long)((1.0 + 2 * p->memory_gb) * 1048576));
-    char *args[] = {"/bin/sh", "-c",      "ulimit -v \"$1\" && exec node \"$2\"",
+    snprintf(limit_kb, sizeof limit_kb, "%lld", (long long)((0.5 + p->memory_gb) * 1048576));
+    char *args[] = {"/bin/sh", "-c",      "ulimit -d \"$1\" && exec node \"$2\"",
                     "sh",      limit_kb, p->run_controller,
                     NULL};
     uv_stdio_container_t stdio[3] = {
