@@ -438,8 +438,10 @@ static const deploy_runner *runner(http_ctx *c, const char *header)
 
 void api_workload_attempt_start(http_ctx *c)
 {
-    if (runner(c, RUNNER_H))
-        api_attempt_start(c);
+    if (!runner(c, RUNNER_H))
+        return;
+    api_attempt_start(c);
+    deploy_runner_busy(c->app, http_header(c, RUNNER_H), true);
 }
 
 void api_workload_attempt_complete(http_ctx *c)
@@ -504,5 +506,10 @@ void api_warm_start(http_ctx *c)
     const deploy_runner *r = runner(c, "x-trigger-workload-controller-id");
     if (!r)
         return;
-    api_dev_hold_one(c, r->worker_id, &r->machines);
+    deploy_runner r_copy = *r; /* the next call may reuse it */
+    if (!deploy_runner_busy(c->app, http_header(c, "x-trigger-workload-controller-id"), false)) {
+        http_reply_error(c, 503, "Worker retired");
+        return;
+    }
+    api_dev_hold_one(c, r_copy.worker_id, &r_copy.machines);
 }

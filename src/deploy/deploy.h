@@ -39,6 +39,12 @@ typedef struct deploy_runner {
 } deploy_runner;
 
 const deploy_runner *deploy_runner_find(app *a, const char *secret);
+/* The process with secret started a run (busy) or waits for one. A pool
+ * whose processes are all busy grows by one (up to 16), so a run waiting
+ * on another (triggerAndWait keeps its process: no checkpoints) does not
+ * starve the pool; extra processes go away again when idle. False when
+ * the process is being sent away (its warm start must get no run). */
+bool deploy_runner_busy(app *a, const char *secret, bool busy);
 
 
 /* Per-pool size (worker processes per promoted deployment); 0 = the default. */

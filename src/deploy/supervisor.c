@@ -38,6 +38,8 @@ typedef struct wproc {
     uv_process_t proc;
     uv_timer_t restart;
     bool alive;
+    bool idle;    /* its warm start is waiting for a run */
+    bool retired; /* an extra process sent away when the pool shrank: not restarted */
     int fails;
     int64_t started_at;
     char secret[48];
@@ -58,7 +60,8 @@ struct pool {
     bool draining;  /* SIGTERM sent: processes finish their run and end */
     bool lingering; /* no longer promoted; kept while runs locked to it are open */
     uv_timer_t linger;
-    size_t n;
+    size_t n;    /* slots in use (processes, alive or being restarted) */
+    size_t base; /* the warm size; extra slots come and go with load */
     int open_handles;
     wproc w[POOL_MAX];
     pool *next;
@@ -132,10 +135,13 @@ static void on_proc_closed(uv_handle_t *h)
     wproc *w = h->data;
     w->alive = false;
     pool *p = w->p;
+    w->idle = false;
     if (p->draining) {
         pool_maybe_close(p);
         return;
     }
+    if (w->retired)
+        return;
     int64_t ran = time_now_ms() - w->started_at;
     if (ran > HEALTHY_MS)
         w->fails = 0;
@@ -292,7 +298,7 @@ static void pool_add(deployer *d, const store_deployment *dep, const char *machi
         free(p);
         return;
     }
-    p->n = (size_t)size;
+    p->n = p->base = (size_t)size;
     p->next = d->pools;
     d->pools = p;
     uv_timer_init(d->a->loop, &p->linger);
@@ -455,6 +461,54 @@ void deploy_promoted(app *a, const char *env_id)
     if (!have)
         pool_start(d, &cur);
     store_deployment_clear(&cur);
+}
+
+/* Starts one more process in p (a retired slot again, or a new one). */
+static void pool_grow(pool *p)
+{
+    wproc *w = NULL;
+    for (size_t i = p->base; i < p->n && !w; i++)
+        if (p->w[i].retired && !p->w[i].alive)
+            w = &p->w[i];
+    if (!w && p->n < POOL_MAX) {
+        w = &p->w[p->n++];
+        w->p = p;
+        uv_timer_init(p->d->a->loop, &w->restart);
+    }
+    if (!w)
+        return;
+    w->retired = false;
+    w->fails = 0;
+    proc_start((wproc *)&w->restart);
+}
+
+bool deploy_runner_busy(app *a, const char *secret, bool busy)
+{
+    deployer *d = a->deploy;
+    if (!d || !secret)
+        return false;
+    for (pool *p = d->pools; p; p = p->next)
+        for (size_t i = 0; i < p->n; i++) {
+            wproc *w = &p->w[i];
+            if (!w->alive || strcmp(w->secret, secret) != 0)
+                continue;
+            w->idle = !busy;
+            size_t idle = 0;
+            for (size_t k = 0; k < p->n; k++)
+                idle += p->w[k].alive && p->w[k].idle && !p->w[k].retired;
+            if (p->draining)
+                return true;
+            if (busy && idle == 0) {
+                pool_grow(p); /* the next run finds a warm process */
+            } else if (!busy && i >= p->base && idle > 1) {
+                w->retired = true; /* back towards the warm size */
+                w->idle = false;
+                uv_process_kill(&w->proc, SIGTERM);
+                return false;
+            }
+            return true;
+        }
+    return false;
 }
 
 const deploy_runner *deploy_runner_find(app *a, const char *secret)

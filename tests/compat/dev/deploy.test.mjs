@@ -61,6 +61,14 @@ export const capped = task({
     return { late: true };
   },
 });
+export const chain: any = task({
+  id: "deploy-chain",
+  run: async (p: { depth: number }): Promise<{ depth: number }> => {
+    if (p.depth === 0) return { depth: 0 };
+    const r = await chain.triggerAndWait({ depth: p.depth - 1 });
+    return { depth: r.ok ? r.output.depth + 1 : -1 };
+  },
+});
 export const hog = task({
   id: "deploy-hog",
   machine: "micro",
@@ -178,7 +186,7 @@ test("deploy --native-build-server builds on triggerd, ends DEPLOYED and promote
   assert.equal(d.status, "DEPLOYED", JSON.stringify(d.errorData ?? d));
   assert.equal(d.version, version);
   assert.equal(d.shortCode, id);
-  assert.deepEqual(d.worker.tasks.map((t) => t.id).sort(), ["deploy-capped", "deploy-child", "deploy-hello", "deploy-hog", "deploy-parent", "deploy-relay", "deploy-slow"]);
+  assert.deepEqual(d.worker.tasks.map((t) => t.id).sort(), ["deploy-capped", "deploy-chain", "deploy-child", "deploy-hello", "deploy-hog", "deploy-parent", "deploy-relay", "deploy-slow"]);
   const cur = await api(srv, "GET", "/api/v1/deployments/current");
   assert.equal(cur.status, 200);
   assert.equal(cur.body.version, version);
@@ -204,6 +212,14 @@ test("triggerAndWait and wait.for work on deployed workers", { timeout: 90_000 }
   const run = await waitRun(srv, trig.body.id);
   assert.equal(run.status, "COMPLETED", JSON.stringify(run));
   assert.deepEqual(run.output, { child: { doubled: 42, version: deployed.version } });
+});
+
+test("a triggerAndWait chain deeper than the pool: the pool grows (no checkpoints, waits keep their process)", { timeout: 120_000 }, async () => {
+  assert.ok(deployed, "needs the deployment");
+  const trig = await api(srv, "POST", "/api/v1/tasks/deploy-chain/trigger", { payload: { depth: 4 } });
+  const run = await waitRun(srv, trig.body.id, 90_000);
+  assert.equal(run.status, "COMPLETED", JSON.stringify(run));
+  assert.deepEqual(run.output, { depth: 4 });
 });
 
 test("a worker SIGKILLed mid-run: the run is retried on a restarted worker", { timeout: 120_000 }, async () => {
