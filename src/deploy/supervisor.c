@@ -184,7 +184,7 @@ static void proc_start(wproc *w)
     deploy__local_origin(d, origin, sizeof origin);
     snprintf(port, sizeof port, "%d", d->a->cfg.listen_port);
     int64_t now = time_now_ms();
-    char v[20][1400];
+    char v[24][1400];
     int k = 0;
 #define SETV(...) snprintf(v[k++], sizeof v[0], __VA_ARGS__)
     SETV("TRIGGER_CONTENT_HASH=%s", p->content_hash);
@@ -206,8 +206,11 @@ static void proc_start(wproc *w)
     SETV("TRIGGER_SUPERVISOR_API_PORT=%s", port);
     SETV("TRIGGER_WORKER_INSTANCE_NAME=triggerd-%s", p->version);
     SETV("TRIGGER_SNAPSHOT_POLL_INTERVAL_SECONDS=1");
+    /* three heartbeats per stall deadline, as the default 20 s to 60 s */
+    int64_t hb = d->a->cfg.heartbeat_timeout_ms > 0 ? d->a->cfg.heartbeat_timeout_ms / 3000 : 20;
+    SETV("TRIGGER_HEARTBEAT_INTERVAL_SECONDS=%lld", (long long)(hb > 0 ? hb : 1));
 #undef SETV
-    char *extra[21];
+    char *extra[25];
     for (int i = 0; i < k; i++)
         extra[i] = v[i];
     extra[k] = NULL;
