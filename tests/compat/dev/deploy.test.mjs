@@ -162,7 +162,7 @@ async function waitRun(srv, id, timeout = 60_000) {
 let srv;
 const dirs = [];
 before(async () => {
-  srv = await startTriggerd({ env: { TRIGGERD_HEARTBEAT_TIMEOUT_MS: "5000", TRIGGERD_DEPLOY_POOL: "2" } });
+  srv = await startTriggerd({ env: { TRIGGERD_HEARTBEAT_TIMEOUT_MS: "10000", TRIGGERD_DEPLOY_POOL: "2" } });
   console.log(`# trigger.dev ${CLI_VERSION} deploy against ${srv.url}`);
 });
 after(async () => {
@@ -285,13 +285,16 @@ test("--skip-promotion, then promote: new runs move to the new version; a waitin
   assert.equal(d2.version, v2);
   assert.equal((await api(srv, "GET", "/api/v1/deployments/current")).body.version, deployed.version);
   const before = await api(srv, "POST", "/api/v1/tasks/deploy-hello/trigger", { payload: { name: "x" } });
-  assert.equal((await waitRun(srv, before.body.id)).output.version, deployed.version);
+  const br = await waitRun(srv, before.body.id);
+  assert.equal(br.status, "COMPLETED", JSON.stringify(br));
+  assert.equal(br.output.version, deployed.version);
   const pr = await api(srv, "POST", `/api/v1/deployments/${v2}/promote`, {});
   assert.equal(pr.status, 200, JSON.stringify(pr.body));
   assert.equal((await api(srv, "GET", "/api/v1/deployments/current")).body.version, v2);
   const after = await api(srv, "POST", "/api/v1/tasks/deploy-hello/trigger", { payload: { name: "y" } });
   const ar = await waitRun(srv, after.body.id);
-  assert.deepEqual([ar.status, ar.output.greeting, ar.output.version], ["COMPLETED", "hi y", v2]);
+  assert.equal(ar.status, "COMPLETED", JSON.stringify(ar));
+  assert.deepEqual([ar.output.greeting, ar.output.version], ["hi y", v2]);
   // the old version's waiting run is still on its (draining) process
   await api(srv, "POST", `/api/v1/waitpoints/tokens/${token.id}/complete`, { data: { go: true } });
   const or = await waitRun(srv, old.body.id);
