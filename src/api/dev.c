@@ -62,14 +62,15 @@ void api_dev_push_stats(http_ctx *c)
     devpush_stats st;
     devpush_stats_get(c->app->push, &st);
     http_reply_json(c, 200,
-                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "sockets",
+                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:I}", "sockets",
                               (json_int_t)st.sockets, "connected", (json_int_t)st.connected,
                               "connects", (json_int_t)st.connects, "authFailures",
                               (json_int_t)st.auth_failures, "notifies", (json_int_t)st.notifies,
                               "received", (json_int_t)st.received, "pingTimeouts",
                               (json_int_t)st.ping_timeouts, "subscriptions",
                               (json_int_t)st.subscriptions, "listening",
-                              devpush_env_listening(c->app->push, c->auth.env->id)));
+                              devpush_env_listening(c->app->push, c->auth.env->id),
+                              "workloadConnects", (json_int_t)st.workload_connects));
 }
 
 /* The dequeue intervals are the CLI's sleeps between dequeues (after runs,

@@ -205,7 +205,8 @@ static void proc_start(wproc *w)
     SETV("TRIGGER_SUPERVISOR_API_DOMAIN=127.0.0.1");
     SETV("TRIGGER_SUPERVISOR_API_PORT=%s", port);
     SETV("TRIGGER_WORKER_INSTANCE_NAME=triggerd-%s", p->version);
-    SETV("TRIGGER_SNAPSHOT_POLL_INTERVAL_SECONDS=1");
+    /* run:notify on /workload tells of changes at once; the poll is the fallback */
+    SETV("TRIGGER_SNAPSHOT_POLL_INTERVAL_SECONDS=2");
     /* three heartbeats per stall deadline, as the default 20 s to 60 s */
     int64_t hb = d->a->cfg.heartbeat_timeout_ms > 0 ? d->a->cfg.heartbeat_timeout_ms / 3000 : 20;
     SETV("TRIGGER_HEARTBEAT_INTERVAL_SECONDS=%lld", (long long)(hb > 0 ? hb : 1));

@@ -212,6 +212,10 @@ test("triggerAndWait and wait.for work on deployed workers", { timeout: 90_000 }
   const run = await waitRun(srv, trig.body.id);
   assert.equal(run.status, "COMPLETED", JSON.stringify(run));
   assert.deepEqual(run.output, { child: { doubled: 42, version: deployed.version } });
+  // the worker processes joined socket.io /workload and were told of the wait's end
+  const push = (await api(srv, "GET", "/engine/v1/dev/push")).body;
+  assert.ok(push.workloadConnects >= 1, JSON.stringify(push));
+  assert.ok(push.notifies >= 1, JSON.stringify(push));
 });
 
 test("a triggerAndWait chain deeper than the pool: the pool grows (no checkpoints, waits keep their process)", { timeout: 120_000 }, async () => {
