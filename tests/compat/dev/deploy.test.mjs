@@ -344,10 +344,14 @@ test("triggerd restarted while a deployed run executes: the run is retried, the 
   assert.ok(deployed, "needs the deployment");
   const trig = await api(srv, "POST", "/api/v1/tasks/deploy-slow/trigger", { payload: { ms: 60_000 } });
   const deadline = Date.now() + 30_000;
+  let st;
   while (Date.now() < deadline) {
-    if ((await api(srv, "GET", `/api/v3/runs/${trig.body.id}`)).body.status === "EXECUTING") break;
+    st = (await api(srv, "GET", `/api/v3/runs/${trig.body.id}`)).body;
+    if (st.status === "EXECUTING" && st.attemptCount >= 1) break;
     await sleep(100);
   }
+  assert.equal(st.status, "EXECUTING", JSON.stringify(st));
+  await sleep(1000); // in the task's 60 s sleep
   await srv.restart();
   const r = await waitRun(srv, trig.body.id, 90_000);
   assert.equal(r.status, "COMPLETED", JSON.stringify(r));
