@@ -157,6 +157,9 @@ static void on_proc_closed(uv_handle_t *h)
 static void on_proc_exit(uv_process_t *proc, int64_t status, int sig)
 {
     wproc *w = proc->data;
+    /* what the controller left behind in its process group (a task process
+     * it had forked ahead for the next run) goes with it */
+    uv_kill(-proc->pid, SIGKILL);
     if (!w->p->draining && (status != 0 || sig != 0)) {
         w->p->d->crashed++;
         fprintf(stderr, "triggerd: worker %.8s of %s exited (status %lld, signal %d)\n",
