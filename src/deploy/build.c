@@ -206,6 +206,7 @@ static void on_build_exit(uv_process_t *p, int64_t status, int sig)
 {
     deployer *d = p->data;
     uv_timer_stop(&d->build_timer);
+    uv_kill(-p->pid, SIGKILL); /* anything of the build still running in its group */
     int64_t now = time_now_ms();
     char path[1200];
     snprintf(path, sizeof path, "%s/entry.json", d->cur_work);
