@@ -75,7 +75,7 @@ export const hog = task({
   retry: { maxAttempts: 1 },
   run: async () => {
     const keep: number[][] = [];
-    for (;;) keep.push(new Array(1e6).fill(Math.random()));
+    for (;;) keep.push(new Array(1e7).fill(Math.random())); // 80 MB a step: the heap limit in a second
   },
 });
 export const slow = task({
