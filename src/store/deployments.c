@@ -1,6 +1,6 @@
 /*
  * store/deployments.c - the SQL of deployments and deployment_promotions
- * (migration 17). A promotion row per environment names its current
+ * (migration 19). A promotion row per environment names its current
  * deployment; runs lock to that deployment's version when triggered.
  */
 #include "store/deployments.h"
