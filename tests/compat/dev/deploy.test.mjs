@@ -137,7 +137,7 @@ async function api(srv, method, path, body) {
   return { status: res.status, body: await res.json().catch(() => null) };
 }
 
-async function waitDeployment(srv, id, timeout = 240_000) {
+async function waitDeployment(srv, id, timeout = 600_000) {
   const deadline = Date.now() + timeout;
   let d;
   while (Date.now() < deadline) {
@@ -172,7 +172,7 @@ after(async () => {
 
 let deployed;
 
-test("deploy --native-build-server builds on triggerd, ends DEPLOYED and promoted", { timeout: 300_000 }, async () => {
+test("deploy --native-build-server builds on triggerd, ends DEPLOYED and promoted", { timeout: 700_000 }, async () => {
   const dir = project(TASKS);
   dirs.push(dir);
   const r = await deploy(srv, dir);
@@ -248,7 +248,7 @@ test("a worker SIGKILLed mid-run: the run is retried on a restarted worker", { t
   assert.deepEqual(done.output, { attempt: 2 });
 });
 
-test("a build that fails ends FAILED with its log; the current version keeps serving", { timeout: 300_000 }, async () => {
+test("a build that fails ends FAILED with its log; the current version keeps serving", { timeout: 700_000 }, async () => {
   assert.ok(deployed, "needs the deployment");
   const dir = project(TASKS + "\nexport const broken = task({ id: 'x', run: async () => { return ( }) });\n");
   dirs.push(dir);
@@ -268,7 +268,7 @@ test("a build that fails ends FAILED with its log; the current version keeps ser
   assert.equal(run.output.version, deployed.version);
 });
 
-test("--skip-promotion, then promote: new runs move to the new version; a waiting run of the old one, and the child it triggers after, finish on the old one", { timeout: 300_000 }, async () => {
+test("--skip-promotion, then promote: new runs move to the new version; a waiting run of the old one, and the child it triggers after, finish on the old one", { timeout: 700_000 }, async () => {
   assert.ok(deployed, "needs the deployment");
   const token = (await api(srv, "POST", "/api/v1/waitpoints/tokens", {})).body;
   const old = await api(srv, "POST", "/api/v1/tasks/deploy-relay/trigger", { payload: { token: token.id } });
@@ -375,7 +375,7 @@ test("warm latency: trigger to started and to completed on the pool", { timeout:
   console.log(`# warm deployed runs: trigger->startedAt p50 ${p50(start)} ms, trigger->COMPLETED (polled) p50 ${p50(done)} ms`);
 });
 
-test("plain deploy: 4.5 is refused naming --native-build-server, 4.8 asks deploy-settings and builds natively", { timeout: 300_000 }, async () => {
+test("plain deploy: 4.5 is refused naming --native-build-server, 4.8 asks deploy-settings and builds natively", { timeout: 700_000 }, async () => {
   const dir = project(TASKS.replace('"hello "', '"plain "'));
   dirs.push(dir);
   const r = await deploy(srv, dir, []);
