@@ -226,7 +226,7 @@ const char *const store_migrations[] = {
     "CREATE TRIGGER runs_tags_insert AFTER INSERT ON runs"
     " WHEN new.tags IS NOT NULL AND new.tags <> '[]' AND json_valid(new.tags) BEGIN"
     " INSERT OR IGNORE INTO run_tags SELECT value, new.seq FROM json_each(new.tags); END;",
-    /* 19: deployments (docs/deploy.md): one `trigger.dev deploy` of an
+    /* 21: deployments (docs/deploy.md): one `trigger.dev deploy` of an
      * environment, built by triggerd; the promotion row names the env's
      * current deployment, the version new runs lock to */
     "CREATE TABLE deployments(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
