@@ -82,10 +82,10 @@ static void workers_free(worker_set *ws)
     }
 }
 
-static size_t add_worker(worker_set *ws, store_worker *w)
+static size_t add_worker(engine *en, worker_set *ws, store_worker *w)
 {
     ws->w[ws->n] = *w;
-    ws->tasks[ws->n] = json_loads(w->tasks, 0, NULL);
+    ws->tasks[ws->n] = engine_worker_tasks(en, w);
     memset(w, 0, sizeof *w);
     return ws->n++;
 }
@@ -106,7 +106,24 @@ static int worker_for(engine *en, const char *env_id, worker_set *ws, const stor
         store_worker_clear(&w);
         return -1;
     }
-    return (int)add_worker(ws, &w);
+    return (int)add_worker(en, ws, &w);
+}
+
+json_t *engine_worker_tasks(engine *en, const store_worker *w)
+{
+    const size_t n = sizeof en->wtasks / sizeof en->wtasks[0];
+    for (size_t i = 0; w->id && i < n; i++)
+        if (en->wtasks[i].id && strcmp(en->wtasks[i].id, w->id) == 0)
+            return json_incref(en->wtasks[i].tasks);
+    json_t *tasks = json_loads(w->tasks ? w->tasks : "[]", 0, NULL);
+    if (!tasks || !w->id)
+        return tasks;
+    size_t k = en->wtasks_next++ % n;
+    free(en->wtasks[k].id);
+    json_decref(en->wtasks[k].tasks);
+    en->wtasks[k].id = engine_strdup(w->id);
+    en->wtasks[k].tasks = json_incref(tasks);
+    return tasks;
 }
 
 /* The task resource named task in a worker's manifest (borrowed), or NULL. */
@@ -286,7 +303,7 @@ int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size
         store_worker_clear(&w);
         return err_set(e, rc, "Something went wrong");
     }
-    add_worker(&p.ws, &w);
+    add_worker(en, &p.ws, &w);
     /* runs whose waits are over go on before new runs take the slots (the
      * platform re-enqueues them with their first queue time, ahead of runs
      * triggered since); they are not handed out: their worker has them */

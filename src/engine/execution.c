@@ -68,7 +68,7 @@ int engine_attempt_start(engine *en, const store_env *env, const char *run_id,
         err_set(e, rc, "Worker not found");
         goto out;
     }
-    tasks = json_loads(w.tasks, 0, NULL);
+    tasks = engine_worker_tasks(en, &w);
     json_t *task = engine_find_task(tasks, r.task);
     ai->task_file_path =
         engine_strdup(task ? json_string_value(json_object_get(task, "filePath")) : "");

@@ -137,28 +137,44 @@ static void move_all(reqctx **from, reqctx **to)
     }
 }
 
+/* Sends r's response (r is unlinked); ok=false turns it into a 500. */
+static void send_one(reqctx *r, bool ok)
+{
+    unlink_pending(r);
+    h2o_req_t *req = r->c.req;
+    if (ok && r->stream) {
+        http__stream_begin(r->stream);
+        return;
+    }
+    if (!ok) {
+        static const char msg[] = "{\"error\":\"Internal Server Error\"}";
+        req->res.status = 500;
+        req->res.headers = (h2o_headers_t){NULL, 0, 0};
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/json"));
+        r->body = msg;
+        r->len = sizeof msg - 1;
+    }
+    req->res.content_length = r->len;
+    h2o_send_inline(req, r->body, r->len);
+}
+
 /* Sends every response of list, in its order; ok=false turns them into 500s. */
 static void send_all(reqctx **list, bool ok)
 {
-    while (*list) {
-        reqctx *r = *list;
-        unlink_pending(r);
-        h2o_req_t *req = r->c.req;
-        if (ok && r->stream) {
-            http__stream_begin(r->stream);
-            continue;
-        }
-        if (!ok) {
-            static const char msg[] = "{\"error\":\"Internal Server Error\"}";
-            req->res.status = 500;
-            req->res.headers = (h2o_headers_t){NULL, 0, 0};
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                           H2O_STRLIT("application/json"));
-            r->body = msg;
-            r->len = sizeof msg - 1;
-        }
-        req->res.content_length = r->len;
-        h2o_send_inline(req, r->body, r->len);
+    while (*list)
+        send_one(*list, ok);
+}
+
+/* Sends the responses of list whose route does not wait for the fsync. */
+static void send_lazy(reqctx **list)
+{
+    for (reqctx **pp = list; *pp;) {
+        reqctx *r = *pp;
+        if (!r->stream && r->c.route && (r->c.route->flags & ROUTE_LAZY_DURABLE))
+            send_one(r, true);
+        else
+            pp = &r->next;
     }
 }
 
@@ -221,7 +237,9 @@ static void on_check(uv_check_t *h)
         return;
     }
     /* responses of this turn wait for a flush that starts after the commit;
-     * reads answered alongside wait too, so nobody sees data before it is safe */
+     * reads answered alongside wait too, so nobody sees data before it is
+     * safe, but for routes whose lost writes can only re-deliver a run */
+    send_lazy(&hs->pending);
     move_all(&hs->pending, &hs->committed);
     if (dirty || hs->committed)
         start_flush(hs);
