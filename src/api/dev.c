@@ -166,11 +166,12 @@ static json_t *base_run_json(const store_run *r)
     return o;
 }
 
-/* Answers c with runs[0..n) (consumed) as DevDequeueResponseBody. */
-static void reply_dequeued(http_ctx *c, dequeued_run *runs, size_t n)
+/* runs[0..n) (consumed) as DevDequeueResponseBody's dequeuedMessages. */
+static json_t *dequeued_json(http_ctx *c, dequeued_run *runs, size_t n)
 {
     store_project p = {0};
-    store_project_get(c->app->st, &p);
+    if (n)
+        store_project_get(c->app->st, &p);
     json_t *msgs = json_array();
     for (size_t i = 0; i < n; i++) {
         store_run *r = &runs[i].run;
@@ -189,7 +190,13 @@ static void reply_dequeued(http_ctx *c, dequeued_run *runs, size_t n)
         store_run_clear(r);
     }
     free(runs);
-    http_reply_json(c, 200, json_pack("{s:o}", "dequeuedMessages", msgs));
+    return msgs;
+}
+
+/* Answers c with runs[0..n) (consumed) as DevDequeueResponseBody. */
+static void reply_dequeued(http_ctx *c, dequeued_run *runs, size_t n)
+{
+    http_reply_json(c, 200, json_pack("{s:o}", "dequeuedMessages", dequeued_json(c, runs, n)));
 }
 
 /* ---- held dequeues ------------------------------------------------------
@@ -395,6 +402,15 @@ static void hold_start(http_ctx *c, const char *worker, size_t max, int64_t ms)
     http_park(c, hold_gone, h);
 }
 
+/* A dequeue body's "maxRuns" (triggerd's extension): 1..9, else 10. */
+static size_t max_runs(json_t *body)
+{
+    json_t *mr = json_object_get(body, "maxRuns");
+    return json_is_integer(mr) && json_integer_value(mr) > 0 && json_integer_value(mr) < 10
+               ? (size_t)json_integer_value(mr)
+               : 10;
+}
+
 void api_dev_dequeue(http_ctx *c)
 {
     json_t *body = http_json(c);
@@ -406,10 +422,7 @@ void api_dev_dequeue(http_ctx *c)
     err_t e = {0};
     /* "maxRuns" and "waitMs" are triggerd extensions for workers that run
      * one at a time per poller (libtrigger); the CLI sends neither */
-    json_t *mr = json_object_get(body, "maxRuns");
-    size_t max = json_is_integer(mr) && json_integer_value(mr) > 0 && json_integer_value(mr) < 10
-                     ? (size_t)json_integer_value(mr)
-                     : 10;
+    size_t max = max_runs(body);
     json_t *wm = json_object_get(body, "waitMs");
     int64_t wait = json_is_integer(wm) && json_integer_value(wm) > 0
                        ? (json_integer_value(wm) < HOLD_MAX_MS ? json_integer_value(wm)
@@ -546,10 +559,28 @@ void api_attempt_complete(http_ctx *c)
         return;
     }
     static const char *const names[] = {"RUN_FINISHED", "RETRY_QUEUED", "RUN_PENDING_CANCEL"};
-    http_reply_json(c, 200,
-                    json_pack("{s:{s:s,s:o,s:o}}", "result", "attemptStatus", names[st], "snapshot",
-                              snapshot_json(&r), "run", base_run_json(&r)));
+    json_t *res = json_pack("{s:{s:s,s:o,s:o}}", "result", "attemptStatus", names[st], "snapshot",
+                            snapshot_json(&r), "run", base_run_json(&r));
     store_run_clear(&r);
+    /* "dequeue" (triggerd's extension, libtrigger's worker): the body of a
+     * dequeue to run right after the completion, answered in
+     * "dequeuedMessages" (empty when none could be taken, also when the
+     * dequeue failed: the completion stands either way); one round trip
+     * from one run to the next */
+    json_t *dq = json_object_get(body, "dequeue");
+    if (json_is_object(dq)) {
+        const char *worker = json_string_value(json_object_get(dq, "currentWorker"));
+        dequeued_run *runs = NULL;
+        size_t n = 0;
+        err_t de = {0};
+        if (engine_dequeue(c->app->en, c->auth.env, worker, max_runs(dq), c->now, &runs, &n,
+                           &de) != 0) {
+            runs = NULL;
+            n = 0;
+        }
+        json_object_set_new(res, "dequeuedMessages", dequeued_json(c, runs, n));
+    }
+    http_reply_json(c, 200, res);
 }
 
 void api_heartbeat(http_ctx *c)
