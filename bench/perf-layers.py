@@ -43,14 +43,24 @@ def layer(st):
         return "kernel other (scheduling, epoll)"
     return "engine/api/other C"
 
+KINDS = {
+    "api_dev_dequeue": "dequeue (handler)",
+    "api_attempt_start": "attempt start (handler)",
+    "api_attempt_complete": "attempt complete (handler)",
+    "on_check": "commit + answers not waiting for fsync (on_check)",
+    "flush_work": "fsync (flush thread)",
+    "flush_done": "answers after fsync (flush_done)",
+    "api_trigger": "trigger (handler)",
+    "authenticate": "authentication",
+}
+
 def kind(st):
     for s, _ in st:
-        if s in ("api_dev_dequeue", "api_attempt_start", "api_attempt_complete", "api_trigger",
-                 "api_batch_v2", "flush_work", "on_check", "flush_done"):
-            return s
+        if s in KINDS:
+            return KINDS[s]
         if s.startswith("api_"):
             return "other api: " + s
-    return "loop/other"
+    return "event loop, socket reads, HTTP parsing (h2o)"
 
 n, L, K = 0, collections.Counter(), collections.Counter()
 for st in samples(sys.stdin):
