@@ -2,9 +2,10 @@
  * lib/worker.c - serving C functions as tasks (the worker half of
  * libtrigger), over the protocol of `trigger.dev dev` (docs/dev-protocol.md):
  * register the task manifest, then each thread loops dequeue -> attempt
- * start -> run the function -> attempt complete; against triggerd the
- * completion also takes the thread's next run ("dequeue", triggerd's
- * extension), so a busy thread makes two round trips a run. The worker decides
+ * start -> run the function -> attempt complete. Against triggerd the
+ * dequeue also starts the attempt ("startAttempts") and the completion also
+ * takes the thread's next run ("dequeue"), triggerd's extensions, so a busy
+ * thread makes one round trip a run. The worker decides
  * retries as the TypeScript SDK does (engine-facts.md: delay =
  * min(max, r * min * factor^(attempt-1)), r in [1, 2) when randomized) and
  * sends them with the completion. Waits block the calling thread and poll
@@ -476,9 +477,16 @@ static json_t *execute(trigger_worker *w, trigger_client *c, slot *sl, json_t *m
         return NULL;
     char path[512];
     snprintf(path, sizeof path, "/engine/v1/dev/runs/%s/snapshots/%s/attempts/start", run_id, snap);
-    json_t *empty = json_object(), *start = NULL;
-    int rc = post_json(c, path, empty, &start);
-    json_decref(empty);
+    /* triggerd started the attempt with the dequeue ("startAttempts") */
+    json_t *start = json_incref(json_object_get(msg, "attempt"));
+    int rc = TRIGGER_OK;
+    if (!json_is_object(json_object_get(start, "execution"))) {
+        json_decref(start);
+        start = NULL;
+        json_t *empty = json_object();
+        rc = post_json(c, path, empty, &start);
+        json_decref(empty);
+    }
     if (rc != TRIGGER_OK)
         return NULL; /* triggerd requeues a run that is not started in time */
     json_t *ex = json_object_get(start, "execution");
@@ -547,9 +555,10 @@ static void *serve(void *p)
     trigger_client *c = trigger_client_new(w->base_url, w->secret_key);
     if (!c)
         return NULL;
-    json_t *body = json_pack("{s:s,s:[],s:i,s:i}", "currentWorker", w->worker_id, "oldWorkers",
-                             "maxRuns", 1, "waitMs", DEQUEUE_WAIT_MS);
-    json_t *next = json_pack("{s:s,s:i}", "currentWorker", w->worker_id, "maxRuns", 1);
+    json_t *body = json_pack("{s:s,s:[],s:i,s:i,s:b}", "currentWorker", w->worker_id, "oldWorkers",
+                             "maxRuns", 1, "waitMs", DEQUEUE_WAIT_MS, "startAttempts", 1);
+    json_t *next =
+        json_pack("{s:s,s:i,s:b}", "currentWorker", w->worker_id, "maxRuns", 1, "startAttempts", 1);
     json_t *res = NULL; /* runs handed out with the last completion */
     while (!w->stop || res) {
         long long asked = now_ms();

@@ -166,8 +166,30 @@ static json_t *base_run_json(const store_run *r)
     return o;
 }
 
-/* runs[0..n) (consumed) as DevDequeueResponseBody's dequeuedMessages. */
-static json_t *dequeued_json(http_ctx *c, dequeued_run *runs, size_t n)
+static json_t *start_json(http_ctx *c, const store_run *r, const attempt_info *ai);
+
+/* Starts the attempt of a run just dequeued and gives the answer the
+ * attempt start route would have, or NULL if it cannot start. */
+static json_t *start_now(http_ctx *c, const store_run *d)
+{
+    store_run r = {0};
+    attempt_info ai;
+    err_t e = {0};
+    if (!d->friendly_id || !d->snapshot_id ||
+        engine_attempt_start(c->app->en, c->auth.env, d->friendly_id, d->snapshot_id, c->now, &r,
+                             &ai, &e) != 0)
+        return NULL;
+    json_t *o = start_json(c, &r, &ai);
+    attempt_info_clear(&ai);
+    store_run_clear(&r);
+    return o;
+}
+
+/* runs[0..n) (consumed) as DevDequeueResponseBody's dequeuedMessages. With
+ * start (triggerd's "startAttempts" extension, libtrigger's worker), each
+ * run's attempt is started too and the start answer rides in the message's
+ * "attempt", saving the worker the attempt start round trip. */
+static json_t *dequeued_json(http_ctx *c, dequeued_run *runs, size_t n, bool start)
 {
     store_project p = {0};
     if (n)
@@ -186,6 +208,9 @@ static json_t *dequeued_json(http_ctx *c, dequeued_run *runs, size_t n)
             "environment", "id", c->auth.env->id, "type", c->auth.env->type, "organization", "id",
             p.org_id, "project", "id", p.id);
         set_iso(m, "dequeuedAt", c->now);
+        json_t *att = start ? start_now(c, r) : NULL;
+        if (att)
+            json_object_set_new(m, "attempt", att);
         json_array_append_new(msgs, m);
         store_run_clear(r);
     }
@@ -194,9 +219,10 @@ static json_t *dequeued_json(http_ctx *c, dequeued_run *runs, size_t n)
 }
 
 /* Answers c with runs[0..n) (consumed) as DevDequeueResponseBody. */
-static void reply_dequeued(http_ctx *c, dequeued_run *runs, size_t n)
+static void reply_dequeued(http_ctx *c, dequeued_run *runs, size_t n, bool start)
 {
-    http_reply_json(c, 200, json_pack("{s:o}", "dequeuedMessages", dequeued_json(c, runs, n)));
+    http_reply_json(c, 200,
+                    json_pack("{s:o}", "dequeuedMessages", dequeued_json(c, runs, n, start)));
 }
 
 /* ---- held dequeues ------------------------------------------------------
@@ -219,6 +245,7 @@ typedef struct hold {
     http_ctx *c;
     char *worker;
     size_t max;
+    bool start; /* "startAttempts" */
     int64_t deadline;
     bool woken;
     struct hold *prev, *next;
@@ -258,7 +285,7 @@ static void hold_end(hold *h, dequeued_run *runs, size_t n)
     http_unpark(c);
     hold_gone(h);
     c->now = time_now_ms();
-    reply_dequeued(c, runs, n);
+    reply_dequeued(c, runs, n, h->start);
 }
 
 /* Tries h again; answers it when runs came or its time is up. */
@@ -382,7 +409,7 @@ void api_devhold_free(app *a)
     uv_close((uv_handle_t *)&dh->wake, on_hold_handle_closed);
 }
 
-static void hold_start(http_ctx *c, const char *worker, size_t max, int64_t ms)
+static void hold_start(http_ctx *c, const char *worker, size_t max, bool start, int64_t ms)
 {
     devhold *dh = c->app->holds;
     hold *h = calloc(1, sizeof *h);
@@ -392,6 +419,7 @@ static void hold_start(http_ctx *c, const char *worker, size_t max, int64_t ms)
     h->c = c;
     h->worker = worker ? strdup(worker) : NULL;
     h->max = max;
+    h->start = start;
     h->deadline = c->now + ms;
     if (!dh->list)
         uv_timer_start(&dh->recheck, on_recheck, HOLD_RECHECK_MS, HOLD_RECHECK_MS);
@@ -423,6 +451,7 @@ void api_dev_dequeue(http_ctx *c)
     /* "maxRuns" and "waitMs" are triggerd extensions for workers that run
      * one at a time per poller (libtrigger); the CLI sends neither */
     size_t max = max_runs(body);
+    bool start = json_is_true(json_object_get(body, "startAttempts"));
     json_t *wm = json_object_get(body, "waitMs");
     int64_t wait = json_is_integer(wm) && json_integer_value(wm) > 0
                        ? (json_integer_value(wm) < HOLD_MAX_MS ? json_integer_value(wm)
@@ -436,10 +465,10 @@ void api_dev_dequeue(http_ctx *c)
     }
     if (n == 0 && wait > 0 && c->app->holds) {
         free(runs);
-        hold_start(c, worker, max, wait);
+        hold_start(c, worker, max, start, wait);
         return;
     }
-    reply_dequeued(c, runs, n);
+    reply_dequeued(c, runs, n, start);
 }
 
 /* The W3C traceparent of an attempt: its spans are children of the run's
@@ -514,6 +543,21 @@ static void put_var(void *ud, const store_env_var *v)
     json_object_set_new(ud, engine_env_var_run_name(v->name), json_string(v->value));
 }
 
+/* The attempt start answer for r, just started. */
+static json_t *start_json(http_ctx *c, const store_run *r, const attempt_info *ai)
+{
+    /* The environment's variables, then the platform's own over them: the CLI
+     * (4.8) builds the run's process.env from these (dev-protocol 3.2), not
+     * from the variables it fetched when the worker started. */
+    json_t *env = json_object();
+    engine_env_var_each(c->app->en, c->auth.env, put_var, env);
+    json_object_set_new(env, "TRIGGER_OTEL_EXPORTER_OTLP_ENDPOINT",
+                        json_string(http_sprintf(c, "%s/otel", http_origin(c))));
+    json_object_set_new(env, "TRIGGER_RUN_ID", json_string(r->id));
+    return json_pack("{s:o,s:o,s:o,s:o}", "run", base_run_json(r), "snapshot", snapshot_json(r),
+                     "execution", execution_json(c, r, ai), "envVars", env);
+}
+
 void api_attempt_start(http_ctx *c)
 {
     store_run r = {0};
@@ -524,18 +568,7 @@ void api_attempt_start(http_ctx *c)
         http_reply_err(c, &e);
         return;
     }
-    /* The environment's variables, then the platform's own over them: the CLI
-     * (4.8) builds the run's process.env from these (dev-protocol 3.2), not
-     * from the variables it fetched when the worker started. */
-    json_t *env = json_object();
-    engine_env_var_each(c->app->en, c->auth.env, put_var, env);
-    json_object_set_new(env, "TRIGGER_OTEL_EXPORTER_OTLP_ENDPOINT",
-                        json_string(http_sprintf(c, "%s/otel", http_origin(c))));
-    json_object_set_new(env, "TRIGGER_RUN_ID", json_string(r.id));
-    http_reply_json(c, 200,
-                    json_pack("{s:o,s:o,s:o,s:o}", "run", base_run_json(&r), "snapshot",
-                              snapshot_json(&r), "execution", execution_json(c, &r, &ai), "envVars",
-                              env));
+    http_reply_json(c, 200, start_json(c, &r, &ai));
     attempt_info_clear(&ai);
     store_run_clear(&r);
 }
@@ -578,7 +611,9 @@ void api_attempt_complete(http_ctx *c)
             runs = NULL;
             n = 0;
         }
-        json_object_set_new(res, "dequeuedMessages", dequeued_json(c, runs, n));
+        json_object_set_new(
+            res, "dequeuedMessages",
+            dequeued_json(c, runs, n, json_is_true(json_object_get(dq, "startAttempts"))));
     }
     http_reply_json(c, 200, res);
 }
