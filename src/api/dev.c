@@ -168,28 +168,11 @@ static json_t *base_run_json(const store_run *r)
 
 static json_t *start_json(http_ctx *c, const store_run *r, const attempt_info *ai);
 
-/* Starts the attempt of a run just dequeued and gives the answer the
- * attempt start route would have, or NULL if it cannot start. */
-static json_t *start_now(http_ctx *c, const store_run *d)
-{
-    store_run r = {0};
-    attempt_info ai;
-    err_t e = {0};
-    if (!d->friendly_id || !d->snapshot_id ||
-        engine_attempt_start(c->app->en, c->auth.env, d->friendly_id, d->snapshot_id, c->now, &r,
-                             &ai, &e) != 0)
-        return NULL;
-    json_t *o = start_json(c, &r, &ai);
-    attempt_info_clear(&ai);
-    store_run_clear(&r);
-    return o;
-}
-
-/* runs[0..n) (consumed) as DevDequeueResponseBody's dequeuedMessages. With
- * start (triggerd's "startAttempts" extension, libtrigger's worker), each
- * run's attempt is started too and the start answer rides in the message's
- * "attempt", saving the worker the attempt start round trip. */
-static json_t *dequeued_json(http_ctx *c, dequeued_run *runs, size_t n, bool start)
+/* runs[0..n) (consumed) as DevDequeueResponseBody's dequeuedMessages. A run
+ * whose attempt the dequeue started ("startAttempts", triggerd's extension,
+ * libtrigger's worker) carries the attempt start answer in "attempt", which
+ * saves the worker that round trip. */
+static json_t *dequeued_json(http_ctx *c, dequeued_run *runs, size_t n)
 {
     store_project p = {0};
     if (n)
@@ -197,32 +180,38 @@ static json_t *dequeued_json(http_ctx *c, dequeued_run *runs, size_t n, bool sta
     json_t *msgs = json_array();
     for (size_t i = 0; i < n; i++) {
         store_run *r = &runs[i].run;
+        json_t *snap = snapshot_json(r);
+        if (runs[i].started) { /* the message shows the dequeue's own snapshot */
+            json_object_set_new(snap, "id", json_string(runs[i].dequeued_snapshot));
+            json_object_set_new(snap, "friendlyId", json_string(runs[i].dequeued_snapshot));
+            json_object_set_new(snap, "executionStatus", json_string("PENDING_EXECUTING"));
+            json_object_set_new(snap, "description", json_string("Run was dequeued for execution"));
+        }
         json_t *m = json_pack(
             "{s:s,s:o,s:[],s:{s:s,s:s,s:s},s:{},s:{s:s,s:s,s:b,s:o,s:I,s:s,s:{}},s:{s:s,s:s},"
             "s:{s:s},s:{s:s}}",
-            "version", "1", "snapshot", snapshot_json(r), "completedWaitpoints", "backgroundWorker",
+            "version", "1", "snapshot", snap, "completedWaitpoints", "backgroundWorker",
             "id", r->worker_id, "friendlyId", r->worker_id, "version", runs[i].worker_version,
             "deployment", "run", "id", r->friendly_id, "friendlyId", r->friendly_id, "isTest",
             r->is_test != 0, "machine", machine_json(r->machine), "attemptNumber",
-            (json_int_t)(r->attempt_count + 1), "masterQueue", "main", "traceContext",
-            "environment", "id", c->auth.env->id, "type", c->auth.env->type, "organization", "id",
-            p.org_id, "project", "id", p.id);
+            (json_int_t)(runs[i].started ? r->attempt_count : r->attempt_count + 1), "masterQueue",
+            "main", "traceContext", "environment", "id", c->auth.env->id, "type", c->auth.env->type,
+            "organization", "id", p.org_id, "project", "id", p.id);
         set_iso(m, "dequeuedAt", c->now);
-        json_t *att = start ? start_now(c, r) : NULL;
-        if (att)
-            json_object_set_new(m, "attempt", att);
+        if (runs[i].started)
+            json_object_set_new(m, "attempt", start_json(c, r, &runs[i].ai));
         json_array_append_new(msgs, m);
         store_run_clear(r);
+        attempt_info_clear(&runs[i].ai);
     }
     free(runs);
     return msgs;
 }
 
 /* Answers c with runs[0..n) (consumed) as DevDequeueResponseBody. */
-static void reply_dequeued(http_ctx *c, dequeued_run *runs, size_t n, bool start)
+static void reply_dequeued(http_ctx *c, dequeued_run *runs, size_t n)
 {
-    http_reply_json(c, 200,
-                    json_pack("{s:o}", "dequeuedMessages", dequeued_json(c, runs, n, start)));
+    http_reply_json(c, 200, json_pack("{s:o}", "dequeuedMessages", dequeued_json(c, runs, n)));
 }
 
 /* ---- held dequeues ------------------------------------------------------
@@ -285,7 +274,7 @@ static void hold_end(hold *h, dequeued_run *runs, size_t n)
     http_unpark(c);
     hold_gone(h);
     c->now = time_now_ms();
-    reply_dequeued(c, runs, n, h->start);
+    reply_dequeued(c, runs, n);
 }
 
 /* Tries h again; answers it when runs came or its time is up. */
@@ -296,7 +285,7 @@ static void hold_try(hold *h, int64_t now)
     size_t n = 0;
     err_t e = {0};
     http_ctx *c = h->c;
-    if (engine_dequeue(c->app->en, c->auth.env, h->worker, h->max, now, &runs, &n, &e) != 0) {
+    if (engine_dequeue(c->app->en, c->auth.env, h->worker, h->max, h->start, now, &runs, &n, &e) != 0) {
         http_unpark(c);
         hold_gone(h);
         http_reply_err(c, &e);
@@ -459,7 +448,7 @@ void api_dev_dequeue(http_ctx *c)
                        : 0;
     if (!wait && devpush_env_listening(c->app->push, c->auth.env->id))
         wait = HOLD_CLI_MS;
-    if (engine_dequeue(c->app->en, c->auth.env, worker, max, c->now, &runs, &n, &e) != 0) {
+    if (engine_dequeue(c->app->en, c->auth.env, worker, max, start, c->now, &runs, &n, &e) != 0) {
         http_reply_err(c, &e);
         return;
     }
@@ -468,7 +457,7 @@ void api_dev_dequeue(http_ctx *c)
         hold_start(c, worker, max, start, wait);
         return;
     }
-    reply_dequeued(c, runs, n, start);
+    reply_dequeued(c, runs, n);
 }
 
 /* The W3C traceparent of an attempt: its spans are children of the run's
@@ -606,14 +595,13 @@ void api_attempt_complete(http_ctx *c)
         dequeued_run *runs = NULL;
         size_t n = 0;
         err_t de = {0};
-        if (engine_dequeue(c->app->en, c->auth.env, worker, max_runs(dq), c->now, &runs, &n,
+        if (engine_dequeue(c->app->en, c->auth.env, worker, max_runs(dq),
+                           json_is_true(json_object_get(dq, "startAttempts")), c->now, &runs, &n,
                            &de) != 0) {
             runs = NULL;
             n = 0;
         }
-        json_object_set_new(
-            res, "dequeuedMessages",
-            dequeued_json(c, runs, n, json_is_true(json_object_get(dq, "startAttempts"))));
+        json_object_set_new(res, "dequeuedMessages", dequeued_json(c, runs, n));
     }
     http_reply_json(c, 200, res);
 }

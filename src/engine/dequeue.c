@@ -183,6 +183,7 @@ typedef struct dq_poll {
     int64_t env_limit;
     dequeued_run *out;
     size_t n, max;
+    bool start; /* start the attempts too */
 } dq_poll;
 
 static bool unit_full(const dq_poll *p, const store_unit *u)
@@ -220,13 +221,21 @@ static int take(dq_poll *p, store_run *r, bool *taken)
     free(r->worker_id);
     r->worker_id = engine_strdup(p->ws.w[wi].friendly_id);
     engine_snapshot(p->en, r, "PENDING_EXECUTING", "Run was dequeued for execution", NULL, p->now);
+    dequeued_run *d = &p->out[p->n];
+    if (p->start) { /* as an attempt start right after would, in the same write */
+        snprintf(d->dequeued_snapshot, sizeof d->dequeued_snapshot, "%s", r->snapshot_id);
+        engine_attempt_begin(p->en, r, &p->ws.w[wi], task, p->now, &d->ai);
+        d->started = true;
+    }
     int rc = engine_save(p->en, r);
-    if (rc)
+    if (rc) {
+        attempt_info_clear(&d->ai);
+        d->started = false;
         return rc;
+    }
     hold(&p->h, r->queue, r->concurrency_key);
-    p->out[p->n].run = *r;
-    snprintf(p->out[p->n].worker_version, sizeof p->out[p->n].worker_version, "%s",
-             p->ws.w[wi].version);
+    d->run = *r;
+    snprintf(d->worker_version, sizeof d->worker_version, "%s", p->ws.w[wi].version);
     memset(r, 0, sizeof *r);
     p->n++;
     *taken = true;
@@ -281,13 +290,13 @@ static int rounds(dq_poll *p, store_unit *units, size_t n_units, size_t first, s
     return rc;
 }
 
-int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size_t max, int64_t now,
-                   dequeued_run **out, size_t *n, err_t *e)
+int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size_t max, bool start,
+                   int64_t now, dequeued_run **out, size_t *n, err_t *e)
 {
     engine_dev_seen(en, env->id, now);
     *out = NULL;
     *n = 0;
-    dq_poll p = {.en = en, .env = env, .now = now, .max = max};
+    dq_poll p = {.en = en, .env = env, .now = now, .max = max, .start = start};
     p.env_limit = en->limits.env_concurrency > 0 ? en->limits.env_concurrency
                                                  : ENGINE_DEFAULT_ENV_CONCURRENCY;
     store_worker w = {0};
@@ -330,8 +339,10 @@ int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size
     }
 out:
     if (rc) {
-        for (size_t i = 0; i < p.n; i++)
+        for (size_t i = 0; i < p.n; i++) {
             store_run_clear(&p.out[i].run);
+            attempt_info_clear(&p.out[i].ai);
+        }
         free(p.out);
         err_set(e, rc, "Something went wrong");
     } else {
