@@ -254,11 +254,24 @@ static int fail(store *st, const char *what)
     return ERR_STORE;
 }
 
+/* Runs a statement without results from the statement cache (BEGIN and
+ * COMMIT run once or more a loop turn; sqlite3_exec would prepare them each
+ * time). Returns the SQLite result. */
+static int exec_cached(store *st, const char *sql)
+{
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return SQLITE_ERROR;
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static int begin_write(store *st)
 {
     if (st->in_tx)
         return 0;
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (exec_cached(st, "BEGIN IMMEDIATE") != SQLITE_OK)
         return fail(st, "begin");
     st->in_tx = true;
     return 0;
@@ -689,7 +702,7 @@ int store_commit(store *st)
 {
     if (!st->in_tx)
         return 0;
-    int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    int rc = exec_cached(st, "COMMIT");
     if (rc != SQLITE_OK) {
         fail(st, "commit");
         store_rollback(st);
