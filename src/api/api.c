@@ -161,7 +161,7 @@ const http_route api_routes[] = {
     {"GET", "/engine/v1/dev/config", api_dev_config, S, 0},
     {"GET", "/engine/v1/dev/push", api_dev_push_stats, S, 0},
     {"GET", "/engine/v1/dev/presence", api_dev_presence, S, 0},
-    {"POST", "/engine/v1/dev/dequeue", api_dev_dequeue, S | ROUTE_LAZY_DURABLE, 10 * 1024},
+    {"POST", "/engine/v1/dev/dequeue", api_dev_dequeue, S, 10 * 1024},
     {"POST", "/engine/v1/dev/disconnect", api_dev_disconnect, S, 64 * 1024},
     {"POST", "/engine/v1/dev/runs/:runId/snapshots/:snapshotId/attempts/start", api_attempt_start,
      S | ROUTE_LAZY_DURABLE, 64 * 1024},

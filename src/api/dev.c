@@ -278,44 +278,83 @@ static void hold_end(hold *h, dequeued_run *runs, size_t n)
 }
 
 /* Tries h again; answers it when runs came or its time is up. */
-static void hold_try(hold *h, int64_t now)
+/* Tries h again; answers it when runs came or its time is up. Returns
+ * whether h is still held with nothing for it. */
+static bool hold_try(hold *h, int64_t now)
 {
     h->woken = false;
     dequeued_run *runs = NULL;
     size_t n = 0;
     err_t e = {0};
     http_ctx *c = h->c;
-    if (engine_dequeue(c->app->en, c->auth.env, h->worker, h->max, h->start, now, &runs, &n, &e) != 0) {
+    if (engine_dequeue(c->app->en, c->auth.env, h->worker, h->max, h->start, now, &runs, &n,
+                       &e) != 0) {
         http_unpark(c);
         hold_gone(h);
         http_reply_err(c, &e);
-        return;
+        return false;
     }
-    if (n || now >= h->deadline)
+    if (n || now >= h->deadline) {
         hold_end(h, runs, n);
-    else
-        free(runs);
+        return false;
+    }
+    free(runs);
+    return true;
+}
+
+/* The (env, worker) pairs a pass over the holds found nothing for: the
+ * other holds of that pair would find nothing either (one run woke eight
+ * idle worker threads, and one of them took it), so they wait on. */
+typedef struct dry_set {
+    char env[8][32];
+    char worker[8][64];
+    size_t n;
+} dry_set;
+
+static bool dry_has(const dry_set *d, const hold *h)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (strcmp(d->env[i], h->c->auth.env->id) == 0 &&
+            strcmp(d->worker[i], h->worker ? h->worker : "") == 0)
+            return true;
+    return false;
+}
+
+/* Tries every hold (only the woken ones with only_woken), at most one
+ * empty dequeue per (env, worker). */
+static void holds_try(devhold *dh, bool only_woken)
+{
+    int64_t now = time_now_ms();
+    dry_set dry = {.n = 0};
+    for (hold *h = dh->list, *next; h; h = next) {
+        next = h->next;
+        if (only_woken && !h->woken)
+            continue;
+        if (dry_has(&dry, h)) {
+            h->woken = false;
+            if (now >= h->deadline)
+                hold_end(h, NULL, 0);
+            continue;
+        }
+        char env[32], worker[64];
+        snprintf(env, sizeof env, "%s", h->c->auth.env->id);
+        snprintf(worker, sizeof worker, "%s", h->worker ? h->worker : "");
+        if (hold_try(h, now) && dry.n < sizeof dry.env / sizeof dry.env[0]) {
+            memcpy(dry.env[dry.n], env, sizeof env);
+            memcpy(dry.worker[dry.n], worker, sizeof worker);
+            dry.n++;
+        }
+    }
 }
 
 static void on_recheck(uv_timer_t *t)
 {
-    devhold *dh = t->data;
-    int64_t now = time_now_ms();
-    for (hold *h = dh->list, *next; h; h = next) {
-        next = h->next;
-        hold_try(h, now);
-    }
+    holds_try(t->data, false);
 }
 
 static void on_wake(uv_timer_t *t)
 {
-    devhold *dh = t->data;
-    int64_t now = time_now_ms();
-    for (hold *h = dh->list, *next; h; h = next) {
-        next = h->next;
-        if (h->woken)
-            hold_try(h, now);
-    }
+    holds_try(t->data, true);
 }
 
 static bool hold_want(void *ud, const store_run *r)
@@ -441,6 +480,12 @@ void api_dev_dequeue(http_ctx *c)
      * one at a time per poller (libtrigger); the CLI sends neither */
     size_t max = max_runs(body);
     bool start = json_is_true(json_object_get(body, "startAttempts"));
+    /* libtrigger's dequeues (they carry triggerd's extensions) are answered
+     * before the fsync: a lost dequeue only hands the run out again. The
+     * CLI's wait for it: the CLI subscribes to a run right after its dequeue,
+     * and an answer ahead of the change's durable notify would have that
+     * notify (of a snapshot the CLI already has) reach the new subscription */
+    c->lazy_durable = start || json_object_get(body, "waitMs") || json_object_get(body, "maxRuns");
     json_t *wm = json_object_get(body, "waitMs");
     int64_t wait = json_is_integer(wm) && json_integer_value(wm) > 0
                        ? (json_integer_value(wm) < HOLD_MAX_MS ? json_integer_value(wm)

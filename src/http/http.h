@@ -57,6 +57,7 @@ struct http_ctx {
     bool current_api; /* x-trigger-api-version: 2025-07-16 */
     int64_t now;      /* request time, ms epoch */
     bool replied;
+    bool lazy_durable; /* this answer need not wait for the fsync (as ROUTE_LAZY_DURABLE) */
     struct jsontext_splice *splices; /* raw JSON texts of the reply (http_raw_json), pool */
     size_t n_splices;
 };

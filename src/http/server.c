@@ -182,7 +182,8 @@ static void send_lazy(reqctx **list)
 {
     for (reqctx **pp = list; *pp;) {
         reqctx *r = *pp;
-        if (!r->stream && r->c.route && (r->c.route->flags & ROUTE_LAZY_DURABLE))
+        if (!r->stream &&
+            (r->c.lazy_durable || (r->c.route && (r->c.route->flags & ROUTE_LAZY_DURABLE))))
             send_one(r, true);
         else
             pp = &r->next;
