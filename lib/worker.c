@@ -2,7 +2,10 @@
  * lib/worker.c - serving C functions as tasks (the worker half of
  * libtrigger), over the protocol of `trigger.dev dev` (docs/dev-protocol.md):
  * register the task manifest, then each thread loops dequeue -> attempt
- * start -> run the function -> attempt complete. The worker decides
+ * start -> run the function -> attempt complete. Against triggerd the
+ * dequeue also starts the attempt ("startAttempts") and the completion also
+ * takes the thread's next run ("dequeue"), triggerd's extensions, so a busy
+ * thread makes one round trip a run. The worker decides
  * retries as the TypeScript SDK does (engine-facts.md: delay =
  * min(max, r * min * factor^(attempt-1)), r in [1, 2) when randomized) and
  * sends them with the completion. Waits block the calling thread and poll
@@ -460,21 +463,32 @@ static json_t *completion(trigger_ctx *ctx, int rc, char *output, long long dur,
     return o;
 }
 
-static void execute(trigger_worker *w, trigger_client *c, slot *sl, json_t *msg, unsigned *seed)
+/* Runs the dequeued run msg. With next, the completion also asks for the
+ * next run (triggerd's "dequeue" extension) and its answer is returned
+ * (a new reference, or NULL), so the caller goes on without a dequeue. */
+static json_t *execute(trigger_worker *w, trigger_client *c, slot *sl, json_t *msg,
+                       unsigned *seed, json_t *next)
 {
     json_t *run = json_object_get(msg, "run");
     const char *run_id = json_string_value(json_object_get(run, "friendlyId"));
     const char *snap =
         json_string_value(json_object_get(json_object_get(msg, "snapshot"), "friendlyId"));
     if (!run_id || !snap)
-        return;
+        return NULL;
     char path[512];
     snprintf(path, sizeof path, "/engine/v1/dev/runs/%s/snapshots/%s/attempts/start", run_id, snap);
-    json_t *empty = json_object(), *start = NULL;
-    int rc = post_json(c, path, empty, &start);
-    json_decref(empty);
+    /* triggerd started the attempt with the dequeue ("startAttempts") */
+    json_t *start = json_incref(json_object_get(msg, "attempt"));
+    int rc = TRIGGER_OK;
+    if (!json_is_object(json_object_get(start, "execution"))) {
+        json_decref(start);
+        start = NULL;
+        json_t *empty = json_object();
+        rc = post_json(c, path, empty, &start);
+        json_decref(empty);
+    }
     if (rc != TRIGGER_OK)
-        return; /* triggerd requeues a run that is not started in time */
+        return NULL; /* triggerd requeues a run that is not started in time */
     json_t *ex = json_object_get(start, "execution");
     const char *task_id = json_string_value(json_object_get(json_object_get(ex, "task"), "id"));
     const char *payload = json_string_value(json_object_get(json_object_get(ex, "run"), "payload"));
@@ -508,8 +522,16 @@ static void execute(trigger_worker *w, trigger_client *c, slot *sl, json_t *msg,
              sl->snapshot_id);
     sl->busy = false;
     pthread_mutex_unlock(&sl->mu);
-    json_t *body = json_pack("{s:o}", "completion", comp);
-    post_json(c, path, body, NULL);
+    json_t *body = json_pack("{s:o}", "completion", comp), *res = NULL;
+    pthread_mutex_lock(&w->mu);
+    bool last = w->stop || (w->max_runs > 0 && w->done_runs + 1 >= w->max_runs);
+    pthread_mutex_unlock(&w->mu);
+    if (next && !last)
+        json_object_set(body, "dequeue", next);
+    if (post_json(c, path, body, json_object_get(body, "dequeue") ? &res : NULL) != TRIGGER_OK) {
+        json_decref(res);
+        res = NULL;
+    }
     json_decref(body);
     json_decref(start);
     pthread_mutex_lock(&w->mu);
@@ -517,6 +539,7 @@ static void execute(trigger_worker *w, trigger_client *c, slot *sl, json_t *msg,
     if (w->max_runs > 0 && w->done_runs >= w->max_runs)
         w->stop = 1;
     pthread_mutex_unlock(&w->mu);
+    return res;
 }
 
 typedef struct thread_arg {
@@ -532,25 +555,42 @@ static void *serve(void *p)
     trigger_client *c = trigger_client_new(w->base_url, w->secret_key);
     if (!c)
         return NULL;
-    json_t *body = json_pack("{s:s,s:[],s:i,s:i}", "currentWorker", w->worker_id, "oldWorkers",
-                             "maxRuns", 1, "waitMs", DEQUEUE_WAIT_MS);
-    while (!w->stop) {
-        json_t *res = NULL;
+    json_t *body = json_pack("{s:s,s:[],s:i,s:i,s:b}", "currentWorker", w->worker_id, "oldWorkers",
+                             "maxRuns", 1, "waitMs", DEQUEUE_WAIT_MS, "startAttempts", 1);
+    json_t *next =
+        json_pack("{s:s,s:i,s:b}", "currentWorker", w->worker_id, "maxRuns", 1, "startAttempts", 1);
+    json_t *res = NULL; /* runs handed out with the last completion */
+    while (!w->stop || res) {
         long long asked = now_ms();
-        if (post_json(c, "/engine/v1/dev/dequeue", body, &res) != TRIGGER_OK) {
+        bool held = !res;
+        if (!res && post_json(c, "/engine/v1/dev/dequeue", body, &res) != TRIGGER_OK) {
+            res = NULL;
             nap(w->poll_ms * 5);
             continue;
         }
-        json_t *msgs = json_object_get(res, "dequeuedMessages");
-        size_t i;
-        json_t *m;
-        json_array_foreach(msgs, i, m) execute(w, c, a->slot, m, &a->seed);
+        json_t *msgs = json_object_get(res, "dequeuedMessages"), *m, *after = NULL;
+        size_t i, n = json_array_size(msgs);
+        json_array_foreach(msgs, i, m)
+        {
+            /* the last run's completion takes the next one in the same call */
+            json_t *r = execute(w, c, a->slot, m, &a->seed, i + 1 == n ? next : NULL);
+            if (r) {
+                json_decref(after);
+                after = r;
+            }
+        }
         /* an empty answer that came back early was not held (a server
          * without waitMs): pause, so this never spins */
-        if (json_array_size(msgs) == 0 && now_ms() - asked < DEQUEUE_WAIT_MS / 2)
+        if (held && n == 0 && now_ms() - asked < DEQUEUE_WAIT_MS / 2)
             nap(w->poll_ms);
         json_decref(res);
+        res = NULL;
+        if (json_array_size(json_object_get(after, "dequeuedMessages")))
+            res = after;
+        else
+            json_decref(after);
     }
+    json_decref(next);
     json_decref(body);
     trigger_client_free(c);
     return NULL;

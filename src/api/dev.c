@@ -167,38 +167,20 @@ static json_t *base_run_json(const store_run *r)
     return o;
 }
 
+static json_t *start_json(http_ctx *c, const store_run *r, const attempt_info *ai);
+
+/* runs[0..n) (consumed) as DevDequeueResponseBody's dequeuedMessages. A run
+ * whose attempt the dequeue started ("startAttempts", triggerd's extension,
+ * libtrigger's worker) carries the attempt start answer in "attempt", which
+ * saves the worker that round trip. */
+static json_t *dequeued_json(http_ctx *c, dequeued_run *runs, size_t n);
+
 /* Answers c with runs[0..n) (consumed) as DevDequeueResponseBody, or, for
  * a warm start (single), the one DequeuedMessage (503 when none: the
  * controller's client treats that as "no run", the supervisor restarts it). */
-static void reply_dequeued_as(http_ctx *c, dequeued_run *runs, size_t n, bool single);
-
-static void reply_dequeued(http_ctx *c, dequeued_run *runs, size_t n)
-{
-    reply_dequeued_as(c, runs, n, false);
-}
-
 static void reply_dequeued_as(http_ctx *c, dequeued_run *runs, size_t n, bool single)
 {
-    store_project p = {0};
-    store_project_get(c->app->st, &p);
-    json_t *msgs = json_array();
-    for (size_t i = 0; i < n; i++) {
-        store_run *r = &runs[i].run;
-        json_t *m = json_pack(
-            "{s:s,s:o,s:[],s:{s:s,s:s,s:s},s:{},s:{s:s,s:s,s:b,s:o,s:I,s:s,s:{}},s:{s:s,s:s},"
-            "s:{s:s},s:{s:s}}",
-            "version", "1", "snapshot", snapshot_json(r), "completedWaitpoints", "backgroundWorker",
-            "id", r->worker_id, "friendlyId", r->worker_id, "version", runs[i].worker_version,
-            "deployment", "run", "id", r->friendly_id, "friendlyId", r->friendly_id, "isTest",
-            r->is_test != 0, "machine", machine_json(r->machine), "attemptNumber",
-            (json_int_t)(r->attempt_count + 1), "masterQueue", "main", "traceContext",
-            "environment", "id", c->auth.env->id, "type", c->auth.env->type, "organization", "id",
-            p.org_id, "project", "id", p.id);
-        set_iso(m, "dequeuedAt", c->now);
-        json_array_append_new(msgs, m);
-        store_run_clear(r);
-    }
-    free(runs);
+    json_t *msgs = dequeued_json(c, runs, n);
     if (!single) {
         http_reply_json(c, 200, json_pack("{s:o}", "dequeuedMessages", msgs));
     } else if (json_array_size(msgs)) {
@@ -208,6 +190,47 @@ static void reply_dequeued_as(http_ctx *c, dequeued_run *runs, size_t n, bool si
         json_decref(msgs);
         http_reply_error(c, 503, "No run");
     }
+}
+
+static void reply_dequeued(http_ctx *c, dequeued_run *runs, size_t n)
+{
+    reply_dequeued_as(c, runs, n, false);
+}
+
+static json_t *dequeued_json(http_ctx *c, dequeued_run *runs, size_t n)
+{
+    store_project p = {0};
+    if (n)
+        store_project_get(c->app->st, &p);
+    json_t *msgs = json_array();
+    for (size_t i = 0; i < n; i++) {
+        store_run *r = &runs[i].run;
+        json_t *snap = snapshot_json(r);
+        if (runs[i].started) { /* the message shows the dequeue's own snapshot */
+            json_object_set_new(snap, "id", json_string(runs[i].dequeued_snapshot));
+            json_object_set_new(snap, "friendlyId", json_string(runs[i].dequeued_snapshot));
+            json_object_set_new(snap, "executionStatus", json_string("PENDING_EXECUTING"));
+            json_object_set_new(snap, "description", json_string("Run was dequeued for execution"));
+        }
+        json_t *m = json_pack(
+            "{s:s,s:o,s:[],s:{s:s,s:s,s:s},s:{},s:{s:s,s:s,s:b,s:o,s:I,s:s,s:{}},s:{s:s,s:s},"
+            "s:{s:s},s:{s:s}}",
+            "version", "1", "snapshot", snap, "completedWaitpoints", "backgroundWorker",
+            "id", r->worker_id, "friendlyId", r->worker_id, "version", runs[i].worker_version,
+            "deployment", "run", "id", r->friendly_id, "friendlyId", r->friendly_id, "isTest",
+            r->is_test != 0, "machine", machine_json(r->machine), "attemptNumber",
+            (json_int_t)(runs[i].started ? r->attempt_count : r->attempt_count + 1), "masterQueue",
+            "main", "traceContext", "environment", "id", c->auth.env->id, "type", c->auth.env->type,
+            "organization", "id", p.org_id, "project", "id", p.id);
+        set_iso(m, "dequeuedAt", c->now);
+        if (runs[i].started)
+            json_object_set_new(m, "attempt", start_json(c, r, &runs[i].ai));
+        json_array_append_new(msgs, m);
+        store_run_clear(r);
+        attempt_info_clear(&runs[i].ai);
+    }
+    free(runs);
+    return msgs;
 }
 
 /* ---- held dequeues ------------------------------------------------------
@@ -230,6 +253,7 @@ typedef struct hold {
     http_ctx *c;
     char *worker;
     size_t max;
+    bool start; /* "startAttempts" */
     int64_t deadline;
     bool woken;
     bool own; /* a deployed worker's warm start: its own version's runs, one */
@@ -276,7 +300,9 @@ static void hold_end(hold *h, dequeued_run *runs, size_t n)
 }
 
 /* Tries h again; answers it when runs came or its time is up. */
-static void hold_try(hold *h, int64_t now)
+/* Tries h again; answers it when runs came or its time is up. Returns
+ * whether h is still held with nothing for it. */
+static bool hold_try(hold *h, int64_t now)
 {
     h->woken = false;
     dequeued_run *runs = NULL;
@@ -286,38 +312,75 @@ static void hold_try(hold *h, int64_t now)
     int rc = h->own
                  ? engine_dequeue_own(c->app->en, c->auth.env, h->worker, 1, &h->mf, now, &runs, &n,
                                       &e)
-                 : engine_dequeue(c->app->en, c->auth.env, h->worker, h->max, now, &runs, &n, &e);
+                 : engine_dequeue(c->app->en, c->auth.env, h->worker, h->max, h->start, now, &runs,
+                                  &n, &e);
     if (rc != 0) {
         http_unpark(c);
         hold_gone(h);
         http_reply_err(c, &e);
-        return;
+        return false;
     }
-    if (n || now >= h->deadline)
+    if (n || now >= h->deadline) {
         hold_end(h, runs, n);
-    else
-        free(runs);
+        return false;
+    }
+    free(runs);
+    return true;
+}
+
+/* The (env, worker) pairs a pass over the holds found nothing for: the
+ * other holds of that pair would find nothing either (one run woke eight
+ * idle worker threads, and one of them took it), so they wait on. */
+typedef struct dry_set {
+    char env[8][32];
+    char worker[8][64];
+    size_t n;
+} dry_set;
+
+static bool dry_has(const dry_set *d, const hold *h)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (strcmp(d->env[i], h->c->auth.env->id) == 0 &&
+            strcmp(d->worker[i], h->worker ? h->worker : "") == 0)
+            return true;
+    return false;
+}
+
+/* Tries every hold (only the woken ones with only_woken), at most one
+ * empty dequeue per (env, worker). */
+static void holds_try(devhold *dh, bool only_woken)
+{
+    int64_t now = time_now_ms();
+    dry_set dry = {.n = 0};
+    for (hold *h = dh->list, *next; h; h = next) {
+        next = h->next;
+        if (only_woken && !h->woken)
+            continue;
+        if (dry_has(&dry, h)) {
+            h->woken = false;
+            if (now >= h->deadline)
+                hold_end(h, NULL, 0);
+            continue;
+        }
+        char env[32], worker[64];
+        snprintf(env, sizeof env, "%s", h->c->auth.env->id);
+        snprintf(worker, sizeof worker, "%s", h->worker ? h->worker : "");
+        if (hold_try(h, now) && dry.n < sizeof dry.env / sizeof dry.env[0]) {
+            memcpy(dry.env[dry.n], env, sizeof env);
+            memcpy(dry.worker[dry.n], worker, sizeof worker);
+            dry.n++;
+        }
+    }
 }
 
 static void on_recheck(uv_timer_t *t)
 {
-    devhold *dh = t->data;
-    int64_t now = time_now_ms();
-    for (hold *h = dh->list, *next; h; h = next) {
-        next = h->next;
-        hold_try(h, now);
-    }
+    holds_try(t->data, false);
 }
 
 static void on_wake(uv_timer_t *t)
 {
-    devhold *dh = t->data;
-    int64_t now = time_now_ms();
-    for (hold *h = dh->list, *next; h; h = next) {
-        next = h->next;
-        if (h->woken)
-            hold_try(h, now);
-    }
+    holds_try(t->data, true);
 }
 
 static bool hold_want(void *ud, const store_run *r)
@@ -400,7 +463,7 @@ void api_devhold_free(app *a)
     uv_close((uv_handle_t *)&dh->wake, on_hold_handle_closed);
 }
 
-static hold *hold_start(http_ctx *c, const char *worker, size_t max, int64_t ms)
+static hold *hold_start(http_ctx *c, const char *worker, size_t max, bool start, int64_t ms)
 {
     devhold *dh = c->app->holds;
     hold *h = calloc(1, sizeof *h);
@@ -410,6 +473,7 @@ static hold *hold_start(http_ctx *c, const char *worker, size_t max, int64_t ms)
     h->c = c;
     h->worker = worker ? strdup(worker) : NULL;
     h->max = max;
+    h->start = start;
     h->deadline = c->now + ms;
     if (!dh->list)
         uv_timer_start(&dh->recheck, on_recheck, HOLD_RECHECK_MS, HOLD_RECHECK_MS);
@@ -434,12 +498,21 @@ void api_dev_hold_one(http_ctx *c, const char *worker, const machine_filter *mf)
     }
     if (n == 0 && c->app->holds) {
         free(runs);
-        hold *h = hold_start(c, worker, 1, HOLD_WARM_MS);
+        hold *h = hold_start(c, worker, 1, false, HOLD_WARM_MS);
         h->own = true;
         h->mf = *mf;
         return;
     }
     reply_dequeued_as(c, runs, n, true);
+}
+
+/* A dequeue body's "maxRuns" (triggerd's extension): 1..9, else 10. */
+static size_t max_runs(json_t *body)
+{
+    json_t *mr = json_object_get(body, "maxRuns");
+    return json_is_integer(mr) && json_integer_value(mr) > 0 && json_integer_value(mr) < 10
+               ? (size_t)json_integer_value(mr)
+               : 10;
 }
 
 void api_dev_dequeue(http_ctx *c)
@@ -453,10 +526,14 @@ void api_dev_dequeue(http_ctx *c)
     err_t e = {0};
     /* "maxRuns" and "waitMs" are triggerd extensions for workers that run
      * one at a time per poller (libtrigger); the CLI sends neither */
-    json_t *mr = json_object_get(body, "maxRuns");
-    size_t max = json_is_integer(mr) && json_integer_value(mr) > 0 && json_integer_value(mr) < 10
-                     ? (size_t)json_integer_value(mr)
-                     : 10;
+    size_t max = max_runs(body);
+    bool start = json_is_true(json_object_get(body, "startAttempts"));
+    /* libtrigger's dequeues (they carry triggerd's extensions) are answered
+     * before the fsync: a lost dequeue only hands the run out again. The
+     * CLI's wait for it: the CLI subscribes to a run right after its dequeue,
+     * and an answer ahead of the change's durable notify would have that
+     * notify (of a snapshot the CLI already has) reach the new subscription */
+    c->lazy_durable = start || json_object_get(body, "waitMs") || json_object_get(body, "maxRuns");
     json_t *wm = json_object_get(body, "waitMs");
     int64_t wait = json_is_integer(wm) && json_integer_value(wm) > 0
                        ? (json_integer_value(wm) < HOLD_MAX_MS ? json_integer_value(wm)
@@ -464,13 +541,13 @@ void api_dev_dequeue(http_ctx *c)
                        : 0;
     if (!wait && devpush_env_listening(c->app->push, c->auth.env->id))
         wait = HOLD_CLI_MS;
-    if (engine_dequeue(c->app->en, c->auth.env, worker, max, c->now, &runs, &n, &e) != 0) {
+    if (engine_dequeue(c->app->en, c->auth.env, worker, max, start, c->now, &runs, &n, &e) != 0) {
         http_reply_err(c, &e);
         return;
     }
     if (n == 0 && wait > 0 && c->app->holds) {
         free(runs);
-        hold_start(c, worker, max, wait);
+        hold_start(c, worker, max, start, wait);
         return;
     }
     reply_dequeued(c, runs, n);
@@ -548,6 +625,26 @@ static void put_var(void *ud, const store_env_var *v)
     json_object_set_new(ud, engine_env_var_run_name(v->name), json_string(v->value));
 }
 
+/* The attempt start answer for r, just started. */
+static json_t *start_json(http_ctx *c, const store_run *r, const attempt_info *ai)
+{
+    /* The environment's variables, then the platform's own over them: the CLI
+     * (4.8) builds the run's process.env from these (dev-protocol 3.2), not
+     * from the variables it fetched when the worker started. */
+    json_t *env = json_object();
+    engine_env_var_each(c->app->en, c->auth.env, put_var, env);
+    json_object_set_new(env, "TRIGGER_OTEL_EXPORTER_OTLP_ENDPOINT",
+                        json_string(http_sprintf(c, "%s/otel", http_origin(c))));
+    json_object_set_new(env, "TRIGGER_RUN_ID", json_string(r->id));
+    if (strcmp(c->auth.env->type, "DEVELOPMENT") != 0) {
+        /* a deployed worker's task process has no CLI to set these */
+        json_object_set_new(env, "TRIGGER_API_URL", json_string(http_origin(c)));
+        json_object_set_new(env, "TRIGGER_SECRET_KEY", json_string(auth_env_key(c->auth.env)));
+    }
+    return json_pack("{s:o,s:o,s:o,s:o}", "run", base_run_json(r), "snapshot", snapshot_json(r),
+                     "execution", execution_json(c, r, ai), "envVars", env);
+}
+
 void api_attempt_start(http_ctx *c)
 {
     store_run r = {0};
@@ -558,23 +655,7 @@ void api_attempt_start(http_ctx *c)
         http_reply_err(c, &e);
         return;
     }
-    /* The environment's variables, then the platform's own over them: the CLI
-     * (4.8) builds the run's process.env from these (dev-protocol 3.2), not
-     * from the variables it fetched when the worker started. */
-    json_t *env = json_object();
-    engine_env_var_each(c->app->en, c->auth.env, put_var, env);
-    json_object_set_new(env, "TRIGGER_OTEL_EXPORTER_OTLP_ENDPOINT",
-                        json_string(http_sprintf(c, "%s/otel", http_origin(c))));
-    json_object_set_new(env, "TRIGGER_RUN_ID", json_string(r.id));
-    if (strcmp(c->auth.env->type, "DEVELOPMENT") != 0) {
-        /* a deployed worker's task process has no CLI to set these */
-        json_object_set_new(env, "TRIGGER_API_URL", json_string(http_origin(c)));
-        json_object_set_new(env, "TRIGGER_SECRET_KEY", json_string(auth_env_key(c->auth.env)));
-    }
-    http_reply_json(c, 200,
-                    json_pack("{s:o,s:o,s:o,s:o}", "run", base_run_json(&r), "snapshot",
-                              snapshot_json(&r), "execution", execution_json(c, &r, &ai), "envVars",
-                              env));
+    http_reply_json(c, 200, start_json(c, &r, &ai));
     attempt_info_clear(&ai);
     store_run_clear(&r);
 }
@@ -598,10 +679,29 @@ void api_attempt_complete(http_ctx *c)
         return;
     }
     static const char *const names[] = {"RUN_FINISHED", "RETRY_QUEUED", "RUN_PENDING_CANCEL"};
-    http_reply_json(c, 200,
-                    json_pack("{s:{s:s,s:o,s:o}}", "result", "attemptStatus", names[st], "snapshot",
-                              snapshot_json(&r), "run", base_run_json(&r)));
+    json_t *res = json_pack("{s:{s:s,s:o,s:o}}", "result", "attemptStatus", names[st], "snapshot",
+                            snapshot_json(&r), "run", base_run_json(&r));
     store_run_clear(&r);
+    /* "dequeue" (triggerd's extension, libtrigger's worker): the body of a
+     * dequeue to run right after the completion, answered in
+     * "dequeuedMessages" (empty when none could be taken, also when the
+     * dequeue failed: the completion stands either way); one round trip
+     * from one run to the next */
+    json_t *dq = json_object_get(body, "dequeue");
+    if (json_is_object(dq)) {
+        const char *worker = json_string_value(json_object_get(dq, "currentWorker"));
+        dequeued_run *runs = NULL;
+        size_t n = 0;
+        err_t de = {0};
+        if (engine_dequeue(c->app->en, c->auth.env, worker, max_runs(dq),
+                           json_is_true(json_object_get(dq, "startAttempts")), c->now, &runs, &n,
+                           &de) != 0) {
+            runs = NULL;
+            n = 0;
+        }
+        json_object_set_new(res, "dequeuedMessages", dequeued_json(c, runs, n));
+    }
+    http_reply_json(c, 200, res);
 }
 
 void api_heartbeat(http_ctx *c)

@@ -82,10 +82,10 @@ static void workers_free(worker_set *ws)
     }
 }
 
-static size_t add_worker(worker_set *ws, store_worker *w)
+static size_t add_worker(engine *en, worker_set *ws, store_worker *w)
 {
     ws->w[ws->n] = *w;
-    ws->tasks[ws->n] = json_loads(w->tasks, 0, NULL);
+    ws->tasks[ws->n] = engine_worker_tasks(en, w);
     memset(w, 0, sizeof *w);
     return ws->n++;
 }
@@ -106,7 +106,24 @@ static int worker_for(engine *en, const char *env_id, worker_set *ws, const stor
         store_worker_clear(&w);
         return -1;
     }
-    return (int)add_worker(ws, &w);
+    return (int)add_worker(en, ws, &w);
+}
+
+json_t *engine_worker_tasks(engine *en, const store_worker *w)
+{
+    const size_t n = sizeof en->wtasks / sizeof en->wtasks[0];
+    for (size_t i = 0; w->id && i < n; i++)
+        if (en->wtasks[i].id && strcmp(en->wtasks[i].id, w->id) == 0)
+            return json_incref(en->wtasks[i].tasks);
+    json_t *tasks = json_loads(w->tasks ? w->tasks : "[]", 0, NULL);
+    if (!tasks || !w->id)
+        return tasks;
+    size_t k = en->wtasks_next++ % n;
+    free(en->wtasks[k].id);
+    json_decref(en->wtasks[k].tasks);
+    en->wtasks[k].id = engine_strdup(w->id);
+    en->wtasks[k].tasks = json_incref(tasks);
+    return tasks;
 }
 
 /* The task resource named task in a worker's manifest (borrowed), or NULL. */
@@ -168,6 +185,7 @@ typedef struct dq_poll {
     size_t n, max;
     bool strict; /* only runs the polling worker's own version executes */
     const machine_filter *mf;
+    bool start; /* start the attempts too */
 } dq_poll;
 
 static bool machine_ok(const machine_filter *mf, const char *machine)
@@ -219,13 +237,21 @@ static int take(dq_poll *p, store_run *r, bool *taken)
     free(r->worker_id);
     r->worker_id = engine_strdup(p->ws.w[wi].friendly_id);
     engine_snapshot(p->en, r, "PENDING_EXECUTING", "Run was dequeued for execution", NULL, p->now);
+    dequeued_run *d = &p->out[p->n];
+    if (p->start) { /* as an attempt start right after would, in the same write */
+        snprintf(d->dequeued_snapshot, sizeof d->dequeued_snapshot, "%s", r->snapshot_id);
+        engine_attempt_begin(p->en, r, &p->ws.w[wi], task, p->now, &d->ai);
+        d->started = true;
+    }
     int rc = engine_save(p->en, r);
-    if (rc)
+    if (rc) {
+        attempt_info_clear(&d->ai);
+        d->started = false;
         return rc;
+    }
     hold(&p->h, r->queue, r->concurrency_key);
-    p->out[p->n].run = *r;
-    snprintf(p->out[p->n].worker_version, sizeof p->out[p->n].worker_version, "%s",
-             p->ws.w[wi].version);
+    d->run = *r;
+    snprintf(d->worker_version, sizeof d->worker_version, "%s", p->ws.w[wi].version);
     memset(r, 0, sizeof *r);
     p->n++;
     *taken = true;
@@ -281,30 +307,31 @@ static int rounds(dq_poll *p, store_unit *units, size_t n_units, size_t first, s
 }
 
 static int dequeue(engine *en, const store_env *env, const char *worker_id, size_t max,
-                   bool strict, const machine_filter *mf, int64_t now, dequeued_run **out,
-                   size_t *n, err_t *e);
+                   bool strict, const machine_filter *mf, bool start, int64_t now,
+                   dequeued_run **out, size_t *n, err_t *e);
 
-int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size_t max, int64_t now,
-                   dequeued_run **out, size_t *n, err_t *e)
+int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size_t max, bool start,
+                   int64_t now, dequeued_run **out, size_t *n, err_t *e)
 {
-    return dequeue(en, env, worker_id, max, false, NULL, now, out, n, e);
+    return dequeue(en, env, worker_id, max, false, NULL, start, now, out, n, e);
 }
 
 int engine_dequeue_own(engine *en, const store_env *env, const char *worker_id, size_t max,
                        const machine_filter *mf, int64_t now, dequeued_run **out, size_t *n,
                        err_t *e)
 {
-    return dequeue(en, env, worker_id, max, true, mf, now, out, n, e);
+    return dequeue(en, env, worker_id, max, true, mf, false, now, out, n, e);
 }
 
 static int dequeue(engine *en, const store_env *env, const char *worker_id, size_t max,
-                   bool strict, const machine_filter *mf, int64_t now, dequeued_run **out,
-                   size_t *n, err_t *e)
+                   bool strict, const machine_filter *mf, bool start, int64_t now,
+                   dequeued_run **out, size_t *n, err_t *e)
 {
     engine_dev_seen(en, env->id, now);
     *out = NULL;
     *n = 0;
-    dq_poll p = {.en = en, .env = env, .now = now, .max = max, .strict = strict, .mf = mf};
+    dq_poll p = {.en = en, .env = env, .now = now, .max = max, .strict = strict, .mf = mf,
+                 .start = start};
     p.env_limit = en->limits.env_concurrency > 0 ? en->limits.env_concurrency
                                                  : ENGINE_DEFAULT_ENV_CONCURRENCY;
     store_worker w = {0};
@@ -320,7 +347,7 @@ static int dequeue(engine *en, const store_env *env, const char *worker_id, size
         store_worker_clear(&w);
         return err_set(e, rc, "Something went wrong");
     }
-    add_worker(&p.ws, &w);
+    add_worker(en, &p.ws, &w);
     /* runs whose waits are over go on before new runs take the slots (the
      * platform re-enqueues them with their first queue time, ahead of runs
      * triggered since); they are not handed out: their worker has them */
@@ -347,8 +374,10 @@ static int dequeue(engine *en, const store_env *env, const char *worker_id, size
     }
 out:
     if (rc) {
-        for (size_t i = 0; i < p.n; i++)
+        for (size_t i = 0; i < p.n; i++) {
             store_run_clear(&p.out[i].run);
+            attempt_info_clear(&p.out[i].ai);
+        }
         free(p.out);
         err_set(e, rc, "Something went wrong");
     } else {

@@ -37,6 +37,10 @@ void engine_free(engine *en)
     if (en->timer_started)
         uv_close((uv_handle_t *)&en->timer, NULL);
     free(en->envs);
+    for (size_t i = 0; i < sizeof en->wtasks / sizeof en->wtasks[0]; i++) {
+        free(en->wtasks[i].id);
+        json_decref(en->wtasks[i].tasks);
+    }
     cron_zones_free(en->zones);
     free(en);
 }

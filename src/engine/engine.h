@@ -223,20 +223,35 @@ int engine_worker_register_as(engine *en, const store_env *env, json_t *metadata
                               worker_info *out, err_t *e);
 
 /* A run taken by dequeue, with what the worker needs to run it. */
+/* What attempt start tells the worker beside the run. */
+typedef struct attempt_info {
+    char *task_file_path; /* malloc'd */
+    char *export_name;    /* malloc'd or NULL */
+    char worker_version[32];
+} attempt_info;
+
 typedef struct dequeued_run {
     store_run run; /* the run after the transition (caller clears) */
     char worker_version[32];
+    /* with start: the attempt is started too (run is EXECUTING, ai filled,
+     * caller clears it); dequeued_snapshot is the PENDING_EXECUTING snapshot
+     * the run passed through (never stored: no one can start it again) */
+    bool started;
+    attempt_info ai;
+    char dequeued_snapshot[64];
 } dequeued_run;
 
 /* Takes up to max queued runs of env for worker_id (its latest worker when
  * NULL), honouring environment, queue and concurrency-key limits; each moves
- * to DEQUEUED with a PENDING_EXECUTING snapshot. *out is malloc'd. */
-int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size_t max, int64_t now,
-                   dequeued_run **out, size_t *n, err_t *e);
+ * to DEQUEUED with a PENDING_EXECUTING snapshot, or with start straight on
+ * to its attempt started (one write, as dequeue then attempt start would
+ * leave it). *out is malloc'd. */
+int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size_t max, bool start,
+                   int64_t now, dequeued_run **out, size_t *n, err_t *e);
 /* The same for a deployed version's worker process: only runs that worker
  * executes itself (unlocked, or locked to its version), on the machine
  * presets mf lets through; runs locked to another version wait for that
- * version's processes. */
+ * version's processes. Never starts the attempts. */
 #define MACHINE_SET_MAX 8
 typedef struct machine_filter {
     char only[32];                       /* take only runs on this machine preset, or */
@@ -246,13 +261,6 @@ typedef struct machine_filter {
 int engine_dequeue_own(engine *en, const store_env *env, const char *worker_id, size_t max,
                        const machine_filter *mf, int64_t now, dequeued_run **out, size_t *n,
                        err_t *e);
-
-/* What attempt start tells the worker beside the run. */
-typedef struct attempt_info {
-    char *task_file_path; /* malloc'd */
-    char *export_name;    /* malloc'd or NULL */
-    char worker_version[32];
-} attempt_info;
 
 void attempt_info_clear(attempt_info *a);
 

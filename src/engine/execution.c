@@ -49,6 +49,24 @@ static int load_current(engine *en, const store_env *env, const char *run_id,
     return 0;
 }
 
+void engine_attempt_begin(engine *en, store_run *r, const store_worker *w, json_t *task,
+                          int64_t now, attempt_info *ai)
+{
+    ai->task_file_path =
+        engine_strdup(task ? json_string_value(json_object_get(task, "filePath")) : "");
+    if (!ai->task_file_path)
+        ai->task_file_path = engine_strdup("");
+    ai->export_name = engine_strdup(json_string_value(json_object_get(task, "exportName")));
+    snprintf(ai->worker_version, sizeof ai->worker_version, "%s", w->version);
+    r->attempt_count++;
+    r->status = RUN_EXECUTING;
+    if (!r->started_at)
+        r->started_at = now;
+    free(r->version);
+    r->version = engine_strdup(w->version);
+    engine_snapshot(en, r, "EXECUTING", "Attempt created, starting execution", NULL, now);
+}
+
 int engine_attempt_start(engine *en, const store_env *env, const char *run_id,
                          const char *snapshot_id, int64_t now, store_run *out, attempt_info *ai,
                          err_t *e)
@@ -68,21 +86,8 @@ int engine_attempt_start(engine *en, const store_env *env, const char *run_id,
         err_set(e, rc, "Worker not found");
         goto out;
     }
-    tasks = json_loads(w.tasks, 0, NULL);
-    json_t *task = engine_find_task(tasks, r.task);
-    ai->task_file_path =
-        engine_strdup(task ? json_string_value(json_object_get(task, "filePath")) : "");
-    if (!ai->task_file_path)
-        ai->task_file_path = engine_strdup("");
-    ai->export_name = engine_strdup(json_string_value(json_object_get(task, "exportName")));
-    snprintf(ai->worker_version, sizeof ai->worker_version, "%s", w.version);
-    r.attempt_count++;
-    r.status = RUN_EXECUTING;
-    if (!r.started_at)
-        r.started_at = now;
-    free(r.version);
-    r.version = engine_strdup(w.version);
-    engine_snapshot(en, &r, "EXECUTING", "Attempt created, starting execution", NULL, now);
+    tasks = engine_worker_tasks(en, &w);
+    engine_attempt_begin(en, &r, &w, engine_find_task(tasks, r.task), now, ai);
     if ((rc = engine_save(en, &r))) {
         err_set(e, rc, "Something went wrong");
         goto out;

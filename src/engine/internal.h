@@ -27,6 +27,12 @@ struct engine {
     } dev_seen[64]; /* last poll of each dev CLI: dev schedules fire only while it polls */
     size_t n_dev_seen;
     int64_t started_at;
+    struct {
+        char *id;      /* a worker's id (workers never change once registered) */
+        json_t *tasks; /* its parsed manifest */
+    } wtasks[8];       /* parsed manifests of recent workers, so a dequeue or an
+                        * attempt start does not parse the manifest again */
+    size_t wtasks_next;
 };
 
 /* Writes a run back / inserts a new one, stamped with the next change
@@ -149,6 +155,14 @@ int engine_waitpoints_tick(engine *en, int64_t now);
 /* The task resource named task in a worker's manifest (borrowed from
  * tasks), or NULL. */
 json_t *engine_find_task(json_t *tasks, const char *task);
+/* Starts the next attempt of r (PENDING_EXECUTING on worker w, task its
+ * manifest entry or NULL) in memory: EXECUTING, attempt count, version, the
+ * EXECUTING snapshot; fills ai. The caller saves r. */
+void engine_attempt_begin(engine *en, store_run *r, const store_worker *w, json_t *task,
+                          int64_t now, attempt_info *ai);
+/* w's parsed task manifest (a new reference; NULL if it does not parse),
+ * from a small cache by worker id. */
+json_t *engine_worker_tasks(engine *en, const store_worker *w);
 
 /* strdup that aborts on out-of-memory (NULL stays NULL). */
 char *engine_strdup(const char *s);

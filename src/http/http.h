@@ -30,6 +30,10 @@ enum {
     ROUTE_RL_EXEMPT = 1 << 5, /* not behind the rate limiter */
     ROUTE_CHUNKED = 1 << 6,   /* body may come without Content-Length */
     ROUTE_LEGACY = 1 << 7,    /* legacy auth messages ("Invalid or Missing API Key") */
+    /* answered once the turn's transaction is committed, without waiting for
+     * its fsync: only for writes whose loss in a crash can only hand a run out
+     * again (a dequeue, an attempt start, a heartbeat), never lose or finish one */
+    ROUTE_LAZY_DURABLE = 1 << 8,
 };
 
 typedef struct http_route {
@@ -53,6 +57,7 @@ struct http_ctx {
     bool current_api; /* x-trigger-api-version: 2025-07-16 */
     int64_t now;      /* request time, ms epoch */
     bool replied;
+    bool lazy_durable; /* this answer need not wait for the fsync (as ROUTE_LAZY_DURABLE) */
     struct jsontext_splice *splices; /* raw JSON texts of the reply (http_raw_json), pool */
     size_t n_splices;
 };

@@ -32,6 +32,20 @@ typedef struct reqctx {
     http_server *hs;
 } reqctx;
 
+/* Disk flushes that may run at once: a commit starts its own flush at once
+ * instead of waiting for the running one to end and then another; each
+ * flush covers every commit made before it started. */
+#define FLUSH_MAX 3
+
+typedef struct flush_slot {
+    uv_work_t work;
+    struct http_server *hs;
+    reqctx *reqs;  /* committed, answered when this flush (or a later one) ends */
+    uint64_t gen;  /* the generation this flush makes durable */
+    bool running;
+    int rc;
+} flush_slot;
+
 struct http_server {
     app *app;
     const http_route *routes;
@@ -44,15 +58,12 @@ struct http_server {
     uv_check_t check;
     uv_prepare_t prepare;
     uv_idle_t idle;     /* keeps the loop from blocking while a commit is due */
-    uint64_t commit_gen; /* transactions committed so far */
-    uint64_t flush_gen;  /* the generation the running flush makes durable */
-    reqctx *pending;   /* answered by handlers, waiting for the turn's commit */
-    reqctx *committed; /* committed, waiting for a disk flush to start */
-    reqctx *flushing;  /* committed, in the flush now running */
-    bool flush_running;
-    bool flush_wanted; /* commits happened since the running flush started */
-    int flush_rc;
-    uv_work_t flush_work;
+    uint64_t commit_gen;  /* transactions committed so far */
+    uint64_t durable_gen; /* transactions known to be on disk */
+    reqctx *pending;      /* answered by handlers, waiting for the turn's commit */
+    reqctx *committed;    /* committed, waiting for a disk flush to start */
+    flush_slot flushes[FLUSH_MAX];
+    int flush_running; /* flushes on the thread pool */
     int64_t active; /* requests not yet disposed */
     uv_timer_t stop_timer;
     int64_t stop_deadline;
@@ -137,28 +148,45 @@ static void move_all(reqctx **from, reqctx **to)
     }
 }
 
+/* Sends r's response (r is unlinked); ok=false turns it into a 500. */
+static void send_one(reqctx *r, bool ok)
+{
+    unlink_pending(r);
+    h2o_req_t *req = r->c.req;
+    if (ok && r->stream) {
+        http__stream_begin(r->stream);
+        return;
+    }
+    if (!ok) {
+        static const char msg[] = "{\"error\":\"Internal Server Error\"}";
+        req->res.status = 500;
+        req->res.headers = (h2o_headers_t){NULL, 0, 0};
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/json"));
+        r->body = msg;
+        r->len = sizeof msg - 1;
+    }
+    req->res.content_length = r->len;
+    h2o_send_inline(req, r->body, r->len);
+}
+
 /* Sends every response of list, in its order; ok=false turns them into 500s. */
 static void send_all(reqctx **list, bool ok)
 {
-    while (*list) {
-        reqctx *r = *list;
-        unlink_pending(r);
-        h2o_req_t *req = r->c.req;
-        if (ok && r->stream) {
-            http__stream_begin(r->stream);
-            continue;
-        }
-        if (!ok) {
-            static const char msg[] = "{\"error\":\"Internal Server Error\"}";
-            req->res.status = 500;
-            req->res.headers = (h2o_headers_t){NULL, 0, 0};
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                           H2O_STRLIT("application/json"));
-            r->body = msg;
-            r->len = sizeof msg - 1;
-        }
-        req->res.content_length = r->len;
-        h2o_send_inline(req, r->body, r->len);
+    while (*list)
+        send_one(*list, ok);
+}
+
+/* Sends the responses of list whose route does not wait for the fsync. */
+static void send_lazy(reqctx **list)
+{
+    for (reqctx **pp = list; *pp;) {
+        reqctx *r = *pp;
+        if (!r->stream &&
+            (r->c.lazy_durable || (r->c.route && (r->c.route->flags & ROUTE_LAZY_DURABLE))))
+            send_one(r, true);
+        else
+            pp = &r->next;
     }
 }
 
@@ -166,36 +194,52 @@ static void start_flush(http_server *hs);
 
 static void flush_work(uv_work_t *w)
 {
-    http_server *hs = w->data;
-    hs->flush_rc = store_sync(hs->app->st);
+    flush_slot *f = w->data;
+    f->rc = store_sync(f->hs->app->st);
 }
 
 static void flush_done(uv_work_t *w, int status)
 {
-    http_server *hs = w->data;
-    hs->flush_running = false;
-    bool ok = status == 0 && hs->flush_rc == 0;
-    send_all(&hs->flushing, ok);
-    if (ok && hs->app->on_durable)
-        hs->app->on_durable(hs->app, hs->flush_gen);
-    if (hs->flush_wanted)
+    flush_slot *f = w->data;
+    http_server *hs = f->hs;
+    f->running = false;
+    hs->flush_running--;
+    bool ok = status == 0 && f->rc == 0;
+    if (ok) {
+        /* every flush that started no later made no more durable than this */
+        for (int i = 0; i < FLUSH_MAX; i++)
+            if (hs->flushes[i].running && hs->flushes[i].gen <= f->gen)
+                move_all(&hs->flushes[i].reqs, &f->reqs);
+    }
+    send_all(&f->reqs, ok);
+    if (ok && f->gen > hs->durable_gen) {
+        hs->durable_gen = f->gen;
+        if (hs->app->on_durable)
+            hs->app->on_durable(hs->app, f->gen);
+    }
+    if (hs->committed)
         start_flush(hs);
 }
 
-/* One flush on the thread pool covers every commit made before it starts;
- * commits made meanwhile wait for the next one (pipelined group commit). */
+/* Starts a flush on the thread pool for every commit so far (their
+ * responses wait in hs->committed); with FLUSH_MAX running, the next one
+ * to end starts it. */
 static void start_flush(http_server *hs)
 {
-    if (hs->flush_running) {
-        hs->flush_wanted = true;
+    flush_slot *f = NULL;
+    for (int i = 0; i < FLUSH_MAX && !f; i++)
+        if (!hs->flushes[i].running)
+            f = &hs->flushes[i];
+    if (!f)
         return;
-    }
-    hs->flush_wanted = false;
-    hs->flush_running = true;
-    hs->flush_gen = hs->commit_gen;
-    move_all(&hs->committed, &hs->flushing);
-    hs->flush_work.data = hs;
-    uv_queue_work(hs->app->loop, &hs->flush_work, flush_work, flush_done);
+    f->running = true;
+    hs->flush_running++;
+    f->hs = hs;
+    f->gen = hs->commit_gen;
+    f->rc = 0;
+    move_all(&hs->committed, &f->reqs);
+    f->work.data = f;
+    uv_queue_work(hs->app->loop, &f->work, flush_work, flush_done);
 }
 
 static void on_check(uv_check_t *h)
@@ -213,18 +257,30 @@ static void on_check(uv_check_t *h)
         send_all(&hs->pending, false); /* rolled back: nothing of this turn is stored */
         return;
     }
-    /* without a flush to wait for (none pending, nothing written), answer now */
-    if (!store_defers_sync(hs->app->st) || (!dirty && !hs->flush_running && !hs->committed)) {
+    /* without a flush to wait for (nothing written, nothing committed that
+     * is not on disk yet), answer now */
+    if (!store_defers_sync(hs->app->st) ||
+        (!dirty && hs->durable_gen == hs->commit_gen && !hs->committed)) {
         send_all(&hs->pending, true);
+        if (dirty)
+            hs->durable_gen = gen;
         if (dirty && hs->app->on_durable)
             hs->app->on_durable(hs->app, gen);
         return;
     }
     /* responses of this turn wait for a flush that starts after the commit;
-     * reads answered alongside wait too, so nobody sees data before it is safe */
+     * reads answered alongside wait too, so nobody sees data before it is
+     * safe, but for routes whose lost writes can only re-deliver a run */
+    send_lazy(&hs->pending);
+    if (!dirty) { /* only reads: a running flush of everything committed covers them */
+        for (int i = 0; i < FLUSH_MAX; i++)
+            if (hs->flushes[i].running && hs->flushes[i].gen == hs->commit_gen) {
+                move_all(&hs->pending, &hs->flushes[i].reqs);
+                return;
+            }
+    }
     move_all(&hs->pending, &hs->committed);
-    if (dirty || hs->committed)
-        start_flush(hs);
+    start_flush(hs);
 }
 
 /* ---- dispatch --------------------------------------------------------- */
@@ -591,7 +647,7 @@ const char *http_origin(http_ctx *c)
 static void on_stop_tick(uv_timer_t *t)
 {
     http_server *hs = t->data;
-    if ((hs->active > 0 || hs->flush_running) && time_now_ms() < hs->stop_deadline)
+    if ((hs->active > 0 || hs->flush_running > 0) && time_now_ms() < hs->stop_deadline)
         return;
     uv_timer_stop(t);
     store_commit(hs->app->st);

@@ -23,6 +23,9 @@
 /* slots for the distinct static SQL strings the store prepares (about 120
  * today; every feature adds some): a full cache aborts, so keep it roomy */
 #define STMT_CACHE 1024
+/* slots for the partial UPDATEs of update_row (one per table and set of
+ * changed columns; a run's transitions use a few dozen) */
+#define DIFF_CACHE 512
 
 #define RT(f)                                                                                      \
     {                                                                                              \
@@ -185,6 +188,18 @@ struct store {
         const char *sql;
         sqlite3_stmt *st;
     } cache[STMT_CACHE];
+    /* update_row writes only the columns that changed: the current row is
+     * read by its table's reader, and each set of changed columns has its own
+     * UPDATE (an index whose columns are not set is not rewritten) */
+    struct {
+        const char *update_sql; /* the table's full UPDATE (static), the key */
+        sqlite3_stmt *st;       /* SELECT every column but seq WHERE seq=? */
+    } readers[16];
+    struct {
+        const char *update_sql;
+        uint64_t mask[2]; /* changed columns, bit i = column i */
+        sqlite3_stmt *st;
+    } diffs[DIFF_CACHE];
 };
 
 static bool listed(const char *const *names, const char *name)
@@ -262,11 +277,24 @@ static int fail(store *st, const char *what)
     return ERR_STORE;
 }
 
+/* Runs a statement without results from the statement cache (BEGIN and
+ * COMMIT run once or more a loop turn; sqlite3_exec would prepare them each
+ * time). Returns the SQLite result. */
+static int exec_cached(store *st, const char *sql)
+{
+    sqlite3_stmt *s = stmt(st, sql);
+    if (!s)
+        return SQLITE_ERROR;
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static int begin_write(store *st)
 {
     if (st->in_tx)
         return 0;
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (exec_cached(st, "BEGIN IMMEDIATE") != SQLITE_OK)
         return fail(st, "begin");
     st->in_tx = true;
     return 0;
@@ -375,16 +403,152 @@ static int insert_row(store *st, const char *sql, const row_type *t, void *row)
     return 0;
 }
 
-/* Writes every column of row back (WHERE seq). */
+/* The table name of a generated "UPDATE t SET ..." into buf. */
+static void update_table(const char *update_sql, char *buf, size_t cap)
+{
+    const char *a = update_sql + strlen("UPDATE "), *b = strchr(a, ' ');
+    snprintf(buf, cap, "%.*s", (int)(b ? b - a : 0), a);
+}
+
+/* The SELECT of every column of t but seq, WHERE seq=?, of update_sql's table. */
+static sqlite3_stmt *row_reader(store *st, const char *update_sql, const row_type *t)
+{
+    size_t n = sizeof st->readers / sizeof st->readers[0], i;
+    for (i = 0; i < n && st->readers[i].update_sql; i++)
+        if (st->readers[i].update_sql == update_sql) {
+            sqlite3_reset(st->readers[i].st);
+            return st->readers[i].st;
+        }
+    if (i == n)
+        return NULL;
+    char table[64], sql[4096];
+    update_table(update_sql, table, sizeof table);
+    size_t len = (size_t)snprintf(sql, sizeof sql, "SELECT ");
+    for (size_t k = 1; k < t->ncols && len < sizeof sql; k++)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s%s", k > 1 ? "," : "",
+                                t->cols[k].name);
+    if (len + strlen(table) + 32 >= sizeof sql)
+        return NULL;
+    snprintf(sql + len, sizeof sql - len, " FROM %s WHERE seq=?", table);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+        fprintf(stderr, "store: prepare failed: %s\n  %s\n", sqlite3_errmsg(st->db), sql);
+        return NULL;
+    }
+    st->readers[i].update_sql = update_sql;
+    st->readers[i].st = s;
+    return s;
+}
+
+/* Which columns of row differ from the stored row (reader on it). */
+static void changed_cols(sqlite3_stmt *cur, const row_type *t, const void *row, uint64_t mask[2])
+{
+    mask[0] = mask[1] = 0;
+    for (size_t i = 1; i < t->ncols; i++) {
+        const char *p = (const char *)row + t->cols[i].off;
+        int type = sqlite3_column_type(cur, (int)i - 1);
+        bool diff;
+        if (t->cols[i].kind == COL_TEXT) {
+            const char *v = *(char *const *)p;
+            diff = v ? type != SQLITE_TEXT ||
+                           strcmp((const char *)sqlite3_column_text(cur, (int)i - 1), v) != 0
+                     : type != SQLITE_NULL;
+        } else {
+            diff = type != SQLITE_INTEGER ||
+                   sqlite3_column_int64(cur, (int)i - 1) != *(const int64_t *)p;
+        }
+        if (diff)
+            mask[i / 64] |= 1ull << (i % 64);
+    }
+}
+
+/* The UPDATE of update_sql's table setting exactly the columns of mask. */
+static sqlite3_stmt *diff_update(store *st, const char *update_sql, const row_type *t,
+                                 const uint64_t mask[2])
+{
+    size_t h = (((uintptr_t)update_sql >> 3) ^ mask[0] * 0x9E3779B97F4A7C15ull ^ mask[1]) %
+               DIFF_CACHE;
+    for (size_t i = 0; i < DIFF_CACHE; i++) {
+        size_t k = (h + i) % DIFF_CACHE;
+        if (st->diffs[k].update_sql == update_sql && st->diffs[k].mask[0] == mask[0] &&
+            st->diffs[k].mask[1] == mask[1]) {
+            sqlite3_reset(st->diffs[k].st);
+            sqlite3_clear_bindings(st->diffs[k].st);
+            return st->diffs[k].st;
+        }
+        if (st->diffs[k].update_sql)
+            continue;
+        char table[64], sql[4096];
+        update_table(update_sql, table, sizeof table);
+        size_t len = (size_t)snprintf(sql, sizeof sql, "UPDATE %s SET ", table);
+        bool first = true;
+        for (size_t c = 1; c < t->ncols && len < sizeof sql; c++)
+            if (mask[c / 64] & (1ull << (c % 64))) {
+                len += (size_t)snprintf(sql + len, sizeof sql - len, "%s%s=?", first ? "" : ",",
+                                        t->cols[c].name);
+                first = false;
+            }
+        if (len + 16 >= sizeof sql)
+            return NULL;
+        snprintf(sql + len, sizeof sql - len, " WHERE seq=?");
+        sqlite3_stmt *s = NULL;
+        if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+            fprintf(stderr, "store: prepare failed: %s\n  %s\n", sqlite3_errmsg(st->db), sql);
+            return NULL;
+        }
+        st->diffs[k].update_sql = update_sql;
+        st->diffs[k].mask[0] = mask[0];
+        st->diffs[k].mask[1] = mask[1];
+        st->diffs[k].st = s;
+        return s;
+    }
+    return NULL; /* cache full: the caller writes every column */
+}
+
+/* Writes row back (WHERE seq): only the columns that differ from the stored
+ * row, so indexes on unchanged columns are not rewritten; every column when
+ * the row cannot be compared. */
 static int update_row(store *st, const char *sql, const row_type *t, const void *row)
 {
     if (begin_write(st))
         return ERR_STORE;
+    int64_t seq = *(const int64_t *)row;
+    sqlite3_stmt *cur = t->ncols <= 128 ? row_reader(st, sql, t) : NULL;
+    if (cur) {
+        sqlite3_bind_int64(cur, 1, seq);
+        int rc = sqlite3_step(cur);
+        if (rc == SQLITE_ROW) {
+            uint64_t mask[2];
+            changed_cols(cur, t, row, mask);
+            sqlite3_reset(cur);
+            if (!mask[0] && !mask[1])
+                return 0;
+            sqlite3_stmt *s = diff_update(st, sql, t, mask);
+            if (s) {
+                int k = 1;
+                for (size_t i = 1; i < t->ncols; i++) {
+                    if (!(mask[i / 64] & (1ull << (i % 64))))
+                        continue;
+                    const char *p = (const char *)row + t->cols[i].off;
+                    if (t->cols[i].kind == COL_TEXT)
+                        bind_text(s, k++, *(char *const *)p);
+                    else
+                        sqlite3_bind_int64(s, k++, *(const int64_t *)p);
+                }
+                sqlite3_bind_int64(s, k, seq);
+                return exec_write(st, s);
+            }
+        } else {
+            sqlite3_reset(cur);
+            if (rc != SQLITE_DONE)
+                return fail(st, "read before update");
+        }
+    }
     sqlite3_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_row(s, row, t->cols, t->ncols);
-    sqlite3_bind_int64(s, (int)t->ncols, *(const int64_t *)row);
+    sqlite3_bind_int64(s, (int)t->ncols, seq);
     return exec_write(st, s);
 }
 
@@ -526,6 +690,10 @@ void store_close(store *st)
     for (size_t i = 0; i < STMT_CACHE; i++)
         if (st->cache[i].st)
             sqlite3_finalize(st->cache[i].st);
+    for (size_t i = 0; i < sizeof st->readers / sizeof st->readers[0]; i++)
+        sqlite3_finalize(st->readers[i].st);
+    for (size_t i = 0; i < DIFF_CACHE; i++)
+        sqlite3_finalize(st->diffs[i].st);
     sqlite3_close(st->db);
     if (st->wal_fd >= 0)
         close(st->wal_fd);
@@ -557,7 +725,7 @@ int store_commit(store *st)
 {
     if (!st->in_tx)
         return 0;
-    int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    int rc = exec_cached(st, "COMMIT");
     if (rc != SQLITE_OK) {
         fail(st, "commit");
         store_rollback(st);
