@@ -5,12 +5,17 @@
 //   srv.url, srv.keys.dev, srv.keys.prod, srv.projectRef, srv.pat
 //   await srv.restart();                        // SIGTERM, then start again on the same dir
 //   await srv.stop();                           // SIGTERM and remove the data dir
+//
+// TRIGGERD_STORE=pg runs triggerd on PostgreSQL (tests/lib/pg.mjs): one
+// database per data dir, in a cluster the test process starts (or the one
+// TRIGGERD_PG_URL names).
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import net from "node:net";
+import { pgDatabase, pgDropDatabase } from "./pg.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, "../..");
@@ -66,6 +71,8 @@ export async function startTriggerd(opts = {}) {
     output: "",
     async start() {
       const args = ["--listen", `127.0.0.1:${port}`, "--data", dataDir, ...(opts.args ?? [])];
+      if (process.env.TRIGGERD_STORE === "pg" && !args.includes("--database-url"))
+        args.push("--database-url", await pgDatabase(dataDir));
       const proc = spawn(BINARY, args, { env, stdio: ["ignore", "pipe", "pipe"] });
       this.proc = proc;
       proc.stdout.on("data", (d) => (this.output += d));
@@ -94,7 +101,10 @@ export async function startTriggerd(opts = {}) {
     },
     async stop() {
       await this.kill();
-      if (!opts.keepData) rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.keepData) {
+        rmSync(dataDir, { recursive: true, force: true });
+        if (process.env.TRIGGERD_STORE === "pg") await pgDropDatabase(dataDir);
+      }
     },
   };
   await srv.start();

@@ -1,0 +1,617 @@
+/*
+ * store/pg.c - the PostgreSQL backend of the store's statement layer
+ * (store/db.h), on libpq.
+ *
+ * The event loop owns one connection: statements are prepared once per
+ * connection under a name and run synchronously, like SQLite's; writes join
+ * one transaction that store_commit() ends once per loop turn. With
+ * deferred sync that COMMIT runs with synchronous_commit=off and returns
+ * before the WAL flush; pg_sync(), on the thread pool, then runs one tiny
+ * durable transaction on a second connection, whose flush covers every
+ * commit before it: the same group commit the SQLite store does with
+ * fdatasync (docs/store.md). A lost connection is reconnected on the next
+ * statement (at most every RECONNECT_MS, failing fast meanwhile); a read
+ * outside a transaction is retried once on the new connection, a
+ * transaction that lost its connection fails until it is ended.
+ */
+#include "store/pg.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/migrations.h"
+#include "store/pg_sql.h"
+#include "util/err.h"
+
+#define RECONNECT_MS 200
+#define BYTEA_OID 17
+#define MIGRATION_LOCK 0x74726764 /* "trgd": the advisory lock of migrations */
+#define DATA_CHANNEL "triggerd_data"
+
+struct store_pg {
+    PGconn *conn; /* the loop's */
+    PGconn *sync; /* pg_sync's, on the thread pool */
+    pthread_mutex_t sync_mu;
+    char *url;
+    bool durable;  /* synchronous_commit on the loop's connection */
+    unsigned gen;  /* connection generation: statements prepared in it are valid */
+    unsigned next_name;
+    bool in_tx;
+    bool tx_lost; /* the connection of the open transaction went away */
+    int64_t changes, last_rowid;
+    char sqlstate[6];
+    char err[512];
+    int64_t data_version;
+    int64_t last_connect_ms;
+};
+
+struct pgq {
+    store_pg *pg;
+    char *sql; /* PostgreSQL text */
+    pg_sql_info info;
+    bool cached; /* prepared under name, once per connection */
+    char name[16];
+    unsigned gen;
+    int cap; /* parameter slots */
+    const char **vals;
+    int *lens, *fmts;
+    char (*num)[24];
+    PGresult *res;
+    int row;
+    bool executed;
+    int ncols;
+    unsigned char **blob; /* unescaped bytea of the current row, per column */
+    size_t *bloblen;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void quiet(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg; /* NOTICEs ("already exists, skipping") are not news */
+}
+
+static void set_err(store_pg *pg, const char *msg, const char *state)
+{
+    snprintf(pg->err, sizeof pg->err, "%s", msg ? msg : "unknown error");
+    size_t n = strlen(pg->err);
+    while (n && (pg->err[n - 1] == '\n' || pg->err[n - 1] == ' '))
+        pg->err[--n] = 0;
+    snprintf(pg->sqlstate, sizeof pg->sqlstate, "%s", state ? state : "");
+}
+
+static void set_res_err(store_pg *pg, PGresult *r)
+{
+    set_err(pg, r ? PQresultErrorMessage(r) : PQerrorMessage(pg->conn),
+            r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : "08006");
+}
+
+/* Runs a command without results; 0 or -1 (error recorded). */
+static int exec_cmd(store_pg *pg, PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        set_res_err(pg, r);
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+static PGconn *connect_url(const char *url)
+{
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {url, "3", "triggerd", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (c)
+        PQsetNoticeProcessor(c, quiet, NULL);
+    return c;
+}
+
+/* The loop connection's session: commit mode and the keyring channel. */
+static int setup_session(store_pg *pg)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SET synchronous_commit TO %s; LISTEN " DATA_CHANNEL,
+             pg->durable ? "on" : "off");
+    return exec_cmd(pg, pg->conn, sql);
+}
+
+/* Makes sure the loop's connection is up: reconnects a lost one (at most
+ * every RECONNECT_MS). A transaction open on a lost connection is gone. */
+static int ensure_conn(store_pg *pg)
+{
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
+        return 0;
+    if (pg->in_tx)
+        pg->tx_lost = true;
+    int64_t now = now_ms();
+    if (pg->last_connect_ms && now - pg->last_connect_ms < RECONNECT_MS) {
+        set_err(pg, "database connection lost (reconnecting)", "08006");
+        return -1;
+    }
+    pg->last_connect_ms = now;
+    if (pg->conn)
+        PQreset(pg->conn);
+    else
+        pg->conn = connect_url(pg->url);
+    if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
+        set_err(pg, pg->conn ? PQerrorMessage(pg->conn) : "out of memory", "08006");
+        return -1;
+    }
+    pg->gen++;          /* named statements are per connection */
+    pg->data_version++; /* keyring notifications may have been missed */
+    if (setup_session(pg))
+        return -1;
+    fprintf(stderr, "store: connected to PostgreSQL\n");
+    return 0;
+}
+
+/* ---- statements ------------------------------------------------------- */
+
+pgq *pg_prepare(store_pg *pg, const char *sql, bool cached)
+{
+    pgq *q = calloc(1, sizeof *q);
+    if (!q)
+        abort();
+    q->pg = pg;
+    q->sql = pg_sql_rewrite(sql, &q->info);
+    q->cached = cached;
+    snprintf(q->name, sizeof q->name, "s%u", ++pg->next_name);
+    q->cap = q->info.nparams > 0 ? q->info.nparams : 1;
+    q->vals = calloc((size_t)q->cap, sizeof *q->vals);
+    q->lens = calloc((size_t)q->cap, sizeof *q->lens);
+    q->fmts = calloc((size_t)q->cap, sizeof *q->fmts);
+    q->num = calloc((size_t)q->cap, sizeof *q->num);
+    if (!q->vals || !q->lens || !q->fmts || !q->num)
+        abort();
+    return q;
+}
+
+static void free_blobs(pgq *q)
+{
+    if (!q->blob)
+        return;
+    for (int i = 0; i < q->ncols; i++) {
+        if (q->blob[i])
+            PQfreemem(q->blob[i]);
+        q->blob[i] = NULL;
+    }
+}
+
+void pgq_reset(pgq *q)
+{
+    free_blobs(q);
+    free(q->blob);
+    free(q->bloblen);
+    q->blob = NULL;
+    q->bloblen = NULL;
+    PQclear(q->res);
+    q->res = NULL;
+    q->executed = false;
+    q->row = 0;
+    q->ncols = 0;
+}
+
+void pgq_clear_bindings(pgq *q)
+{
+    for (int i = 0; i < q->cap; i++) {
+        q->vals[i] = NULL;
+        q->lens[i] = 0;
+        q->fmts[i] = 0;
+    }
+}
+
+void pgq_free(pgq *q)
+{
+    if (!q)
+        return;
+    pgq_reset(q);
+    free(q->sql);
+    free(q->vals);
+    free(q->lens);
+    free(q->fmts);
+    free(q->num);
+    free(q);
+}
+
+void pgq_bind_int64(pgq *q, int i, int64_t v)
+{
+    if (i < 1 || i > q->cap)
+        return;
+    snprintf(q->num[i - 1], sizeof q->num[i - 1], "%lld", (long long)v);
+    q->vals[i - 1] = q->num[i - 1];
+    q->lens[i - 1] = 0;
+    q->fmts[i - 1] = 0;
+}
+
+void pgq_bind_text(pgq *q, int i, const char *v, int n)
+{
+    if (i < 1 || i > q->cap)
+        return;
+    q->vals[i - 1] = v;
+    /* with a length the bytes go as they are (binary format: text's is its bytes) */
+    q->lens[i - 1] = n < 0 ? 0 : n;
+    q->fmts[i - 1] = n < 0 ? 0 : 1;
+}
+
+void pgq_bind_blob(pgq *q, int i, const void *v, int n)
+{
+    if (i < 1 || i > q->cap)
+        return;
+    q->vals[i - 1] = v ? v : "";
+    q->lens[i - 1] = n;
+    q->fmts[i - 1] = 1;
+}
+
+void pgq_bind_null(pgq *q, int i)
+{
+    if (i < 1 || i > q->cap)
+        return;
+    q->vals[i - 1] = NULL;
+}
+
+/* Runs q once on the current connection. */
+static PGresult *exec_once(pgq *q)
+{
+    store_pg *pg = q->pg;
+    int n = q->info.nparams;
+    if (!q->cached)
+        return PQexecParams(pg->conn, q->sql, n, NULL, q->vals, q->lens, q->fmts, 0);
+    if (q->gen != pg->gen) {
+        PGresult *r = PQprepare(pg->conn, q->name, q->sql, 0, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            return r;
+        PQclear(r);
+        q->gen = pg->gen;
+    }
+    return PQexecPrepared(pg->conn, q->name, n, q->vals, q->lens, q->fmts, 0);
+}
+
+static bool ok_status(PGresult *r)
+{
+    ExecStatusType s = PQresultStatus(r);
+    return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+/* Runs q: reconnects if needed, retries a read outside a transaction once
+ * when the connection drops under it, and wraps writes whose conflicts are
+ * expected in a savepoint. NULL (error recorded) or a successful result. */
+static PGresult *run(pgq *q)
+{
+    store_pg *pg = q->pg;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (ensure_conn(pg))
+            return NULL;
+        if (pg->tx_lost) {
+            set_err(pg, "database connection lost in a transaction", "08006");
+            return NULL;
+        }
+        bool sp = q->info.savepoint && pg->in_tx;
+        if (sp && exec_cmd(pg, pg->conn, "SAVEPOINT td"))
+            return NULL;
+        PGresult *r = exec_once(q);
+        if (ok_status(r)) {
+            if (sp && exec_cmd(pg, pg->conn, "RELEASE SAVEPOINT td")) {
+                PQclear(r);
+                return NULL;
+            }
+            return r;
+        }
+        set_res_err(pg, r);
+        PQclear(r);
+        if (PQstatus(pg->conn) == CONNECTION_BAD) {
+            if (pg->in_tx) {
+                pg->tx_lost = true;
+                return NULL;
+            }
+            pg->last_connect_ms = 0; /* reconnect now, then retry */
+            continue;
+        }
+        if (sp) {
+            char state[6];
+            memcpy(state, pg->sqlstate, sizeof state);
+            exec_cmd(pg, pg->conn, "ROLLBACK TO SAVEPOINT td");
+            memcpy(pg->sqlstate, state, sizeof state);
+        }
+        if (strcmp(pg->sqlstate, "23505") != 0)
+            fprintf(stderr, "store: pg: %s\n  %s\n", pg->err, q->sql);
+        return NULL;
+    }
+    return NULL;
+}
+
+int pgq_step(pgq *q)
+{
+    if (q->executed) {
+        if (!q->res)
+            return DB_DONE;
+        free_blobs(q);
+        return ++q->row < PQntuples(q->res) ? DB_ROW : DB_DONE;
+    }
+    q->executed = true;
+    PGresult *r = run(q);
+    if (!r)
+        return DB_ERROR;
+    const char *tuples = PQcmdTuples(r);
+    q->pg->changes = tuples && *tuples ? strtoll(tuples, NULL, 10) : 0;
+    if (PQresultStatus(r) == PGRES_COMMAND_OK || q->info.returning_seq) {
+        if (q->info.returning_seq && PQntuples(r) > 0)
+            q->pg->last_rowid = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        return DB_DONE;
+    }
+    q->res = r;
+    q->row = 0;
+    q->ncols = PQnfields(r);
+    q->blob = calloc((size_t)(q->ncols ? q->ncols : 1), sizeof *q->blob);
+    q->bloblen = calloc((size_t)(q->ncols ? q->ncols : 1), sizeof *q->bloblen);
+    if (!q->blob || !q->bloblen)
+        abort();
+    return PQntuples(r) > 0 ? DB_ROW : DB_DONE;
+}
+
+static bool has_value(pgq *q, int i)
+{
+    return q->res && q->row < PQntuples(q->res) && i >= 0 && i < q->ncols &&
+           !PQgetisnull(q->res, q->row, i);
+}
+
+/* The bytes of a bytea column, unescaped once per row. */
+static const unsigned char *bytea(pgq *q, int i)
+{
+    if (!q->blob[i]) {
+        q->blob[i] = PQunescapeBytea((const unsigned char *)PQgetvalue(q->res, q->row, i),
+                                     &q->bloblen[i]);
+        if (!q->blob[i])
+            abort();
+    }
+    return q->blob[i];
+}
+
+int64_t pgq_column_int64(pgq *q, int i)
+{
+    if (!has_value(q, i))
+        return 0;
+    const char *v = PQgetvalue(q->res, q->row, i);
+    if (v[0] == 't' || v[0] == 'f') /* booleans, as SQLite's 1 and 0 */
+        return v[0] == 't';
+    return strtoll(v, NULL, 10);
+}
+
+const unsigned char *pgq_column_text(pgq *q, int i)
+{
+    if (!has_value(q, i))
+        return NULL;
+    if (PQftype(q->res, i) == BYTEA_OID)
+        return bytea(q, i);
+    return (const unsigned char *)PQgetvalue(q->res, q->row, i);
+}
+
+const void *pgq_column_blob(pgq *q, int i)
+{
+    return pgq_column_text(q, i);
+}
+
+int pgq_column_bytes(pgq *q, int i)
+{
+    if (!has_value(q, i))
+        return 0;
+    if (PQftype(q->res, i) == BYTEA_OID) {
+        bytea(q, i);
+        return (int)q->bloblen[i];
+    }
+    return PQgetlength(q->res, q->row, i);
+}
+
+int pgq_column_type(pgq *q, int i)
+{
+    return has_value(q, i) ? SQLITE_TEXT : DB_NULL;
+}
+
+/* ---- transactions ----------------------------------------------------- */
+
+int pg_begin(store_pg *pg)
+{
+    if (ensure_conn(pg))
+        return -1;
+    if (exec_cmd(pg, pg->conn, "BEGIN"))
+        return -1;
+    pg->in_tx = true;
+    pg->tx_lost = false;
+    return 0;
+}
+
+int pg_commit(store_pg *pg)
+{
+    bool lost = pg->tx_lost;
+    pg->in_tx = false;
+    pg->tx_lost = false;
+    if (lost || !pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
+        set_err(pg, "database connection lost in a transaction", "08006");
+        fprintf(stderr, "store: commit: %s\n", pg->err);
+        return -1;
+    }
+    PGresult *r = PQexec(pg->conn, "COMMIT");
+    /* COMMIT of a transaction a failed statement aborted answers ROLLBACK */
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0 ? 0
+                                                                                             : -1;
+    if (rc) {
+        if (PQresultStatus(r) == PGRES_COMMAND_OK)
+            set_err(pg, "transaction rolled back after an error", "25P02");
+        else
+            set_res_err(pg, r);
+        fprintf(stderr, "store: commit: %s\n", pg->err);
+    }
+    PQclear(r);
+    return rc;
+}
+
+void pg_rollback(store_pg *pg)
+{
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
+        exec_cmd(pg, pg->conn, "ROLLBACK");
+    pg->in_tx = false;
+    pg->tx_lost = false;
+}
+
+/* A transaction with an xid commits with a WAL flush (synchronous_commit
+ * on), and the flush covers every commit record written before it: those
+ * the loop made with synchronous_commit off included. */
+int pg_sync(store_pg *pg)
+{
+    pthread_mutex_lock(&pg->sync_mu);
+    int rc = ERR_STORE;
+    for (int attempt = 0; attempt < 2 && rc; attempt++) {
+        if (!pg->sync || PQstatus(pg->sync) != CONNECTION_OK) {
+            if (pg->sync)
+                PQreset(pg->sync);
+            else
+                pg->sync = connect_url(pg->url);
+            if (!pg->sync || PQstatus(pg->sync) != CONNECTION_OK)
+                break;
+            PGresult *r = PQexec(pg->sync, "SET synchronous_commit TO on");
+            PQclear(r);
+        }
+        PGresult *r = PQexec(pg->sync, "BEGIN; SELECT txid_current(); COMMIT");
+        if (PQresultStatus(r) == PGRES_COMMAND_OK)
+            rc = 0;
+        PQclear(r);
+    }
+    pthread_mutex_unlock(&pg->sync_mu);
+    return rc;
+}
+
+int64_t pg_changes(store_pg *pg)
+{
+    return pg->changes;
+}
+
+int64_t pg_last_rowid(store_pg *pg)
+{
+    return pg->last_rowid;
+}
+
+bool pg_conflict(store_pg *pg)
+{
+    return strcmp(pg->sqlstate, "23505") == 0;
+}
+
+const char *pg_errmsg(store_pg *pg)
+{
+    return pg->err;
+}
+
+/* ---- keyring changes -------------------------------------------------- */
+
+int pg_data_version(store_pg *pg, int64_t *version)
+{
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK && PQconsumeInput(pg->conn)) {
+        PGnotify *n;
+        int self = PQbackendPID(pg->conn);
+        while ((n = PQnotifies(pg->conn))) {
+            if (n->be_pid != self)
+                pg->data_version++;
+            PQfreemem(n);
+        }
+    }
+    *version = pg->data_version;
+    return 0;
+}
+
+int pg_notify_data(store_pg *pg)
+{
+    if (ensure_conn(pg))
+        return -1;
+    return exec_cmd(pg, pg->conn, "NOTIFY " DATA_CHANNEL);
+}
+
+/* ---- open and migrate ------------------------------------------------- */
+
+/* Applies the migrations this database lacks, one transaction each, under
+ * an advisory lock so nodes starting together apply each exactly once. */
+static int migrate(store_pg *pg)
+{
+    char lock[96], unlock[96];
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_lock(%d)", MIGRATION_LOCK);
+    snprintf(unlock, sizeof unlock, "SELECT pg_advisory_unlock(%d)", MIGRATION_LOCK);
+    if (exec_cmd(pg, pg->conn, lock))
+        return -1;
+    int rc = -1;
+    if (exec_cmd(pg, pg->conn,
+                 "CREATE TABLE IF NOT EXISTS schema_migrations(version BIGINT PRIMARY KEY)"))
+        goto out;
+    PGresult *r = PQexec(pg->conn, "SELECT COALESCE(MAX(version),0) FROM schema_migrations");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        set_res_err(pg, r);
+        PQclear(r);
+        goto out;
+    }
+    size_t have = (size_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    for (size_t v = have; v < store_migrations_count; v++) {
+        char *ddl = pg_sql_ddl(store_migrations[v], v + 1);
+        char rec[96];
+        snprintf(rec, sizeof rec, "INSERT INTO schema_migrations VALUES(%zu)", v + 1);
+        int bad = exec_cmd(pg, pg->conn, "BEGIN") || exec_cmd(pg, pg->conn, ddl) ||
+                  exec_cmd(pg, pg->conn, rec) || exec_cmd(pg, pg->conn, "COMMIT");
+        if (bad) {
+            fprintf(stderr, "store: pg: migration %zu: %s\n", v + 1, pg->err);
+            PQclear(PQexec(pg->conn, "ROLLBACK"));
+        }
+        free(ddl);
+        if (bad)
+            goto out;
+    }
+    rc = 0;
+out:
+    exec_cmd(pg, pg->conn, unlock);
+    return rc;
+}
+
+store_pg *pg_open(const char *url, bool sync_full, bool deferred_sync)
+{
+    store_pg *pg = calloc(1, sizeof *pg);
+    if (!pg)
+        return NULL;
+    pthread_mutex_init(&pg->sync_mu, NULL);
+    pg->url = strdup(url);
+    pg->durable = sync_full && !deferred_sync;
+    pg->conn = connect_url(url);
+    if (!pg->url || !pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
+        fprintf(stderr, "store: cannot connect to PostgreSQL: %s\n",
+                pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
+        goto fail;
+    }
+    pg->gen = 1;
+    if (migrate(pg) || setup_session(pg)) {
+        fprintf(stderr, "store: pg: %s\n", pg->err);
+        goto fail;
+    }
+    return pg;
+fail:
+    pg_close(pg);
+    return NULL;
+}
+
+void pg_close(store_pg *pg)
+{
+    if (!pg)
+        return;
+    if (pg->conn)
+        PQfinish(pg->conn);
+    if (pg->sync)
+        PQfinish(pg->sync);
+    pthread_mutex_destroy(&pg->sync_mu);
+    free(pg->url);
+    free(pg);
+}
