@@ -29,6 +29,7 @@
 
 #define RECONNECT_MS 200
 #define BYTEA_OID 17
+#define TEXTOID 25
 #define MIGRATION_LOCK 0x74726764 /* "trgd": the advisory lock of migrations */
 #define DATA_CHANNEL "triggerd_data"
 
@@ -56,7 +57,8 @@ struct pgq {
     bool cached; /* prepared under name, once per connection */
     char name[16];
     unsigned gen;
-    int cap; /* parameter slots */
+    int cap;      /* parameter slots */
+    Oid *types;   /* 0 (inferred) for the parameters the text uses, text for gaps */
     const char **vals;
     int *lens, *fmts;
     char (*num)[24];
@@ -172,8 +174,18 @@ pgq *pg_prepare(store_pg *pg, const char *sql, bool cached)
     q->lens = calloc((size_t)q->cap, sizeof *q->lens);
     q->fmts = calloc((size_t)q->cap, sizeof *q->fmts);
     q->num = calloc((size_t)q->cap, sizeof *q->num);
-    if (!q->vals || !q->lens || !q->fmts || !q->num)
+    q->types = calloc((size_t)q->cap, sizeof *q->types);
+    if (!q->vals || !q->lens || !q->fmts || !q->num || !q->types)
         abort();
+    /* SQLite lets ?3 go unused (a statement shared by two bindings);
+     * PostgreSQL must be told the type of a parameter it never sees */
+    for (int i = 0; i < q->cap; i++)
+        q->types[i] = TEXTOID;
+    for (const char *p = q->sql; (p = strchr(p, '$'));) {
+        int n = atoi(++p);
+        if (n >= 1 && n <= q->cap)
+            q->types[n - 1] = 0;
+    }
     return q;
 }
 
@@ -221,6 +233,7 @@ void pgq_free(pgq *q)
     free(q->lens);
     free(q->fmts);
     free(q->num);
+    free(q->types);
     free(q);
 }
 
@@ -266,9 +279,9 @@ static PGresult *exec_once(pgq *q)
     store_pg *pg = q->pg;
     int n = q->info.nparams;
     if (!q->cached)
-        return PQexecParams(pg->conn, q->sql, n, NULL, q->vals, q->lens, q->fmts, 0);
+        return PQexecParams(pg->conn, q->sql, n, q->types, q->vals, q->lens, q->fmts, 0);
     if (q->gen != pg->gen) {
-        PGresult *r = PQprepare(pg->conn, q->name, q->sql, 0, NULL);
+        PGresult *r = PQprepare(pg->conn, q->name, q->sql, n, q->types);
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
             return r;
         PQclear(r);

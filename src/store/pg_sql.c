@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* A growing string; aborts on out-of-memory, like the rest of the store. */
 typedef struct sbuf {
@@ -160,6 +161,38 @@ static char *rewrite_json_each(char *s)
     return s;
 }
 
+/* SQLite's scalar max(a,b) / min(a,b) -> GREATEST / LEAST (the aggregate
+ * forms, with one argument, stay). */
+static char *rewrite_scalar_minmax(char *s)
+{
+    for (char *p = s; *p; p++) {
+        bool mx = strncasecmp(p, "max(", 4) == 0, mn = strncasecmp(p, "min(", 4) == 0;
+        if ((!mx && !mn) || (p > s && is_word(p[-1])))
+            continue;
+        int depth = 0;
+        bool comma = false;
+        for (char *e = p + 3; *e; e++) {
+            if (*e == '(')
+                depth++;
+            else if (*e == ')' && --depth == 0)
+                break;
+            else if (*e == ',' && depth == 1)
+                comma = true;
+        }
+        if (!comma)
+            continue;
+        sbuf b = {0};
+        sb_addn(&b, s, (size_t)(p - s));
+        sb_add(&b, mx ? "GREATEST" : "LEAST");
+        size_t off = b.len;
+        sb_add(&b, p + 3);
+        free(s);
+        s = b.s;
+        p = s + off - 1;
+    }
+    return s;
+}
+
 /* ?N -> $N and ? -> $(highest so far + 1), outside string literals. */
 static char *rewrite_params(char *s, int *nparams)
 {
@@ -255,6 +288,7 @@ char *pg_sql_rewrite(const char *lite, pg_sql_info *info)
         } else if (strncmp(s, "INSERT OR REPLACE INTO ", 23) == 0) {
             s = rewrite_replace(s);
         }
+        s = rewrite_scalar_minmax(s);
         if (strstr(s, "json_each("))
             s = rewrite_json_each(s);
         s = replace_word(s, "WHERE 1", "WHERE true");

@@ -81,6 +81,7 @@ export async function pgCluster() {
   if (!cluster) {
     cluster = await startCluster();
     process.on("exit", () => cluster.stop());
+    process.env.TRIGGERD_PG_URL = cluster.url("postgres"); // for tests/lib/triggerd-pg
   }
   return cluster;
 }
