@@ -7,7 +7,7 @@
  * one transaction that store_commit() ends once per loop turn. With
  * deferred sync that COMMIT runs with synchronous_commit=off and returns
  * before the WAL flush; pg_sync(), on the thread pool, then runs one tiny
- * durable transaction on a second connection, whose flush covers every
+ * durable write on a second connection, whose flush covers every
  * commit before it: the same group commit the SQLite store does with
  * fdatasync (docs/store.md). A lost connection is reconnected on the next
  * statement (at most every RECONNECT_MS, failing fast meanwhile); a read
@@ -18,6 +18,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,12 @@
 #define TEXTOID 25
 #define MIGRATION_LOCK 0x74726764 /* "trgd": the advisory lock of migrations */
 #define DATA_CHANNEL "triggerd_data"
+/* The durable transaction of pg_sync. It must write WAL of its own:
+ * PostgreSQL flushes at COMMIT only a transaction that did (an xid alone is
+ * not enough). One row per connection, so nodes do not contend. */
+#define SYNC_BARRIER                                                                               \
+    "INSERT INTO sync_barrier(pid,n) VALUES(pg_backend_pid(),1)"                                   \
+    " ON CONFLICT(pid) DO UPDATE SET n=sync_barrier.n+1"
 
 struct store_pg {
     PGconn *conn; /* the loop's */
@@ -48,6 +55,15 @@ struct store_pg {
     char err[512];
     int64_t data_version;
     int64_t last_connect_ms;
+    bool setup_locked; /* holds MIGRATION_LOCK until the first commit (bootstrap) */
+    /* what pg_sync needs to know that its flush covers the loop's commits
+     * (same server incarnation, no reconnect among the commits it answers for) */
+    int64_t loop_inc;                /* postmaster start (µs) of the loop's server */
+    _Atomic int64_t commits;         /* successful COMMITs of the loop */
+    _Atomic int64_t last_commit_inc; /* loop_inc at the latest of them */
+    _Atomic int64_t epoch;           /* reconnects of the loop's connection */
+    int64_t hist_epoch[2], hist_commits[2]; /* at the end of the last two flushes */
+    int64_t sync_inc; /* postmaster start of the sync connection's server */
 };
 
 struct pgq {
@@ -119,12 +135,24 @@ static PGconn *connect_url(const char *url)
     return c;
 }
 
+/* When the server of connection c started (µs): a restart loses the
+ * commits it had not flushed, so a flush only vouches for its own server. */
+static int64_t incarnation(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT (EXTRACT(EPOCH FROM pg_postmaster_start_time())*1000000)"
+                            "::bigint");
+    int64_t v = PQresultStatus(r) == PGRES_TUPLES_OK ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+    PQclear(r);
+    return v;
+}
+
 /* The loop connection's session: commit mode and the keyring channel. */
 static int setup_session(store_pg *pg)
 {
     char sql[160];
     snprintf(sql, sizeof sql, "SET synchronous_commit TO %s; LISTEN " DATA_CHANNEL,
              pg->durable ? "on" : "off");
+    pg->loop_inc = incarnation(pg->conn);
     return exec_cmd(pg, pg->conn, sql);
 }
 
@@ -150,7 +178,9 @@ static int ensure_conn(store_pg *pg)
         set_err(pg, pg->conn ? PQerrorMessage(pg->conn) : "out of memory", "08006");
         return -1;
     }
+    atomic_fetch_add(&pg->epoch, 1);
     pg->gen++;          /* named statements are per connection */
+    pg->setup_locked = false; /* session locks end with their connection */
     pg->data_version++; /* keyring notifications may have been missed */
     if (setup_session(pg))
         return -1;
@@ -466,6 +496,10 @@ int pg_commit(store_pg *pg)
         fprintf(stderr, "store: commit: %s\n", pg->err);
     }
     PQclear(r);
+    if (rc == 0) {
+        atomic_store(&pg->last_commit_inc, pg->loop_inc);
+        atomic_fetch_add(&pg->commits, 1);
+    }
     return rc;
 }
 
@@ -477,31 +511,51 @@ void pg_rollback(store_pg *pg)
     pg->tx_lost = false;
 }
 
-/* A transaction with an xid commits with a WAL flush (synchronous_commit
+/* A transaction that wrote WAL commits with a WAL flush (synchronous_commit
  * on), and the flush covers every commit record written before it: those
- * the loop made with synchronous_commit off included. */
+ * the loop made with synchronous_commit off included, as long as they went
+ * to the same server incarnation. So the flush fails (its responses become
+ * 500s) when the server restarted or the loop reconnected since the commits
+ * it covers: those may be lost, and nothing lost is acknowledged. */
+static bool sync_connected(store_pg *pg)
+{
+    if (pg->sync && PQstatus(pg->sync) == CONNECTION_OK)
+        return true;
+    if (pg->sync)
+        PQreset(pg->sync);
+    else
+        pg->sync = connect_url(pg->url);
+    if (!pg->sync || PQstatus(pg->sync) != CONNECTION_OK)
+        return false;
+    PQclear(PQexec(pg->sync, "SET synchronous_commit TO on"));
+    pg->sync_inc = incarnation(pg->sync);
+    return true;
+}
+
 int pg_sync(store_pg *pg)
 {
     pthread_mutex_lock(&pg->sync_mu);
-    int rc = ERR_STORE;
-    for (int attempt = 0; attempt < 2 && rc; attempt++) {
-        if (!pg->sync || PQstatus(pg->sync) != CONNECTION_OK) {
-            if (pg->sync)
-                PQreset(pg->sync);
-            else
-                pg->sync = connect_url(pg->url);
-            if (!pg->sync || PQstatus(pg->sync) != CONNECTION_OK)
-                break;
-            PGresult *r = PQexec(pg->sync, "SET synchronous_commit TO on");
-            PQclear(r);
-        }
-        PGresult *r = PQexec(pg->sync, "BEGIN; SELECT txid_current(); COMMIT");
-        if (PQresultStatus(r) == PGRES_COMMAND_OK)
-            rc = 0;
+    /* The responses this flush answers for belong to commits made after the
+     * previous flush began, which is after the one before it ended: that
+     * end is the baseline no reconnect may have happened since. */
+    int64_t base_epoch = pg->hist_epoch[0], base_commits = pg->hist_commits[0];
+    bool synced = false;
+    for (int attempt = 0; attempt < 2 && !synced; attempt++) {
+        if (!sync_connected(pg))
+            break;
+        PGresult *r = PQexec(pg->sync, SYNC_BARRIER);
+        synced = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
     }
+    int64_t epoch = atomic_load(&pg->epoch), commits = atomic_load(&pg->commits);
+    int64_t inc = atomic_load(&pg->last_commit_inc);
+    bool ok = synced && epoch == base_epoch && (commits == base_commits || inc == pg->sync_inc);
+    pg->hist_epoch[0] = pg->hist_epoch[1];
+    pg->hist_commits[0] = pg->hist_commits[1];
+    pg->hist_epoch[1] = epoch;
+    pg->hist_commits[1] = commits;
     pthread_mutex_unlock(&pg->sync_mu);
-    return rc;
+    return ok ? 0 : ERR_STORE;
 }
 
 int64_t pg_changes(store_pg *pg)
@@ -587,8 +641,24 @@ static int migrate(store_pg *pg)
     }
     rc = 0;
 out:
-    exec_cmd(pg, pg->conn, unlock);
+    if (rc)
+        exec_cmd(pg, pg->conn, unlock);
+    else
+        pg->setup_locked = true; /* pg_setup_done() releases it */
     return rc;
+}
+
+/* Nodes starting together: each holds the lock of migrations through its
+ * first transaction, so only the first bootstraps an empty database and
+ * the others find its project. */
+void pg_setup_done(store_pg *pg)
+{
+    if (!pg->setup_locked || !pg->conn || PQstatus(pg->conn) != CONNECTION_OK)
+        return;
+    char unlock[96];
+    snprintf(unlock, sizeof unlock, "SELECT pg_advisory_unlock(%d)", MIGRATION_LOCK);
+    exec_cmd(pg, pg->conn, unlock);
+    pg->setup_locked = false;
 }
 
 store_pg *pg_open(const char *url, bool sync_full, bool deferred_sync)

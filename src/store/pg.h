@@ -24,6 +24,10 @@ void pg_close(store_pg *pg);
  * prepared once per connection under a name). NULL on failure. */
 pgq *pg_prepare(store_pg *pg, const char *sql, bool cached);
 
+/* Releases the lock a new node holds from migrating through its first
+ * commit (bootstrap). */
+void pg_setup_done(store_pg *pg);
+
 int pg_begin(store_pg *pg);
 /* Ends the transaction; nonzero when it did not commit (it is then gone). */
 int pg_commit(store_pg *pg);

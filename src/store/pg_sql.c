@@ -319,9 +319,10 @@ char *pg_sql_rewrite(const char *lite, pg_sql_info *info)
 static const char *extra_after(size_t version)
 {
     switch (version) {
-    case 1:
+    case 1: /* and the rows of pg.c's durability barrier (pg_sync) */
         return "ALTER TABLE envs ADD COLUMN rowid BIGSERIAL;"
-               "ALTER TABLE projects ADD COLUMN rowid BIGSERIAL;";
+               "ALTER TABLE projects ADD COLUMN rowid BIGSERIAL;"
+               "CREATE TABLE sync_barrier(pid BIGINT PRIMARY KEY, n BIGINT NOT NULL);";
     case 11:
         return "ALTER TABLE session_runs ADD COLUMN rowid BIGSERIAL;";
     default:

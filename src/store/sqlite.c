@@ -552,12 +552,17 @@ bool store_dirty(const store *st)
 
 int store_commit(store *st)
 {
+    if (st->pg) {
+        int rc = 0;
+        if (st->in_tx) {
+            st->in_tx = false;
+            rc = pg_commit(st->pg) == 0 ? 0 : ERR_STORE; /* a failed COMMIT rolls back */
+        }
+        pg_setup_done(st->pg);
+        return rc;
+    }
     if (!st->in_tx)
         return 0;
-    if (st->pg) {
-        st->in_tx = false;
-        return pg_commit(st->pg) == 0 ? 0 : ERR_STORE; /* a failed COMMIT rolls back */
-    }
     int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         fail(st, "commit");

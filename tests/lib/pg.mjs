@@ -44,12 +44,14 @@ export async function startCluster() {
   const port = await freePort();
   run(join(bin, "initdb"), ["-D", dir, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
     "initdb");
-  run(join(bin, "pg_ctl"), ["-D", dir, "-l", join(dir, "server.log"), "-w", "-o",
-    `-p ${port} -c listen_addresses='' -k ${dir} -c fsync=off -c full_page_writes=off` +
-      " -c max_connections=300 -c shared_buffers=32MB", "start"], "pg_ctl start");
+  const opts = `-p ${port} -c listen_addresses='' -k ${dir} -c fsync=off -c full_page_writes=off` +
+    " -c max_connections=300 -c shared_buffers=32MB";
+  const pgctl = (...a) => run(join(bin, "pg_ctl"), ["-D", dir, ...a], "pg_ctl " + a.at(-1));
+  pgctl("-l", join(dir, "server.log"), "-w", "-o", opts, "start");
   const cluster = {
     dir,
     port,
+    bin,
     url: (db) => `postgresql:///${db}?host=${dir}&port=${port}&user=postgres`,
     stop() {
       spawnSync(asRoot ? "runuser" : join(bin, "pg_ctl"),
@@ -57,9 +59,12 @@ export async function startCluster() {
           : ["-D", dir, "-m", "immediate", "stop"]);
       rmSync(dir, { recursive: true, force: true });
     },
-    // pg_ctl restart: the test of a PostgreSQL restart under a running triggerd
-    restart(mode = "fast") {
-      run(join(bin, "pg_ctl"), ["-D", dir, "-m", mode, "-w", "restart"], "pg_ctl restart");
+    // the tests of PostgreSQL going away under a running triggerd
+    stopServer(mode = "fast") {
+      pgctl("-m", mode, "-w", "stop");
+    },
+    startServer() {
+      pgctl("-l", join(dir, "server.log"), "-w", "-o", opts, "start");
     },
   };
   return cluster;
