@@ -51,6 +51,14 @@ run npm --prefix tests/compat run test:dev:latest
 step "browser tests: @trigger.dev/react-hooks and a useChat chat page in Debian chromium"
 run npm --prefix tests/browser test
 
+step "integration and compat tests on PostgreSQL (one cluster for the pass, docs/store.md)"
+eval "$(node tests/lib/pg-cluster.mjs start)"
+trap 'rm -f "$log"; node tests/lib/pg-cluster.mjs stop "$TRIGGERD_PG_DIR"' EXIT
+# the files that pass on PostgreSQL (all of them today; pg.test.mjs runs in the pass above)
+pg_integration=$(ls tests/integration/*.test.mjs | grep -v '/pg.test.mjs$')
+TRIGGERD_STORE=pg run node --test --test-concurrency=1 $pg_integration
+TRIGGERD_STORE=pg run npm --prefix tests/compat test
+
 step "unit tests under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run meson test -C build-asan --suite unit --print-errorlogs

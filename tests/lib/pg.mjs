@@ -35,6 +35,15 @@ function run(cmd, args, what) {
   return r.stdout;
 }
 
+// Stops the cluster in dir (immediate) and removes it.
+export function stopClusterDir(dir) {
+  const bin = pgBin();
+  spawnSync(asRoot ? "runuser" : join(bin, "pg_ctl"),
+    asRoot ? ["-u", "postgres", "--", join(bin, "pg_ctl"), "-D", dir, "-m", "immediate", "stop"]
+      : ["-D", dir, "-m", "immediate", "stop"]);
+  rmSync(dir, { recursive: true, force: true });
+}
+
 // Starts a cluster; returns { url(db), dir, port, stop() }.
 export async function startCluster() {
   const bin = pgBin();
@@ -44,8 +53,10 @@ export async function startCluster() {
   const port = await freePort();
   run(join(bin, "initdb"), ["-D", dir, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
     "initdb");
-  const opts = `-p ${port} -c listen_addresses='' -k ${dir} -c fsync=off -c full_page_writes=off` +
-    " -c max_connections=300 -c shared_buffers=32MB";
+  // tests need no power-loss safety; benchmarks ask for it (TRIGGERD_PG_FSYNC=on)
+  const fsync = process.env.TRIGGERD_PG_FSYNC === "on" ? "on" : "off";
+  const opts = `-p ${port} -c listen_addresses='' -k ${dir} -c fsync=${fsync}` +
+    ` -c full_page_writes=${fsync} -c max_connections=300 -c shared_buffers=128MB`;
   const pgctl = (...a) => run(join(bin, "pg_ctl"), ["-D", dir, ...a], "pg_ctl " + a.at(-1));
   pgctl("-l", join(dir, "server.log"), "-w", "-o", opts, "start");
   const cluster = {
@@ -54,10 +65,7 @@ export async function startCluster() {
     bin,
     url: (db) => `postgresql:///${db}?host=${dir}&port=${port}&user=postgres`,
     stop() {
-      spawnSync(asRoot ? "runuser" : join(bin, "pg_ctl"),
-        asRoot ? ["-u", "postgres", "--", join(bin, "pg_ctl"), "-D", dir, "-m", "immediate", "stop"]
-          : ["-D", dir, "-m", "immediate", "stop"]);
-      rmSync(dir, { recursive: true, force: true });
+      stopClusterDir(dir);
     },
     // the tests of PostgreSQL going away under a running triggerd
     stopServer(mode = "fast") {
