@@ -8,7 +8,7 @@ import { startCluster, stopClusterDir } from "./pg.mjs";
 
 const [cmd, dir] = process.argv.slice(2);
 if (cmd === "start") {
-  const c = await startCluster();
+  const c = await startCluster({ watchdog: false }); // outlives this process
   console.log(`export TRIGGERD_PG_URL='${c.url("postgres")}' TRIGGERD_PG_DIR='${c.dir}'`);
 } else if (cmd === "stop" && dir) {
   stopClusterDir(dir);

@@ -9,7 +9,7 @@
 // cluster instead (scripts/test.sh starts one for its whole PostgreSQL pass);
 // otherwise the first call starts a private cluster, stopped when the process
 // exits.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, rmSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -45,7 +45,7 @@ export function stopClusterDir(dir) {
 }
 
 // Starts a cluster; returns { url(db), dir, port, stop() }.
-export async function startCluster() {
+export async function startCluster({ watchdog = true } = {}) {
   const bin = pgBin();
   const dir = mkdtempSync(join(tmpdir(), "triggerd-pg-"));
   chmodSync(dir, 0o700);
@@ -59,6 +59,12 @@ export async function startCluster() {
     ` -c full_page_writes=${fsync} -c max_connections=300 -c shared_buffers=128MB`;
   const pgctl = (...a) => run(join(bin, "pg_ctl"), ["-D", dir, ...a], "pg_ctl " + a.at(-1));
   pgctl("-l", join(dir, "server.log"), "-w", "-o", opts, "start");
+  // a test process killed outright leaves no cluster behind: a watchdog
+  // stops it when the process is gone (stop() below is the usual way)
+  const ctl = (asRoot ? `runuser -u postgres -- ` : "") + `${join(bin, "pg_ctl")} -D ${dir}`;
+  if (watchdog) spawn("sh", ["-c", `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done;` +
+    ` [ -d ${dir} ] && ${ctl} -m immediate stop >/dev/null 2>&1; rm -rf ${dir}`],
+  { detached: true, stdio: "ignore" }).unref();
   const cluster = {
     dir,
     port,
