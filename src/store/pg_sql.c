@@ -215,7 +215,13 @@ static char *rewrite_params(char *s, int *nparams)
             if (n > max)
                 max = n;
             snprintf(num, sizeof num, "$%d", n);
+            /* SQLite's LIMIT -1 (any negative) is no limit; PostgreSQL's is NULL */
+            bool limit = b.len >= 6 && strcmp(b.s + b.len - 6, "LIMIT ") == 0;
+            if (limit)
+                sb_add(&b, "NULLIF(GREATEST(");
             sb_add(&b, num);
+            if (limit)
+                sb_add(&b, "::bigint,-1),-1)");
             continue;
         }
         sb_addn(&b, p++, 1);
