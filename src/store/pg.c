@@ -50,6 +50,13 @@ struct store_pg {
     unsigned next_name;
     bool in_tx;
     bool tx_lost; /* the connection of the open transaction went away */
+    /* Inside a transaction the connection is in pipeline mode: BEGIN and the
+     * writes whose result nobody reads are sent without waiting, and their
+     * results are read (drained) by the next statement that needs one, by
+     * store__changes, or by COMMIT. */
+    bool pipe;
+    int npending;   /* sent in the pipeline, results not read yet */
+    bool tx_failed; /* a drained result was an error: the transaction is lost */
     int64_t changes, last_rowid;
     char sqlstate[6];
     char err[512];
@@ -70,7 +77,8 @@ struct pgq {
     store_pg *pg;
     char *sql; /* PostgreSQL text */
     pg_sql_info info;
-    bool cached; /* prepared under name, once per connection */
+    bool cached;     /* prepared under name, once per connection */
+    bool deferrable; /* a write whose result the store needs not wait for */
     char name[16];
     unsigned gen;
     int cap;      /* parameter slots */
@@ -164,6 +172,8 @@ static int ensure_conn(store_pg *pg)
         return 0;
     if (pg->in_tx)
         pg->tx_lost = true;
+    pg->pipe = false; /* a new connection starts outside pipeline mode */
+    pg->npending = 0;
     int64_t now = now_ms();
     if (pg->last_connect_ms && now - pg->last_connect_ms < RECONNECT_MS) {
         set_err(pg, "database connection lost (reconnecting)", "08006");
@@ -198,6 +208,9 @@ pgq *pg_prepare(store_pg *pg, const char *sql, bool cached)
     q->pg = pg;
     q->sql = pg_sql_rewrite(sql, &q->info);
     q->cached = cached;
+    q->deferrable = !q->info.returning_seq && !q->info.savepoint &&
+                    (strncmp(q->sql, "INSERT", 6) == 0 || strncmp(q->sql, "UPDATE", 6) == 0 ||
+                     strncmp(q->sql, "DELETE", 6) == 0);
     snprintf(q->name, sizeof q->name, "s%u", ++pg->next_name);
     q->cap = q->info.nparams > 0 ? q->info.nparams : 1;
     q->vals = calloc((size_t)q->cap, sizeof *q->vals);
@@ -303,7 +316,187 @@ void pgq_bind_null(pgq *q, int i)
     q->vals[i - 1] = NULL;
 }
 
-/* Runs q once on the current connection. */
+/* ---- the pipeline of a transaction ------------------------------------ */
+
+static bool ok_status(PGresult *r)
+{
+    ExecStatusType s = PQresultStatus(r);
+    return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+
+static bool conn_bad(store_pg *pg)
+{
+    if (PQstatus(pg->conn) != CONNECTION_BAD)
+        return false;
+    pg->tx_lost = true;
+    set_err(pg, "database connection lost in a transaction", "08006");
+    return true;
+}
+
+/* Notes the result of a query sent without waiting; an error ends the
+ * transaction (the server skips the rest of the pipeline). */
+static void absorb(store_pg *pg, PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        const char *t = PQcmdTuples(r); /* empty for BEGIN, SAVEPOINT, ...: not a write */
+        if (t && *t)
+            pg->changes = strtoll(t, NULL, 10);
+    } else if (!pg->tx_failed) {
+        pg->tx_failed = true;
+        if (st != PGRES_PIPELINE_ABORTED) {
+            set_res_err(pg, r);
+            fprintf(stderr, "store: pg: a pipelined write failed: %s\n", pg->err);
+        }
+    }
+}
+
+/* Reads the next query's result (and its terminating NULL); NULL when the
+ * connection is gone. */
+static PGresult *next_result(store_pg *pg)
+{
+    PGresult *r = PQgetResult(pg->conn);
+    if (!r) {
+        conn_bad(pg);
+        return NULL;
+    }
+    if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+        PQclear(PQgetResult(pg->conn));
+    return r;
+}
+
+/* Sends what is queued and reads the results of the first n pending
+ * queries. 0, or -1 when the connection went away. */
+static int drain(store_pg *pg, int n)
+{
+    if (pg->npending == 0)
+        return 0;
+    if (!PQsendFlushRequest(pg->conn) || PQflush(pg->conn) != 0)
+        return conn_bad(pg), -1;
+    for (; n > 0; n--) {
+        PGresult *r = next_result(pg);
+        if (!r)
+            return -1;
+        pg->npending--;
+        absorb(pg, r);
+        PQclear(r);
+    }
+    return 0;
+}
+
+/* Sends a Sync and reads everything up to it; leaves pipeline mode. */
+static int sync_pipeline(store_pg *pg)
+{
+    if (!PQpipelineSync(pg->conn))
+        return conn_bad(pg), -1;
+    for (;;) {
+        PGresult *r = PQgetResult(pg->conn);
+        if (!r) {
+            if (conn_bad(pg))
+                return -1;
+            continue; /* the NULL after a query's results */
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st != PGRES_PIPELINE_SYNC) {
+            pg->npending--;
+            absorb(pg, r);
+        }
+        PQclear(r);
+        if (st == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    pg->npending = 0;
+    PQexitPipelineMode(pg->conn);
+    pg->pipe = false;
+    return 0;
+}
+
+/* Queues a command (no parameters) in the pipeline without waiting. */
+static int pipe_cmd(store_pg *pg, const char *sql)
+{
+    if (!PQsendQueryParams(pg->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+        return conn_bad(pg), -1;
+    pg->npending++;
+    return 0;
+}
+
+/* Sends q: in the pipeline its prepare (when new on this connection) goes
+ * without waiting too. */
+static int send_q(pgq *q)
+{
+    store_pg *pg = q->pg;
+    int n = q->info.nparams;
+    if (!q->cached)
+        return PQsendQueryParams(pg->conn, q->sql, n, q->types, q->vals, q->lens, q->fmts, 0);
+    if (q->gen != pg->gen) {
+        if (!PQsendPrepare(pg->conn, q->name, q->sql, n, q->types))
+            return 0;
+        pg->npending++;
+        q->gen = pg->gen;
+    }
+    return PQsendQueryPrepared(pg->conn, q->name, n, q->vals, q->lens, q->fmts, 0);
+}
+
+/* Runs q inside the transaction's pipeline: deferred (*deferred set, NULL
+ * returned) or waited for (its result). NULL with the error recorded. */
+static PGresult *run_in_pipe(pgq *q, bool *deferred)
+{
+    store_pg *pg = q->pg;
+    if (pg->tx_failed) {
+        set_err(pg, "an earlier statement of the transaction failed", "25P02");
+        return NULL;
+    }
+    bool sp = q->info.savepoint;
+    if (sp && pipe_cmd(pg, "SAVEPOINT td"))
+        return NULL;
+    if (!send_q(q))
+        return conn_bad(pg), NULL;
+    pg->npending++;
+    if (q->deferrable) {
+        *deferred = true;
+        return NULL;
+    }
+    if (drain(pg, pg->npending - 1))
+        return NULL;
+    PGresult *r = next_result(pg);
+    if (!r)
+        return NULL;
+    pg->npending--;
+    if (ok_status(r)) {
+        if (sp && pipe_cmd(pg, "RELEASE SAVEPOINT td")) {
+            PQclear(r);
+            return NULL;
+        }
+        return r;
+    }
+    if (PQresultStatus(r) == PGRES_PIPELINE_ABORTED)
+        set_err(pg, "an earlier statement of the transaction failed", "25P02");
+    else
+        set_res_err(pg, r);
+    PQclear(r);
+    if (sp && strcmp(pg->sqlstate, "25P02") != 0) {
+        /* a conflict the store handles: end the pipeline's error state and
+         * undo the statement alone, the transaction goes on */
+        char state[6];
+        memcpy(state, pg->sqlstate, sizeof state);
+        if (sync_pipeline(pg) || exec_cmd(pg, pg->conn, "ROLLBACK TO SAVEPOINT td") ||
+            !PQenterPipelineMode(pg->conn)) {
+            pg->tx_failed = true;
+            return NULL;
+        }
+        pg->pipe = true;
+        pg->tx_failed = false;
+        memcpy(pg->sqlstate, state, sizeof state);
+    } else {
+        pg->tx_failed = true;
+    }
+    if (strcmp(pg->sqlstate, "23505") != 0)
+        fprintf(stderr, "store: pg: %s\n  %s\n", pg->err, q->sql);
+    return NULL;
+}
+
+/* Runs q once on the current connection, outside a transaction. */
 static PGresult *exec_once(pgq *q)
 {
     store_pg *pg = q->pg;
@@ -320,18 +513,13 @@ static PGresult *exec_once(pgq *q)
     return PQexecPrepared(pg->conn, q->name, n, q->vals, q->lens, q->fmts, 0);
 }
 
-static bool ok_status(PGresult *r)
-{
-    ExecStatusType s = PQresultStatus(r);
-    return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
-}
-
-/* Runs q: reconnects if needed, retries a read outside a transaction once
- * when the connection drops under it, and wraps writes whose conflicts are
- * expected in a savepoint. NULL (error recorded) or a successful result. */
-static PGresult *run(pgq *q)
+/* Runs q: in the transaction's pipeline, or alone (reconnecting if needed,
+ * and retrying a read once when the connection drops under it). NULL (error
+ * recorded, or *deferred) or a successful result. */
+static PGresult *run(pgq *q, bool *deferred)
 {
     store_pg *pg = q->pg;
+    *deferred = false;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (ensure_conn(pg))
             return NULL;
@@ -339,17 +527,11 @@ static PGresult *run(pgq *q)
             set_err(pg, "database connection lost in a transaction", "08006");
             return NULL;
         }
-        bool sp = q->info.savepoint && pg->in_tx;
-        if (sp && exec_cmd(pg, pg->conn, "SAVEPOINT td"))
-            return NULL;
+        if (pg->pipe)
+            return run_in_pipe(q, deferred);
         PGresult *r = exec_once(q);
-        if (ok_status(r)) {
-            if (sp && exec_cmd(pg, pg->conn, "RELEASE SAVEPOINT td")) {
-                PQclear(r);
-                return NULL;
-            }
+        if (ok_status(r))
             return r;
-        }
         set_res_err(pg, r);
         PQclear(r);
         if (PQstatus(pg->conn) == CONNECTION_BAD) {
@@ -360,14 +542,7 @@ static PGresult *run(pgq *q)
             pg->last_connect_ms = 0; /* reconnect now, then retry */
             continue;
         }
-        if (sp) {
-            char state[6];
-            memcpy(state, pg->sqlstate, sizeof state);
-            exec_cmd(pg, pg->conn, "ROLLBACK TO SAVEPOINT td");
-            memcpy(pg->sqlstate, state, sizeof state);
-        }
-        if (strcmp(pg->sqlstate, "23505") != 0)
-            fprintf(stderr, "store: pg: %s\n  %s\n", pg->err, q->sql);
+        fprintf(stderr, "store: pg: %s\n  %s\n", pg->err, q->sql);
         return NULL;
     }
     return NULL;
@@ -382,7 +557,10 @@ int pgq_step(pgq *q)
         return ++q->row < PQntuples(q->res) ? DB_ROW : DB_DONE;
     }
     q->executed = true;
-    PGresult *r = run(q);
+    bool deferred;
+    PGresult *r = run(q, &deferred);
+    if (deferred)
+        return DB_DONE; /* its changes are read when someone asks (pg_changes) */
     if (!r)
         return DB_ERROR;
     const char *tuples = PQcmdTuples(r);
@@ -467,35 +645,53 @@ int pg_begin(store_pg *pg)
 {
     if (ensure_conn(pg))
         return -1;
-    if (exec_cmd(pg, pg->conn, "BEGIN"))
+    if (!PQenterPipelineMode(pg->conn)) {
+        set_err(pg, PQerrorMessage(pg->conn), "08006");
+        return -1;
+    }
+    pg->pipe = true;
+    pg->npending = 0;
+    pg->tx_failed = false;
+    pg->tx_lost = false;
+    if (pipe_cmd(pg, "BEGIN")) /* answered with the turn's first read */
         return -1;
     pg->in_tx = true;
-    pg->tx_lost = false;
     return 0;
 }
 
 int pg_commit(store_pg *pg)
 {
-    bool lost = pg->tx_lost;
     pg->in_tx = false;
+    int rc = -1;
+    if (!pg->tx_lost && pg->pipe && pipe_cmd(pg, "COMMIT") == 0) {
+        /* the COMMIT's own result decides: read it as the last one */
+        if (drain(pg, pg->npending - 1) == 0) {
+            PGresult *r = next_result(pg);
+            if (r) {
+                pg->npending--;
+                /* COMMIT of a transaction a failed statement aborted answers ROLLBACK */
+                if (PQresultStatus(r) == PGRES_COMMAND_OK &&
+                    strcmp(PQcmdStatus(r), "COMMIT") == 0 && !pg->tx_failed)
+                    rc = 0;
+                else if (PQresultStatus(r) == PGRES_FATAL_ERROR)
+                    set_res_err(pg, r);
+                else if (!pg->tx_failed)
+                    set_err(pg, "transaction rolled back after an error", "25P02");
+                PQclear(r);
+            }
+        }
+    } else if (!pg->tx_lost && !pg->pipe) {
+        set_err(pg, "no transaction", "25P01");
+    }
+    if (pg->pipe && !pg->tx_lost && PQstatus(pg->conn) == CONNECTION_OK)
+        sync_pipeline(pg);
+    if (rc && !pg->tx_lost && PQstatus(pg->conn) == CONNECTION_OK)
+        PQclear(PQexec(pg->conn, "ROLLBACK")); /* an aborted block stays open */
+    if (rc)
+        fprintf(stderr, "store: commit: %s\n", pg->tx_lost ? "database connection lost in a"
+                                                             " transaction" : pg->err);
     pg->tx_lost = false;
-    if (lost || !pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
-        set_err(pg, "database connection lost in a transaction", "08006");
-        fprintf(stderr, "store: commit: %s\n", pg->err);
-        return -1;
-    }
-    PGresult *r = PQexec(pg->conn, "COMMIT");
-    /* COMMIT of a transaction a failed statement aborted answers ROLLBACK */
-    int rc = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0 ? 0
-                                                                                             : -1;
-    if (rc) {
-        if (PQresultStatus(r) == PGRES_COMMAND_OK)
-            set_err(pg, "transaction rolled back after an error", "25P02");
-        else
-            set_res_err(pg, r);
-        fprintf(stderr, "store: commit: %s\n", pg->err);
-    }
-    PQclear(r);
+    pg->tx_failed = false;
     if (rc == 0) {
         atomic_store(&pg->last_commit_inc, pg->loop_inc);
         atomic_fetch_add(&pg->commits, 1);
@@ -505,10 +701,16 @@ int pg_commit(store_pg *pg)
 
 void pg_rollback(store_pg *pg)
 {
-    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK) {
+        if (pg->pipe)
+            sync_pipeline(pg);
         exec_cmd(pg, pg->conn, "ROLLBACK");
+    }
+    pg->pipe = false;
+    pg->npending = 0;
     pg->in_tx = false;
     pg->tx_lost = false;
+    pg->tx_failed = false;
 }
 
 /* A transaction that wrote WAL commits with a WAL flush (synchronous_commit
@@ -560,6 +762,8 @@ int pg_sync(store_pg *pg)
 
 int64_t pg_changes(store_pg *pg)
 {
+    if (pg->pipe && pg->npending)
+        drain(pg, pg->npending); /* the last write was deferred */
     return pg->changes;
 }
 
@@ -599,7 +803,7 @@ int pg_notify_data(store_pg *pg)
 {
     if (ensure_conn(pg))
         return -1;
-    return exec_cmd(pg, pg->conn, "NOTIFY " DATA_CHANNEL);
+    return pg->pipe ? pipe_cmd(pg, "NOTIFY " DATA_CHANNEL) : exec_cmd(pg, pg->conn, "NOTIFY " DATA_CHANNEL);
 }
 
 /* ---- open and migrate ------------------------------------------------- */
