@@ -1,75 +1,104 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian machine: install, build, run every test:
 # unit (Criterion), integration (real binary over HTTP) and compat (the real
-# @trigger.dev/sdk, pinned 4.5 and the latest 4.x), then the unit and
-# integration suites again on an ASan+UBSan build.
+# @trigger.dev/sdk, pinned 4.5 and the latest 4.x), browser (chromium), then
+# the unit and integration suites again on an ASan+UBSan build.
+#
+# The suites run in five lanes at once (the C binary's suites, the SDK and
+# browser suites, the dev-CLI suites of 4.5 and of the latest 4.x, the
+# integration and SDK suites on PostgreSQL): every test starts its own triggerd on
+# a free port with its own data dir, so lanes share nothing but the CPU.
+# Each lane's output is shown whole when it ends, with a line per step as
+# it finishes. TEST_SERIAL=1 runs the lanes one after another.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh --asan
 (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/compat && npm --prefix dev/fixture ci --no-audit --no-fund --loglevel=error &&
+  npm --prefix dev/fixture-latest ci --no-audit --no-fund --loglevel=error)
 
-fail=0
-passed=0
-failed=0
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-step() { echo; echo "=== $*"; }
-# Runs a test command, shows its output and adds its pass/fail counts (node's
-# "# pass N"/"# fail N", meson's "Ok: N"/"Fail: N") to the totals.
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+asan_env=(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1)
+
+# run LANE NAME CMD...: runs a test command into the lane's log and appends
+# its pass/fail counts (node's "# pass N"/"# fail N", meson's "Ok: N"/"Fail: N")
+# to the lane's tally; a command that fails without a counted failure counts one.
 run() {
-  local rc=0
-  "$@" 2>&1 | tee "$log" || rc=1
+  local lane=$1 name=$2; shift 2
+  local log="$out/$lane.step" rc=0 t0=$SECONDS
+  { echo; echo "=== $name"; } >>"$out/$lane.log"
+  "$@" >"$log" 2>&1 || rc=1
+  cat "$log" >>"$out/$lane.log"
   local p f
   p=$(awk '/^# pass /{s+=$3} /^Ok: /{s+=$2} END{print s+0}' "$log")
   f=$(awk '/^# fail /{s+=$3} /^Fail: /{s+=$2} END{print s+0}' "$log")
-  passed=$((passed + p)); failed=$((failed + f))
-  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
-  [ $rc -eq 0 ] || fail=1
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  echo "$p $f" >>"$out/$lane.tally"
+  printf '[%s] %s: %s passed, %s failed, %ss\n' "$lane" "$name" "$p" "$f" $((SECONDS - t0))
 }
 
-step "unit tests"
-run meson test -C build --suite unit --print-errorlogs
+lane_c() {
+  run c "unit tests" meson test -C build --suite unit --print-errorlogs
+  run c "integration tests (meson)" meson test -C build --suite integration --print-errorlogs
+  run c "integration tests" node --test --test-concurrency=1 tests/integration/
+  run c "unit tests under ASan+UBSan" env "${asan_env[@]}" \
+    meson test -C build-asan --suite unit --print-errorlogs
+  run c "integration tests (meson) under ASan+UBSan" env "${asan_env[@]}" \
+    meson test -C build-asan --suite integration --print-errorlogs
+  run c "integration tests under ASan+UBSan" env TRIGGERD_BIN="$PWD/build-asan/triggerd" \
+    ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    node --test --test-concurrency=1 tests/integration/
+}
 
-step "integration tests"
-run meson test -C build --suite integration --print-errorlogs
-run node --test --test-concurrency=1 tests/integration/
+lane_sdk() {
+  run sdk "compat tests (@trigger.dev/sdk 4.5)" npm --prefix tests/compat test
+  run sdk "compat tests (@trigger.dev/sdk latest 4.x)" env TRIGGER_SDK=latest npm --prefix tests/compat test
+  run sdk "browser tests: @trigger.dev/react-hooks and a useChat chat page in Debian chromium" \
+    npm --prefix tests/browser test
+}
 
-step "compat tests (@trigger.dev/sdk 4.5)"
-run npm --prefix tests/compat test
+lane_cli45() {
+  run cli45 "compat tests: trigger.dev dev CLI 4.5 running tasks" \
+    bash -c 'cd tests/compat && node --test --test-concurrency=1 dev/*.test.mjs'
+}
 
-step "compat tests (@trigger.dev/sdk latest 4.x)"
-TRIGGER_SDK=latest run npm --prefix tests/compat test
+lane_cli48() {
+  run cli48 "compat tests: trigger.dev dev CLI latest 4.x running tasks" env TRIGGER_SDK=latest \
+    bash -c 'cd tests/compat && node --test --test-concurrency=1 dev/*.test.mjs'
+}
 
-step "compat tests: trigger.dev dev CLI 4.5 running tasks"
-run npm --prefix tests/compat run test:dev
+# The store on PostgreSQL (docs/store.md): one cluster for the lane, a
+# database per triggerd; the integration files (pg.test.mjs, which starts its
+# own cluster, already ran in lane c) and the SDK 4.5 compat suite.
+lane_pg() {
+  eval "$(node tests/lib/pg-cluster.mjs start)"
+  local files
+  files=$(ls tests/integration/*.test.mjs | grep -v '/pg.test.mjs$')
+  run pg "integration tests on PostgreSQL" env TRIGGERD_STORE=pg \
+    node --test --test-concurrency=1 $files
+  run pg "compat tests (@trigger.dev/sdk 4.5) on PostgreSQL" env TRIGGERD_STORE=pg \
+    npm --prefix tests/compat test
+  node tests/lib/pg-cluster.mjs stop "$TRIGGERD_PG_DIR"
+}
 
-step "compat tests: trigger.dev dev CLI latest 4.x running tasks"
-run npm --prefix tests/compat run test:dev:latest
+lanes=(c sdk cli45 cli48 pg)
+t0=$SECONDS
+if [ "${TEST_SERIAL:-0}" = 1 ]; then
+  for l in "${lanes[@]}"; do "lane_$l"; done
+else
+  pids=()
+  for l in "${lanes[@]}"; do "lane_$l" & pids+=($!); done
+  wait "${pids[@]}" || true
+fi
 
-step "browser tests: @trigger.dev/react-hooks and a useChat chat page in Debian chromium"
-run npm --prefix tests/browser test
-
-step "integration and compat tests on PostgreSQL (one cluster for the pass, docs/store.md)"
-eval "$(node tests/lib/pg-cluster.mjs start)"
-trap 'rm -f "$log"; node tests/lib/pg-cluster.mjs stop "$TRIGGERD_PG_DIR"' EXIT
-# the files that pass on PostgreSQL (all of them today; pg.test.mjs runs in the pass above)
-pg_integration=$(ls tests/integration/*.test.mjs | grep -v '/pg.test.mjs$')
-TRIGGERD_STORE=pg run node --test --test-concurrency=1 $pg_integration
-TRIGGERD_STORE=pg run npm --prefix tests/compat test
-
-step "unit tests under ASan+UBSan"
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  run meson test -C build-asan --suite unit --print-errorlogs
-
-step "integration tests under ASan+UBSan"
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  run meson test -C build-asan --suite integration --print-errorlogs
-TRIGGERD_BIN="$PWD/build-asan/triggerd" ASAN_OPTIONS=detect_leaks=0 \
-  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  run node --test --test-concurrency=1 tests/integration/
-
+passed=0 failed=0
+for l in "${lanes[@]}"; do
+  echo; echo "##### lane $l"; cat "$out/$l.log"
+  while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done <"$out/$l.tally"
+done
 echo
-echo "$passed passed, $failed failed"
-[ $fail -eq 0 ]
+echo "$passed passed, $failed failed, $(( (SECONDS - t0) / 60 )) min"
+[ "$failed" -eq 0 ]

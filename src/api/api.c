@@ -21,6 +21,7 @@ const http_route api_routes[] = {
     {"POST", "/api/v1/tasks/:taskId/batch", api_batch_task_v1, S, API_BATCH_BODY_MAX},
     {"GET", "/api/v2/batches/:batchId", api_batch_retrieve_v2, S | J | CORS, 0},
     {"GET", "/api/v1/batches/:batchId", api_batch_retrieve_v1, S | J | CORS, 0},
+    {"GET", "/api/v1/batches/:batchId/results", api_batch_results, S | ROUTE_LEGACY, 0},
     /* 6.3 packets and the object store behind their signed URLs */
     {"PUT", "/api/v2/packets/*", api_packets_put, S | EXEMPT, 0},
     {"GET", "/api/v1/packets/*", api_packets_get, S | J | CORS | EXEMPT, 0},
@@ -31,6 +32,8 @@ const http_route api_routes[] = {
     {"GET", "/api/v1/runs", api_runs_list, S | J | CORS, 0},
     {"GET", "/api/v1/projects/:projectRef/runs", api_project_runs_list, ROUTE_PAT | CORS, 0},
     {"GET", "/api/v1/runs/:runId/events", api_run_events, S | J | CORS, 0},
+    {"GET", "/api/v1/runs/:runId/trace", api_run_trace, S | J | CORS, 0},
+    {"GET", "/api/v1/runs/:runId/spans/:spanId", api_run_span, S | J | CORS, 0},
     {"POST", "/api/v2/runs/:runId/cancel", api_runs_cancel, S | J, 0},
     {"POST", "/api/v1/runs/:runId/replay", api_runs_replay, S, 0},
     {"POST", "/api/v1/runs/:runId/reschedule", api_runs_reschedule, S | ROUTE_LEGACY, 0},
@@ -101,6 +104,12 @@ const http_route api_routes[] = {
     /* S2 unary appends, ops A and B (spec/s2.md 3, 4); the token is S2's own,
      * checked by the handler. Sessions (op C) come over h2c (api/s2.c). */
     {"POST", "/v1/streams/:stream/records", api_s2_append, ROUTE_NOAUTH | EXEMPT, 8 * 1024 * 1024},
+    /* 6.7 queues */
+    {"GET", "/api/v1/queues", api_queues_list, S, 0},
+    {"GET", "/api/v1/queues/:queueParam", api_queues_retrieve, S | J, 0},
+    {"POST", "/api/v1/queues/:queueParam/pause", api_queues_pause, S, 4 * 1024},
+    {"POST", "/api/v1/queues/:queueParam/concurrency/override", api_queues_override, S, 4 * 1024},
+    {"POST", "/api/v1/queues/:queueParam/concurrency/reset", api_queues_reset, S, 4 * 1024},
     /* 6.8 waitpoint tokens */
     {"POST", "/api/v1/waitpoints/tokens", api_tokens_create, S, API_TOKEN_BODY_MAX},
     {"GET", "/api/v1/waitpoints/tokens", api_tokens_list, S, 0},

@@ -42,6 +42,9 @@ void api_jwt_headers(http_ctx *c, json_t *scopes, bool full_claims);
  * adds payload, output, error and relatedRuns. */
 json_t *api_present_run(http_ctx *c, const store_run *r, bool full);
 
+/* The TaskRunExecutionResult of a finished run (new reference). */
+json_t *api_present_result(const store_run *r);
+
 /* A ListRunResponseItem (common fields plus env). */
 json_t *api_present_list_item(http_ctx *c, const store_run *r, const store_env *env);
 /* The {next?, previous?} of a cursor page of n rows (newest first, seqs
@@ -87,6 +90,16 @@ int64_t api_seq_cursor(json_t *v);
  * free answers every held dequeue empty (shutdown). */
 int api_devhold_new(app *a);
 void api_devhold_free(app *a);
+/* Tries env's held dequeues again at once: something other than a run write
+ * made runs takeable (a queue resumed, a limit raised). */
+void api_devhold_wake(app *a, const char *env_id);
+/* The QueueItem JSON of a queue (api/queues.c; new reference). */
+struct engine_queue;
+json_t *api_present_queue(const struct engine_queue *q);
+/* The RetrieveRunTraceSpan tree of a run's trace, rooted at the run's span
+ * (api/trace.c; new reference). */
+struct engine_trace;
+json_t *api_present_trace(const struct engine_trace *t, const store_run *r);
 /* Ends the realtime stream readers (shutdown). */
 void api_streams_shutdown(app *a);
 
@@ -160,6 +173,7 @@ void api_batch_v1(http_ctx *c);
 void api_batch_task_v1(http_ctx *c);
 void api_batch_retrieve_v2(http_ctx *c);
 void api_batch_retrieve_v1(http_ctx *c);
+void api_batch_results(http_ctx *c);
 void api_packets_put(http_ctx *c);
 void api_packets_get(http_ctx *c);
 void api_objects_put(http_ctx *c);
@@ -194,6 +208,8 @@ void api_otel_logs(http_ctx *c);
 void api_otel_traces(http_ctx *c);
 void api_otel_metrics(http_ctx *c);
 void api_run_events(http_ctx *c);
+void api_run_trace(http_ctx *c);
+void api_run_span(http_ctx *c);
 void api_tokens_list(http_ctx *c);
 void api_tokens_retrieve(http_ctx *c);
 void api_tokens_complete(http_ctx *c);
@@ -211,5 +227,10 @@ void api_orgs_create(http_ctx *c);
 void api_org_projects_list(http_ctx *c);
 void api_org_projects_create(http_ctx *c);
 void api_profile_complete(http_ctx *c);
+void api_queues_list(http_ctx *c);
+void api_queues_retrieve(http_ctx *c);
+void api_queues_pause(http_ctx *c);
+void api_queues_override(http_ctx *c);
+void api_queues_reset(http_ctx *c);
 
 #endif

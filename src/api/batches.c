@@ -374,3 +374,28 @@ void api_batch_retrieve_v1(http_ctx *c)
     store_batch_clear(&b);
     http_reply_json(c, 200, o);
 }
+
+/* [9] BatchTaskRunExecutionResult: the batch's finished runs' results, in
+ * item order (ApiBatchResultsPresenter). */
+void api_batch_results(http_ctx *c)
+{
+    store_batch b = {0};
+    store_run *runs = NULL;
+    size_t n = 0;
+    err_t e = {0};
+    if (engine_batch_results(c->app->en, c->auth.env, http_param(c, 0), &b, &runs, &n, &e) != 0) {
+        if (e.code == ERR_NOT_FOUND)
+            http_reply_error(c, 404, "Batch not found");
+        else
+            http_reply_error(c, 500, "Something went wrong, please try again.");
+        return;
+    }
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(items, api_present_result(&runs[i]));
+        store_run_clear(&runs[i]);
+    }
+    free(runs);
+    http_reply_json(c, 200, json_pack("{s:s,s:o}", "id", b.friendly_id, "items", items));
+    store_batch_clear(&b);
+}

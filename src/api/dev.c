@@ -315,6 +315,17 @@ static void hold_seen(void *ud, const store_run *v)
         uv_timer_start(&dh->wake, on_wake, 0, 0);
 }
 
+void api_devhold_wake(app *a, const char *env_id)
+{
+    devhold *dh = a->holds;
+    bool any = false;
+    for (hold *h = dh ? dh->list : NULL; h; h = h->next)
+        if (strcmp(h->c->auth.env->id, env_id) == 0)
+            any = h->woken = true;
+    if (any)
+        uv_timer_start(&dh->wake, on_wake, 0, 0);
+}
+
 /* Ends every hold of env empty. */
 static void holds_release(devhold *dh, const char *env_id)
 {
@@ -418,9 +429,13 @@ void api_dev_dequeue(http_ctx *c)
     reply_dequeued(c, runs, n);
 }
 
-/* A W3C traceparent for the attempt span. */
-static const char *traceparent(http_ctx *c)
+/* The W3C traceparent of an attempt: its spans are children of the run's
+ * span (the root of the run's trace); a run from before runs had one gets
+ * a random parent. */
+static const char *traceparent(http_ctx *c, const store_run *r)
 {
+    if (r->trace_id && strlen(r->trace_id) == 32 && r->span_id && strlen(r->span_id) == 16)
+        return http_sprintf(c, "00-%s-%s-01", r->trace_id, r->span_id);
     unsigned char b[24];
     id_random_bytes(b, sizeof b);
     char hex[49];
@@ -439,7 +454,7 @@ static json_t *execution_json(http_ctx *c, const store_run *r, const attempt_inf
                             r->payload ? r->payload : "", "payloadType",
                             r->payload_type ? r->payload_type : "application/json", "tags",
                             json_is_array(tags) ? tags : json_array(), "isTest", r->is_test != 0,
-                            "traceContext", "traceparent", traceparent(c));
+                            "traceContext", "traceparent", traceparent(c, r));
     set_iso(run, "createdAt", r->created_at);
     set_iso(run, "startedAt", r->started_at);
     if (r->max_attempts > 0)

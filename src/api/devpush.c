@@ -11,11 +11,14 @@
  * run:notify. The first change after a subscribe always notifies (we do
  * not know which snapshot the CLI has; one spare snapshot read is cheap).
  *
- * Each notify is sent again 25 and 100 ms later: the CLI drops a snapshot that
- * arrives while it still handles the previous one (DevRunController's
- * handleSnapshotChangeLock), e.g. a token completed right after the run
- * blocked on it, and would otherwise wait for its 5 s poll. The repeat
- * costs it one snapshot read it skips as unchanged.
+ * Each notify is sent again 25, 100, 400, 1200 and 2500 ms later, while the
+ * run stays subscribed: the CLI drops a snapshot that arrives while it still
+ * handles the previous one (DevRunController's handleSnapshotChangeLock),
+ * e.g. a token completed right after the run blocked on it, and would
+ * otherwise wait for its 5 s poll. Handling EXECUTING_WITH_WAITPOINTS awaits
+ * the task process's cleanup, which took over a second on a loaded machine
+ * (CI), hence the later repeats. Each costs the CLI one snapshot read it
+ * skips as unchanged.
  */
 #include "api/devpush.h"
 
@@ -32,7 +35,7 @@
 #define MAX_SUBS 1000     /* per socket; the CLI holds at most maxConcurrentRuns */
 #define MAX_PAYLOAD 1000000
 #define TICK_MIN_MS 10
-static const int64_t repeats_ms[] = {25, 100}; /* after the first notify */
+static const int64_t repeats_ms[] = {25, 100, 400, 1200, 2500}; /* after the first notify */
 #define N_REPEATS ((int)(sizeof repeats_ms / sizeof *repeats_ms))
 
 typedef struct sub {

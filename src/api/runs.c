@@ -410,6 +410,29 @@ void api_runs_metadata_get(http_ctx *c)
     store_run_clear(&r);
 }
 
+json_t *api_present_result(const store_run *r)
+{
+    json_t *o;
+    if (r->status == RUN_COMPLETED_SUCCESSFULLY) {
+        o = json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "id", r->friendly_id, "outputType",
+                      r->output_type ? r->output_type : "application/json", "taskIdentifier",
+                      r->task);
+        if (r->output)
+            json_object_set_new(o, "output", json_string(r->output));
+    } else {
+        json_t *err = NULL;
+        if (r->status == RUN_CANCELED)
+            err = json_pack("{s:s,s:s}", "type", "INTERNAL_ERROR", "code", "TASK_RUN_CANCELLED");
+        else if (r->error)
+            err = jsontext_loads(r->error, 0, NULL);
+        if (!err)
+            err = json_pack("{s:s,s:s}", "type", "STRING_ERROR", "raw", "Unknown error");
+        o = json_pack("{s:b,s:s,s:o,s:s}", "ok", 0, "id", r->friendly_id, "error", err,
+                      "taskIdentifier", r->task);
+    }
+    return o;
+}
+
 void api_runs_result(http_ctx *c)
 {
     store_run r = {0};
@@ -420,23 +443,7 @@ void api_runs_result(http_ctx *c)
         http_reply_error(c, 404, "Run either doesn't exist or is not finished");
         return;
     }
-    json_t *o;
-    if (r.status == RUN_COMPLETED_SUCCESSFULLY) {
-        o = json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "id", r.friendly_id, "outputType",
-                      r.output_type ? r.output_type : "application/json", "taskIdentifier", r.task);
-        if (r.output)
-            json_object_set_new(o, "output", json_string(r.output));
-    } else {
-        json_t *err = NULL;
-        if (r.status == RUN_CANCELED)
-            err = json_pack("{s:s,s:s}", "type", "INTERNAL_ERROR", "code", "TASK_RUN_CANCELLED");
-        else if (r.error)
-            err = jsontext_loads(r.error, 0, NULL);
-        if (!err)
-            err = json_pack("{s:s,s:s}", "type", "STRING_ERROR", "raw", "Unknown error");
-        o = json_pack("{s:b,s:s,s:o,s:s}", "ok", 0, "id", r.friendly_id, "error", err,
-                      "taskIdentifier", r.task);
-    }
+    json_t *o = api_present_result(&r);
     store_run_clear(&r);
     http_reply_json(c, 200, o);
 }

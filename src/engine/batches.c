@@ -109,6 +109,39 @@ int engine_batch_get(engine *en, const store_env *env, const char *batch_id, sto
     return 0;
 }
 
+int engine_batch_results(engine *en, const store_env *env, const char *batch_id, store_batch *b,
+                         store_run **runs, size_t *n, err_t *e)
+{
+    *runs = NULL;
+    *n = 0;
+    int rc = engine_batch_get(en, env, batch_id, b, e);
+    if (rc)
+        return rc;
+    char **ids = NULL;
+    size_t cnt = 0;
+    if ((rc = store_batch_run_ids(en->st, b->id, &ids, &cnt))) {
+        store_batch_clear(b);
+        return err_set(e, rc, "Something went wrong, please try again.");
+    }
+    store_run *out = calloc(cnt ? cnt : 1, sizeof *out);
+    if (!out)
+        abort();
+    size_t k = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        if (rc == 0 && store_run_get(en->st, env->id, ids[i], &out[k]) == 0) {
+            if (status_is_final((run_status)out[k].status))
+                k++;
+            else
+                store_run_clear(&out[k]);
+        }
+        free(ids[i]);
+    }
+    free(ids);
+    *runs = out;
+    *n = k;
+    return 0;
+}
+
 /* Appends {index, taskIdentifier, error} to the batch's errors. */
 static void record_error(store_batch *b, int64_t idx, const char *task, const char *msg)
 {

@@ -232,8 +232,9 @@ static int slot_free(engine *en, const slots *s, const store_run *r, bool *ok)
     *ok = false;
     if ((int64_t)s->n >= s->env_limit)
         return 0;
-    int64_t limit = -1;
-    int rc = r->queue ? store_queue_limit(en->st, r->env_id, r->queue, &limit) : 0;
+    store_queue_limit_t ql = {.limit = -1, .override = -1};
+    int rc = r->queue ? store_queue_limit(en->st, r->env_id, r->queue, &ql) : 0;
+    int64_t limit = queue_effective_limit(&ql);
     if (rc || limit < 0) {
         *ok = rc == 0;
         return rc;

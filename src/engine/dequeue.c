@@ -7,7 +7,8 @@
  * poll stopped) and takes one run per unit per round, so a unit at its
  * concurrency limit costs the others one check, never their turn. Limits:
  * the environment's concurrency, the queue's limit, and for keyed runs the
- * same limit per key (queue-concurrency.mdx).
+ * same limit per key (queue-concurrency.mdx). A paused queue's limit is 0
+ * and an override replaces its declared limit (engine/queue.c).
  *
  * A run locked to a worker version (triggerAndWait children take their
  * parent's) runs on the worker of that version, whichever worker polled:
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/queue.h"
 #include "engine/status.h"
 
 /* Units visited by one poll at most; the next poll goes on from there. */
@@ -142,11 +144,13 @@ static void resolve_from_task(store_run *r, json_t *task)
     }
 }
 
+/* The limit applied to queue now (a paused queue's is 0: its runs stay
+ * queued), -1 for none. */
 static int64_t limit_of(const store_queue_limit_t *l, size_t n, const char *queue)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(l[i].name, queue) == 0)
-            return l[i].limit;
+            return queue_effective_limit(&l[i]);
     return -1;
 }
 

@@ -156,6 +156,11 @@ int engine_batch_add(engine *en, const store_env *env, const char *batch_id, bat
 
 int engine_batch_get(engine *en, const store_env *env, const char *batch_id, store_batch *b,
                      err_t *e);
+/* The batch and its finished runs in item order (unfinished ones left
+ * out, as the platform's batch results do). Caller clears *b, each run and
+ * frees *runs. */
+int engine_batch_results(engine *en, const store_env *env, const char *batch_id, store_batch *b,
+                         store_run **runs, size_t *n, err_t *e);
 
 /* ---- waitpoint tokens -------------------------------------------------- */
 

@@ -97,6 +97,19 @@ static int wait_on_existing(engine *en, const store_env *env, store_run *child,
     return rc && !e->code ? err_set(e, rc, "Something went wrong") : rc;
 }
 
+/* n random bytes as 2n lower-case hex digits (malloc'd): trace and span ids. */
+static char *random_hex(size_t n)
+{
+    unsigned char b[16];
+    char *hex = malloc(2 * n + 1);
+    if (!hex || n > sizeof b)
+        abort();
+    id_random_bytes(b, n);
+    for (size_t i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", b[i]);
+    return hex;
+}
+
 int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int64_t now,
                    trigger_result *res, err_t *e)
 {
@@ -239,8 +252,10 @@ int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int6
     r.batch_id = engine_strdup(o->batch_id);
     r.trigger_function = engine_strdup(o->trigger_function ? o->trigger_function : "trigger");
     r.resume_parent = o->resume_parent;
-    r.trace_id = engine_strdup(o->trace_id);
-    r.span_id = engine_strdup(o->span_id);
+    /* the run's span (the root of its trace) in the caller's trace, else a
+     * new one; an attempt's spans are its children (api/dev.c traceparent) */
+    r.trace_id = o->trace_id ? engine_strdup(o->trace_id) : random_hex(16);
+    r.span_id = o->span_id ? engine_strdup(o->span_id) : random_hex(8);
     if (o->parent_run_id) {
         r.parent_id = engine_strdup(parent.friendly_id);
         r.root_id = engine_strdup(parent.root_id ? parent.root_id : parent.friendly_id);

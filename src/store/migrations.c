@@ -191,6 +191,23 @@ const char *const store_migrations[] = {
      * released slot looks here first, and finds nothing in one seek */
     "CREATE INDEX runs_resuming ON runs(env_id, queue_ts)"
     " WHERE snapshot_status = 'QUEUED_EXECUTING';",
+    /* 17: the queues API (spec/api.md 6.7): a paused queue is not dequeued
+     * from; an override replaces the declared limit until it is reset (the
+     * declared concurrency_limit keeps following the worker's manifest);
+     * retrieve by id */
+    "ALTER TABLE queues ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE queues ADD COLUMN override_limit INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE queues ADD COLUMN overridden_at INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX queues_friendly ON queues(env_id, friendly_id);",
+    /* 18: a run's trace (GET /api/v1/runs/{id}/trace, spans/{spanId}): the
+     * span tree of its OTLP events (a log's parent is the span it was
+     * written in), span durations and errors, span events, and partial
+     * spans (a span still open: shown until its full one arrives) */
+    "ALTER TABLE run_events ADD COLUMN parent_id TEXT;"
+    "ALTER TABLE run_events ADD COLUMN duration_ns INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE run_events ADD COLUMN is_error INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE run_events ADD COLUMN is_partial INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE run_events ADD COLUMN span_events TEXT;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

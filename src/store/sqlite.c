@@ -1537,17 +1537,23 @@ int store_queue_upsert(store *st, const char *env_id, const char *name, const ch
     return exec_write(st, s);
 }
 
-int store_queue_limit(store *st, const char *env_id, const char *name, int64_t *limit)
+int store_queue_limit(store *st, const char *env_id, const char *name, store_queue_limit_t *l)
 {
-    db_stmt *s = stmt(st, "SELECT concurrency_limit FROM queues WHERE env_id=? AND name=?");
+    db_stmt *s = stmt(st, "SELECT concurrency_limit, paused, override_limit FROM queues"
+                               " WHERE env_id=? AND name=?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
     bind_text(s, 2, name);
     int rc = db_step(s);
-    *limit = rc == DB_ROW ? db_column_int64(s, 0) : -1;
+    bool row = rc == DB_ROW;
+    *l = (store_queue_limit_t){
+        .limit = row ? db_column_int64(s, 0) : -1,
+        .paused = row ? db_column_int64(s, 1) : 0,
+        .override = row ? db_column_int64(s, 2) : -1,
+    };
     db_reset(s);
-    return rc == DB_ROW || rc == DB_DONE ? 0 : fail(st, "queue limit");
+    return row || rc == DB_DONE ? 0 : fail(st, "queue limit");
 }
 
 /* Appends a unit (strings copied). */
@@ -1674,7 +1680,8 @@ int store_unit_candidates(store *st, const char *env_id, const store_unit *u, in
 
 int store_queue_limits(store *st, const char *env_id, store_queue_limit_t **limits, size_t *n)
 {
-    db_stmt *s = stmt(st, "SELECT name, concurrency_limit FROM queues WHERE env_id=?");
+    db_stmt *s = stmt(st, "SELECT name, concurrency_limit, paused, override_limit FROM queues"
+                               " WHERE env_id=?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
@@ -1685,6 +1692,8 @@ int store_queue_limits(store *st, const char *env_id, store_queue_limit_t **limi
         l = grow(l, &cap, cnt, sizeof *l);
         l[cnt].name = col_dup(s, 0);
         l[cnt].limit = db_column_int64(s, 1);
+        l[cnt].paused = db_column_int64(s, 2);
+        l[cnt].override = db_column_int64(s, 3);
         cnt++;
     }
     db_reset(s);
@@ -1868,7 +1877,8 @@ int store_event_insert(store *st, const char *run_fid, const store_event *ev)
     if (begin_write(st))
         return ERR_STORE;
     db_stmt *s = stmt(st, "INSERT INTO run_events(run_id,time_ms,level,message,span_id,"
-                               "trace_id,attributes) VALUES(?,?,?,?,?,?,?)");
+                               "trace_id,attributes,parent_id,duration_ns,is_error,is_partial,"
+                               "span_events) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, run_fid);
@@ -1878,13 +1888,19 @@ int store_event_insert(store *st, const char *run_fid, const store_event *ev)
     bind_text(s, 5, ev->span_id);
     bind_text(s, 6, ev->trace_id);
     bind_text(s, 7, ev->attributes);
+    bind_text(s, 8, ev->parent_id);
+    db_bind_int64(s, 9, ev->duration_ns);
+    db_bind_int64(s, 10, ev->is_error);
+    db_bind_int64(s, 11, ev->is_partial);
+    bind_text(s, 12, ev->span_events);
     return exec_write(st, s);
 }
 
 int store_event_each(store *st, const char *run_fid, void (*fn)(void *ud, const store_event *ev),
                      void *ud)
 {
-    db_stmt *s = stmt(st, "SELECT time_ms,level,message,span_id,trace_id,attributes FROM"
+    db_stmt *s = stmt(st, "SELECT time_ms,level,message,span_id,trace_id,attributes,"
+                               "parent_id,duration_ns,is_error,is_partial,span_events FROM"
                                " run_events WHERE run_id=? ORDER BY seq");
     if (!s)
         return ERR_STORE;
@@ -1898,6 +1914,11 @@ int store_event_each(store *st, const char *run_fid, void (*fn)(void *ud, const 
             .span_id = (const char *)db_column_text(s, 3),
             .trace_id = (const char *)db_column_text(s, 4),
             .attributes = (const char *)db_column_text(s, 5),
+            .parent_id = (const char *)db_column_text(s, 6),
+            .duration_ns = db_column_int64(s, 7),
+            .is_error = db_column_int64(s, 8),
+            .is_partial = db_column_int64(s, 9),
+            .span_events = (const char *)db_column_text(s, 10),
         };
         fn(ud, &ev);
     }

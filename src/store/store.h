@@ -375,8 +375,17 @@ int store_worker_count_version_prefix(store *st, const char *env_id, const char 
 /* Sets a queue's concurrency limit (-1 = none). */
 int store_queue_upsert(store *st, const char *env_id, const char *name, const char *friendly_id,
                        int64_t limit);
-/* A queue's limit: *limit = -1 when unlimited or unknown. */
-int store_queue_limit(store *st, const char *env_id, const char *name, int64_t *limit);
+/* What dequeue needs of a queue: its declared limit, pause and override. */
+typedef struct store_queue_limit_t {
+    char *name;
+    int64_t limit;    /* declared; -1: none */
+    int64_t paused;   /* 1: paused (queues API) */
+    int64_t override; /* -1: not overridden */
+} store_queue_limit_t;
+
+/* A queue's limits (l->name left NULL); an unknown queue reads as
+ * unlimited, not paused, not overridden. */
+int store_queue_limit(store *st, const char *env_id, const char *name, store_queue_limit_t *l);
 
 /* A dequeue unit: the queued runs of one queue and concurrency key (NULL:
  * none) of an environment. Dequeue visits units in turn. */
@@ -394,14 +403,36 @@ void store_units_free(store_unit *u, size_t n);
 int store_unit_candidates(store *st, const char *env_id, const store_unit *u, int64_t now,
                           size_t max, store_run **runs, size_t *n);
 
-typedef struct store_queue_limit_t {
-    char *name;
-    int64_t limit; /* -1: none */
-} store_queue_limit_t;
-
 /* Every declared queue of env with its limit; free with store_queue_limits_free. */
 int store_queue_limits(store *st, const char *env_id, store_queue_limit_t **limits, size_t *n);
 void store_queue_limits_free(store_queue_limit_t *l, size_t n);
+
+/* A queue row of the queues API (store/queues.c); store_queue_clear frees
+ * its strings. */
+typedef struct store_queue {
+    char *name;            /* "task/<id>" for a task's own queue */
+    char *friendly_id;     /* queue_<id> */
+    int64_t limit;         /* declared by the worker; -1: none */
+    int64_t paused;        /* 1: no dequeue */
+    int64_t override;      /* the overriding limit; -1: none */
+    int64_t overridden_at; /* ms; 0: not overridden */
+} store_queue;
+
+void store_queue_clear(store_queue *q);
+/* The queue of env by friendly id (by_id) or by name; ERR_NOT_FOUND. */
+int store_queue_get(store *st, const char *env_id, bool by_id, const char *key, store_queue *q);
+/* A page of env's queues in name order (offset, at most limit); *total
+ * counts them all. Caller clears each and frees *out. */
+int store_queue_list(store *st, const char *env_id, int64_t offset, int64_t limit,
+                     store_queue **out, size_t *n, int64_t *total);
+/* Sets paused (0/1), or the override (-1 and 0 clear it), of a queue. */
+int store_queue_set_paused(store *st, const char *env_id, const char *name, int64_t paused);
+int store_queue_set_override(store *st, const char *env_id, const char *name, int64_t override,
+                             int64_t overridden_at);
+/* Runs of a queue of env waiting in it (QUEUED) and holding its
+ * concurrency (PENDING_EXECUTING, EXECUTING, PENDING_CANCEL snapshots). */
+int store_queue_counts(store *st, const char *env_id, const char *name, int64_t *queued,
+                       int64_t *running);
 /* The newest worker of env with version (ERR_NOT_FOUND if none). */
 int store_worker_by_version(store *st, const char *env_id, const char *version, store_worker *w);
 /* Removes every blocker of a run (its waits are void: requeued or finished). */
@@ -426,13 +457,19 @@ int store_blocker_remove(store *st, const char *run_fid, const char *waitpoint_f
 /* The runs blocked by a waitpoint (malloc'd array of malloc'd friendly ids). */
 int store_blocked_runs(store *st, const char *waitpoint_fid, char ***runs, size_t *n);
 
+/* A run's OTLP event: a log record or a span (level "trace"). */
 typedef struct store_event {
     int64_t time_ms;
     const char *level;
     const char *message;
     const char *span_id;
     const char *trace_id;
-    const char *attributes; /* JSON object text */
+    const char *attributes;  /* JSON object text */
+    const char *parent_id;   /* the enclosing span; NULL: none */
+    int64_t duration_ns;     /* spans: end - start */
+    int64_t is_error;        /* an ERROR log, a span with status ERROR */
+    int64_t is_partial;      /* a span still open (its full one follows) */
+    const char *span_events; /* spans: JSON array text of its events, or NULL */
 } store_event;
 
 int store_event_insert(store *st, const char *run_fid, const store_event *ev);

@@ -3,7 +3,9 @@
 // Debian's chromium through playwright-core. The page follows one run with
 // useRealtimeRun while the test changes it over the API: the initial row,
 // live metadata, the final status; and a run's stream with useRealtimeStream
-// while the test appends to it. Runs twice: react-hooks 4.5.0 (with core
+// while the test appends to it; every run of a tag (useRealtimeRunsWithTag,
+// with a public token scoped to the tag) and of a batch (useRealtimeBatch,
+// with the batch's own token) as runs join and change. Runs twice: react-hooks 4.5.0 (with core
 // 4.5.0) and the latest 4.x (hooks-latest).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -12,6 +14,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 import { chromium } from "playwright-core";
+import { auth, configure } from "@trigger.dev/sdk";
 import { startTriggerd, freePort } from "../lib/triggerd.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -39,6 +42,7 @@ async function bundle(hooksPackage) {
 
 before(async () => {
   srv = await startTriggerd();
+  configure({ accessToken: srv.keys.dev, baseURL: srv.url });
   bundles["4.5.0"] = await bundle("@trigger.dev/react-hooks");
   bundles.latest = await bundle("hooks-latest");
   web = createServer((req, res) => {
@@ -146,5 +150,66 @@ for (const hooks of ["4.5.0", "latest"]) {
     } finally {
       await page.close();
     }
+  });
+}
+
+/** Opens the page on view with params; runs fn(page) and checks no page errors. */
+async function withPage(hooks, params, fn) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${webUrl}/?${new URLSearchParams({ hooks, api: srv.url, ...params })}`);
+  try {
+    await fn(page);
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+  }
+}
+
+const rows = (runs) =>
+  runs
+    .sort((a, b) => (a.id < b.id ? -1 : 1))
+    .map((r) => `${r.id}=${r.status}`)
+    .join("\n");
+
+for (const hooks of ["4.5.0", "latest"]) {
+  test(`useRealtimeRunsWithTag (react-hooks ${hooks}) follows every run of a tag, new ones included`, async () => {
+    const tag = `browser-tag-${hooks}-${Date.now()}`;
+    const trigger = async (t = tag) =>
+      (await (await api("POST", `/api/v1/tasks/browser-task/trigger`, { payload: {}, options: { delay: "1h", tags: [t] } })).json()).id;
+    const a = await trigger();
+    const b = await trigger();
+    await trigger(`${tag}-other`); // another tag: never shown
+    const token = await auth.createPublicToken({ scopes: { read: { tags: tag } } });
+    await withPage(hooks, { view: "tag", tag, token }, async (page) => {
+      const want = [{ id: a, status: "DELAYED" }, { id: b, status: "DELAYED" }];
+      await textOf(page, "#runs", (t) => t === rows(want), "the tag's runs");
+      const c = await trigger();
+      want.push({ id: c, status: "DELAYED" });
+      await textOf(page, "#runs", (t) => t === rows(want), "a run tagged after the page opened");
+      await api("POST", `/api/v2/runs/${a}/cancel`);
+      want[0].status = "CANCELED";
+      await textOf(page, "#runs", (t) => t === rows(want), "a status change");
+      assert.equal(await page.textContent("#count"), "3");
+    });
+  });
+
+  test(`useRealtimeBatch (react-hooks ${hooks}) follows the runs of a batch to their end, with the batch's token`, async () => {
+    const res = await api("POST", `/api/v1/tasks/batch`, {
+      items: [0, 1, 2].map((i) => ({ task: "browser-task", payload: { i }, options: { delay: "1h" } })),
+    });
+    const body = await res.json();
+    const token = res.headers.get("x-trigger-jwt");
+    assert.ok(token, "the batch response carries the batch's public token");
+    const want = body.runs.map((r) => ({ id: r.id, status: "DELAYED" }));
+    await withPage(hooks, { view: "batch", batch: body.id, token }, async (page) => {
+      await textOf(page, "#runs", (t) => t === rows(want), "the batch's runs");
+      for (const r of want) {
+        await api("POST", `/api/v2/runs/${r.id}/cancel`);
+        r.status = "CANCELED";
+      }
+      await textOf(page, "#runs", (t) => t === rows(want), "every run of the batch ended");
+    });
   });
 }

@@ -8,7 +8,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { tasks, batch, runs, NotFoundError, BadRequestError } from "./sdk.mjs";
-import { startServer, uid, rejectsApi, waitFor, listIds, pool, sorted } from "./helpers.mjs";
+import { startServer, uid, rejectsApi, waitFor, listIds, pool, sorted, apiClient } from "./helpers.mjs";
+import { FakeWorker } from "../integration/worker.mjs";
 
 let srv;
 before(async () => {
@@ -146,4 +147,37 @@ test("a batch of more than 1,000 items is refused at create (400)", async () => 
   assert.equal(err.phase, "create", `BatchTriggerError phase (got ${err.message})`);
   assert.ok(err.cause instanceof BadRequestError, `cause: ${err.cause?.constructor?.name} ${err.cause?.message}`);
   assert.match(err.cause.message, /exceeds maximum allowed of 1000/);
+});
+
+// [9] GET /api/v1/batches/{id}/results (ApiClient getBatchResults, parsed by
+// BatchTaskRunExecutionResult): the finished runs' results in item order.
+test("getBatchResults: finished runs in item order (ok, failed, cancelled); unfinished left out", async () => {
+  const task = uid("compat-batch-res-");
+  const w = new FakeWorker(srv);
+  await w.register([{ id: task, retry: { maxAttempts: 1 } }]);
+  const handle = await tasks.batchTrigger(task, [0, 1, 2, 3].map((i) => ({ payload: { i } })));
+  const b = await processed(handle.batchId, 4);
+  const [ok, bad, cancelled, open] = b.runs;
+  await w.run(ok);
+  assert.equal((await w.succeed(ok, { done: 0 })).status, 200);
+  await w.run(bad);
+  const snap = (await w.latest(bad)).snapshot.friendlyId;
+  const f = await w.completeRaw(bad, snap, { ok: false, error: { type: "BUILT_IN_ERROR", name: "Error", message: "no", stackTrace: "Error: no" } });
+  assert.equal(f.status, 200, f.text);
+  await runs.cancel(cancelled);
+  const client = apiClient();
+  const res = await waitFor(async () => {
+    const r = await client.getBatchResults(handle.batchId);
+    return r.items.length === 3 ? r : null;
+  }, { timeout: 10_000, what: "three results" });
+  assert.equal(res.id, handle.batchId);
+  assert.deepEqual(res.items.map((x) => x.id), [ok, bad, cancelled]);
+  assert.equal(res.items[0].ok, true);
+  assert.deepEqual(JSON.parse(res.items[0].output), { done: 0 });
+  assert.equal(res.items[0].taskIdentifier, task);
+  assert.equal(res.items[1].ok, false);
+  assert.equal(res.items[1].error.message, "no");
+  assert.deepEqual(res.items[2].error, { type: "INTERNAL_ERROR", code: "TASK_RUN_CANCELLED" });
+  assert.ok(!res.items.some((x) => x.id === open));
+  await rejectsApi(client.getBatchResults("batch_doesnotexist"), NotFoundError, 404, "Batch not found");
 });

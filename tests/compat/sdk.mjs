@@ -40,6 +40,7 @@ export const {
   envvars,
   sessions,
   schedules,
+  queues,
   ApiError,
   AuthenticationError,
   BadRequestError,

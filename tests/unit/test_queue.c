@@ -61,3 +61,24 @@ Test(queue, sorting_by_key_orders_a_mixed_queue_as_the_priority_doc_describes)
     cr_assert_eq(sorted[2], keys[1]); /* 1000 */
     cr_assert_eq(sorted[3], keys[3]); /* 2000 */
 }
+
+Test(queue, a_paused_queue_has_limit_zero_whatever_its_override)
+{
+    store_queue_limit_t l = {.limit = 5, .paused = 1, .override = 10};
+    cr_assert_eq(queue_effective_limit(&l), 0);
+    l.limit = -1;
+    l.override = -1;
+    cr_assert_eq(queue_effective_limit(&l), 0);
+}
+
+Test(queue, an_override_replaces_the_declared_limit_and_none_keeps_it)
+{
+    store_queue_limit_t l = {.limit = 1, .paused = 0, .override = 4};
+    cr_assert_eq(queue_effective_limit(&l), 4);
+    l.override = 0; /* an override of 0 takes nothing, as a pause */
+    cr_assert_eq(queue_effective_limit(&l), 0);
+    l.override = -1;
+    cr_assert_eq(queue_effective_limit(&l), 1);
+    l.limit = -1; /* no declared limit: the environment's applies */
+    cr_assert_eq(queue_effective_limit(&l), -1);
+}

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer, uid, sleep } from "../helpers.mjs";
-import { tasks, runs, wait, envvars, SDK_VERSION } from "../sdk.mjs";
+import { tasks, runs, wait, envvars, queues, SDK_VERSION, apiClientManager } from "../sdk.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const latest = process.env.TRIGGER_SDK === "latest";
@@ -538,6 +538,69 @@ async function eventsWith(runId, want) {
   }
   assert.fail(`missing log lines ${JSON.stringify(want.filter((w) => !events.some((e) => e.message === w)))}; last response: ${last}`);
 }
+
+// queues.pause / resume with the real CLI polling: nothing of a paused queue
+// runs, and a resume lets its run go without waiting for a poll interval.
+test("a paused queue's run waits QUEUED while the CLI polls, and runs as soon as it is resumed", { timeout: 60_000 }, async (tc) => {
+  const q = { type: "task", name: "dev-data-echo" };
+  const listed = [];
+  for await (const item of queues.list()) listed.push(item.name);
+  assert.ok(listed.includes("dev-data-echo"), `the fixture's task queues are listed: ${listed}`);
+  assert.equal((await queues.pause(q)).paused, true);
+  let resumed = false;
+  try {
+    const h = await tasks.trigger("dev-data-echo", { paused: true });
+    await sleep(3000);
+    assert.equal((await runs.retrieve(h.id)).status, "QUEUED");
+    assert.equal((await queues.retrieve(q)).queued, 1);
+    const t = Date.now();
+    assert.equal((await queues.resume(q)).paused, false);
+    resumed = true;
+    const run = await finished(h.id);
+    assertCompleted(run);
+    assert.deepEqual(run.output, { paused: true });
+    assert.ok(Date.now() - t < 10_000, `ran ${Date.now() - t} ms after the resume`);
+    tc.diagnostic(`resume to COMPLETED: ${Date.now() - t} ms`);
+  } finally {
+    if (!resumed) await queues.resume(q);
+  }
+});
+
+// The trace (GET /api/v1/runs/{id}/trace through the SDK's ApiClient) of a
+// run the real SDK executed: its attempt's spans under the run's span, the
+// logger lines under the span they were written in.
+test("a run's trace nests the attempt and its logs under the run's span; spans are retrieved", { timeout: 60_000 }, async () => {
+  const marker = uid("m");
+  const h = await tasks.trigger("dev-logs", { marker });
+  assertCompleted(await finished(h.id));
+  await eventsWith(h.id, [`dev-log three ${marker}`]);
+  const client = apiClientManager.clientOrThrow();
+  const flat = [];
+  const walk = (s, depth) => {
+    flat.push({ s, depth });
+    s.children.forEach((c) => walk(c, depth + 1));
+  };
+  let root;
+  for (let i = 0; i < 40; i++) {
+    root = (await client.retrieveRunTrace(h.id)).trace.rootSpan;
+    flat.length = 0;
+    walk(root, 0);
+    if (!flat.some(({ s }) => s.data.isPartial)) break;
+    await sleep(250);
+  }
+  assert.equal(root.data.taskSlug, "dev-logs");
+  assert.equal(root.data.isPartial, false);
+  assert.ok(root.children.length >= 1, JSON.stringify(root).slice(0, 800));
+  const line = flat.find(({ s }) => s.data.message === `dev-log one ${marker}`);
+  assert.ok(line, `the log line is in the trace: ${flat.map(({ s }) => s.data.message)}`);
+  assert.ok(line.depth >= 2, "a log line sits under the attempt's span, not the run's");
+  assert.equal(line.s.data.level, "INFO");
+  const detail = await client.retrieveSpan(h.id, line.s.id);
+  assert.equal(detail.message, `dev-log one ${marker}`);
+  assert.equal(detail.parentId, line.s.parentId);
+  const attempt = root.children[0];
+  assert.ok(attempt.data.duration > 0, `the attempt span has a duration: ${JSON.stringify(attempt.data)}`);
+});
 
 // Levels come from the OTLP severityNumber, as the real server's TaskEventLevel
 // (otlpTransform logLevelToEventLevel): DEBUG, INFO (logger.log and .info), WARN, ERROR,
