@@ -4,8 +4,9 @@
 # @trigger.dev/sdk, pinned 4.5 and the latest 4.x), browser (chromium), then
 # the unit and integration suites again on an ASan+UBSan build.
 #
-# The suites run in four lanes at once (the C binary's suites, the SDK and
-# browser suites, the dev-CLI suites of 4.5 and of the latest 4.x): every test starts its own triggerd on
+# The suites run in five lanes at once (the C binary's suites, the SDK and
+# browser suites, the dev-CLI suites of 4.5 and of the latest 4.x, the
+# integration and SDK suites on PostgreSQL): every test starts its own triggerd on
 # a free port with its own data dir, so lanes share nothing but the CPU.
 # Each lane's output is shown whole when it ends, with a line per step as
 # it finishes. TEST_SERIAL=1 runs the lanes one after another.
@@ -69,7 +70,21 @@ lane_cli48() {
     bash -c 'cd tests/compat && node --test --test-concurrency=1 dev/*.test.mjs'
 }
 
-lanes=(c sdk cli45 cli48)
+# The store on PostgreSQL (docs/store.md): one cluster for the lane, a
+# database per triggerd; the integration files (pg.test.mjs, which starts its
+# own cluster, already ran in lane c) and the SDK 4.5 compat suite.
+lane_pg() {
+  eval "$(node tests/lib/pg-cluster.mjs start)"
+  local files
+  files=$(ls tests/integration/*.test.mjs | grep -v '/pg.test.mjs$')
+  run pg "integration tests on PostgreSQL" env TRIGGERD_STORE=pg \
+    node --test --test-concurrency=1 $files
+  run pg "compat tests (@trigger.dev/sdk 4.5) on PostgreSQL" env TRIGGERD_STORE=pg \
+    npm --prefix tests/compat test
+  node tests/lib/pg-cluster.mjs stop "$TRIGGERD_PG_DIR"
+}
+
+lanes=(c sdk cli45 cli48 pg)
 t0=$SECONDS
 if [ "${TEST_SERIAL:-0}" = 1 ]; then
   for l in "${lanes[@]}"; do "lane_$l"; done

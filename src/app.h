@@ -27,6 +27,7 @@ typedef struct app_config {
     char listen_host[128];
     int listen_port;
     char data_dir[1024];
+    char database_url[1024]; /* postgres://...: the store on PostgreSQL; "" SQLite */
     char public_url[512]; /* origin used in URLs we hand out */
     bool sync_full;       /* synchronous=FULL */
     int64_t rate_limit;   /* requests per rate window per environment; 0 = off */

@@ -2,6 +2,7 @@
  * main.c - flags, configuration, start and stop.
  *
  *   triggerd [--listen HOST:PORT] [--data DIR] [--sync full|normal]
+ *            [--database-url postgres://...]
  *            [--rate-limit N] [--public-url URL] [--heartbeat-timeout MS]
  *   triggerd keys --data DIR [--json]
  *   triggerd rotate-key --data DIR --env dev|stg|prod [--key-grace MS]
@@ -33,6 +34,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: triggerd [--listen HOST:PORT] [--data DIR] [--sync full|normal]\n"
+            "                [--database-url postgres://...]\n"
             "                [--rate-limit N] [--public-url URL] [--heartbeat-timeout MS]\n"
             "       triggerd keys --data DIR [--json]\n"
             "       triggerd rotate-key --data DIR --env dev|stg|prod [--key-grace MS]\n"
@@ -99,6 +101,8 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
     snprintf(cfg->listen_host, sizeof cfg->listen_host, "127.0.0.1");
     cfg->listen_port = 3030;
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", envv("TRIGGERD_DATA") ?: "./data");
+    snprintf(cfg->database_url, sizeof cfg->database_url, "%s",
+             envv("TRIGGERD_DATABASE_URL") ?: "");
     cfg->sync_full = true;
     cfg->rate_limit = 3000;
     cfg->rate_window_ms = 10000;
@@ -164,6 +168,8 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
         } else if (strcmp(a, "--key-grace") == 0) {
             if (parse_count(v, &cfg->key_grace_ms))
                 return -1;
+        } else if (strcmp(a, "--database-url") == 0) {
+            snprintf(cfg->database_url, sizeof cfg->database_url, "%s", v);
         } else if (strcmp(a, "--public-url") == 0) {
             snprintf(cfg->public_url, sizeof cfg->public_url, "%s", v);
         } else if (strcmp(a, "--env") == 0) {
@@ -186,7 +192,8 @@ static store *open_store(const app_config *cfg, bool deferred_sync)
     }
     char path[1100];
     snprintf(path, sizeof path, "%s/triggerd.db", cfg->data_dir);
-    store_options so = {.path = path, .sync_full = cfg->sync_full, .deferred_sync = deferred_sync};
+    store_options so = {.path = path, .sync_full = cfg->sync_full, .deferred_sync = deferred_sync,
+                       .database_url = cfg->database_url};
     return store_open(&so);
 }
 

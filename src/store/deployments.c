@@ -62,7 +62,7 @@ int store_deployment_update(store *st, const store_deployment *d)
 
 static int one2(store *st, const char *sql, const char *a, const char *b, store_deployment *d)
 {
-    sqlite3_stmt *q = store__stmt(st, sql);
+    db_stmt *q = store__stmt(st, sql);
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, a);
@@ -105,7 +105,7 @@ int store_deployment_list(store *st, const char *env_id, const char *status, int
                           size_t *n)
 {
     static char buf[4400];
-    sqlite3_stmt *q = store__stmt(
+    db_stmt *q = store__stmt(
         st, with_tail(buf, sizeof buf,
                       "WHERE env_id=?1 AND (?2 IS NULL OR status=?2) AND (?3=0 OR seq<?3)"
                       " AND (?4=0 OR created_at>=?4) AND (?5=0 OR created_at<=?5)"
@@ -114,33 +114,33 @@ int store_deployment_list(store *st, const char *env_id, const char *status, int
         return ERR_STORE;
     store__bind_text(q, 1, env_id);
     store__bind_text(q, 2, status);
-    sqlite3_bind_int64(q, 3, before_seq);
-    sqlite3_bind_int64(q, 4, from);
-    sqlite3_bind_int64(q, 5, to);
-    sqlite3_bind_int64(q, 6, limit);
+    db_bind_int64(q, 3, before_seq);
+    db_bind_int64(q, 4, from);
+    db_bind_int64(q, 5, to);
+    db_bind_int64(q, 6, limit);
     return store__read_rows(st, q, &DEP_ROW, (void **)out, n);
 }
 
 int store_deployment_count_version_prefix(store *st, const char *env_id, const char *prefix,
                                           int64_t *count)
 {
-    sqlite3_stmt *q = store__stmt(
+    db_stmt *q = store__stmt(
         st, "SELECT COUNT(*) FROM deployments WHERE env_id=? AND substr(version,1,length(?))=?");
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, env_id);
     store__bind_text(q, 2, prefix);
     store__bind_text(q, 3, prefix);
-    int rc = sqlite3_step(q);
-    *count = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-    sqlite3_reset(q);
-    return rc == SQLITE_ROW ? 0 : store__fail(st, "count deployments");
+    int rc = db_step(q);
+    *count = rc == DB_ROW ? db_column_int64(q, 0) : 0;
+    db_reset(q);
+    return rc == DB_ROW ? 0 : store__fail(st, "count deployments");
 }
 
 int store_deployment_unfinished(store *st, store_deployment **out, size_t *n)
 {
     static char buf[4200];
-    sqlite3_stmt *q = store__stmt(
+    db_stmt *q = store__stmt(
         st, with_tail(buf, sizeof buf,
                       "WHERE status IN ('PENDING','BUILDING','DEPLOYING') ORDER BY seq"));
     if (!q)
@@ -151,7 +151,7 @@ int store_deployment_unfinished(store *st, store_deployment **out, size_t *n)
 int store_deployment_promoted_all(store *st, store_deployment **out, size_t *n)
 {
     static char buf[4300];
-    sqlite3_stmt *q = store__stmt(
+    db_stmt *q = store__stmt(
         st, with_tail(buf, sizeof buf,
                       "WHERE friendly_id IN (SELECT deployment_id FROM deployment_promotions)"
                       " ORDER BY seq"));
@@ -163,7 +163,7 @@ int store_deployment_promoted_all(store *st, store_deployment **out, size_t *n)
 int store_deployment_unpromoted(store *st, store_deployment **out, size_t *n)
 {
     static char buf[4300];
-    sqlite3_stmt *q = store__stmt(
+    db_stmt *q = store__stmt(
         st, with_tail(buf, sizeof buf,
                       "WHERE status='DEPLOYED' AND friendly_id NOT IN"
                       " (SELECT deployment_id FROM deployment_promotions) ORDER BY seq DESC"));
@@ -174,24 +174,24 @@ int store_deployment_unpromoted(store *st, store_deployment **out, size_t *n)
 
 int store_promotion_get(store *st, const char *env_id, char *fid, size_t cap)
 {
-    sqlite3_stmt *q =
+    db_stmt *q =
         store__stmt(st, "SELECT deployment_id FROM deployment_promotions WHERE env_id=?");
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, env_id);
     fid[0] = 0;
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-        snprintf(fid, cap, "%s", (const char *)sqlite3_column_text(q, 0));
-    sqlite3_reset(q);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store__fail(st, "promotion");
+    int rc = db_step(q);
+    if (rc == DB_ROW)
+        snprintf(fid, cap, "%s", (const char *)db_column_text(q, 0));
+    db_reset(q);
+    return rc == DB_ROW || rc == DB_DONE ? 0 : store__fail(st, "promotion");
 }
 
 int store_promotion_set(store *st, const char *env_id, const char *deployment_fid, int64_t now)
 {
     if (store__begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *q = store__stmt(st, "INSERT INTO deployment_promotions(env_id, deployment_id,"
+    db_stmt *q = store__stmt(st, "INSERT INTO deployment_promotions(env_id, deployment_id,"
                                       " promoted_at) VALUES(?,?,?) ON CONFLICT(env_id) DO UPDATE"
                                       " SET deployment_id=excluded.deployment_id,"
                                       " promoted_at=excluded.promoted_at");
@@ -199,22 +199,22 @@ int store_promotion_set(store *st, const char *env_id, const char *deployment_fi
         return ERR_STORE;
     store__bind_text(q, 1, env_id);
     store__bind_text(q, 2, deployment_fid);
-    sqlite3_bind_int64(q, 3, now);
+    db_bind_int64(q, 3, now);
     return store__exec_write(st, q);
 }
 
 int store_runs_locked_open(store *st, const char *env_id, const char *version, int64_t below,
                            bool *any)
 {
-    sqlite3_stmt *q = store__stmt(st, "SELECT EXISTS(SELECT 1 FROM runs WHERE env_id=? AND"
+    db_stmt *q = store__stmt(st, "SELECT EXISTS(SELECT 1 FROM runs WHERE env_id=? AND"
                                       " lock_to_version=? AND status<?)");
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, env_id);
     store__bind_text(q, 2, version);
-    sqlite3_bind_int64(q, 3, below);
-    int rc = sqlite3_step(q);
-    *any = rc == SQLITE_ROW && sqlite3_column_int64(q, 0) != 0;
-    sqlite3_reset(q);
-    return rc == SQLITE_ROW ? 0 : store__fail(st, "runs locked open");
+    db_bind_int64(q, 3, below);
+    int rc = db_step(q);
+    *any = rc == DB_ROW && db_column_int64(q, 0) != 0;
+    db_reset(q);
+    return rc == DB_ROW ? 0 : store__fail(st, "runs locked open");
 }

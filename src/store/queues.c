@@ -12,9 +12,9 @@
 
 #define QUEUE_COLS "name, friendly_id, concurrency_limit, paused, override_limit, overridden_at"
 
-static char *dup_col(sqlite3_stmt *s, int i)
+static char *dup_col(db_stmt *s, int i)
 {
-    const unsigned char *t = sqlite3_column_text(s, i);
+    const unsigned char *t = db_column_text(s, i);
     if (!t)
         return NULL;
     char *d = strdup((const char *)t);
@@ -23,14 +23,14 @@ static char *dup_col(sqlite3_stmt *s, int i)
     return d;
 }
 
-static void read_queue(sqlite3_stmt *s, store_queue *q)
+static void read_queue(db_stmt *s, store_queue *q)
 {
     q->name = dup_col(s, 0);
     q->friendly_id = dup_col(s, 1);
-    q->limit = sqlite3_column_int64(s, 2);
-    q->paused = sqlite3_column_int64(s, 3);
-    q->override = sqlite3_column_int64(s, 4);
-    q->overridden_at = sqlite3_column_int64(s, 5);
+    q->limit = db_column_int64(s, 2);
+    q->paused = db_column_int64(s, 3);
+    q->override = db_column_int64(s, 4);
+    q->overridden_at = db_column_int64(s, 5);
 }
 
 void store_queue_clear(store_queue *q)
@@ -42,20 +42,20 @@ void store_queue_clear(store_queue *q)
 
 int store_queue_get(store *st, const char *env_id, bool by_id, const char *key, store_queue *q)
 {
-    sqlite3_stmt *s =
+    db_stmt *s =
         store__stmt(st, by_id ? "SELECT " QUEUE_COLS " FROM queues WHERE env_id=? AND friendly_id=?"
                               : "SELECT " QUEUE_COLS " FROM queues WHERE env_id=? AND name=?");
     if (!s)
         return ERR_STORE;
     store__bind_text(s, 1, env_id);
     store__bind_text(s, 2, key);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
+    int rc = db_step(s);
+    if (rc == DB_ROW)
         read_queue(s, q);
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW)
+    db_reset(s);
+    if (rc == DB_ROW)
         return 0;
-    return rc == SQLITE_DONE ? ERR_NOT_FOUND : store__fail(st, "queue");
+    return rc == DB_DONE ? ERR_NOT_FOUND : store__fail(st, "queue");
 }
 
 int store_queue_list(store *st, const char *env_id, int64_t offset, int64_t limit,
@@ -63,14 +63,14 @@ int store_queue_list(store *st, const char *env_id, int64_t offset, int64_t limi
 {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *s = store__stmt(st, "SELECT COUNT(*) FROM queues WHERE env_id=?");
+    db_stmt *s = store__stmt(st, "SELECT COUNT(*) FROM queues WHERE env_id=?");
     if (!s)
         return ERR_STORE;
     store__bind_text(s, 1, env_id);
-    int rc = sqlite3_step(s);
-    *total = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW)
+    int rc = db_step(s);
+    *total = rc == DB_ROW ? db_column_int64(s, 0) : 0;
+    db_reset(s);
+    if (rc != DB_ROW)
         return store__fail(st, "queue count");
     /* the platform's orderableName: a task queue sorts by its task id */
     s = store__stmt(st, "SELECT " QUEUE_COLS " FROM queues WHERE env_id=? ORDER BY CASE WHEN"
@@ -79,11 +79,11 @@ int store_queue_list(store *st, const char *env_id, int64_t offset, int64_t limi
     if (!s)
         return ERR_STORE;
     store__bind_text(s, 1, env_id);
-    sqlite3_bind_int64(s, 2, limit);
-    sqlite3_bind_int64(s, 3, offset);
+    db_bind_int64(s, 2, limit);
+    db_bind_int64(s, 3, offset);
     store_queue *q = NULL;
     size_t cnt = 0, cap = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = db_step(s)) == DB_ROW) {
         if (cnt == cap) {
             cap = cap ? cap * 2 : 16;
             q = realloc(q, cap * sizeof *q);
@@ -92,8 +92,8 @@ int store_queue_list(store *st, const char *env_id, int64_t offset, int64_t limi
         }
         read_queue(s, &q[cnt++]);
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    db_reset(s);
+    if (rc != DB_DONE) {
         for (size_t i = 0; i < cnt; i++)
             store_queue_clear(&q[i]);
         free(q);
@@ -108,10 +108,10 @@ int store_queue_set_paused(store *st, const char *env_id, const char *name, int6
 {
     if (store__begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = store__stmt(st, "UPDATE queues SET paused=? WHERE env_id=? AND name=?");
+    db_stmt *s = store__stmt(st, "UPDATE queues SET paused=? WHERE env_id=? AND name=?");
     if (!s)
         return ERR_STORE;
-    sqlite3_bind_int64(s, 1, paused);
+    db_bind_int64(s, 1, paused);
     store__bind_text(s, 2, env_id);
     store__bind_text(s, 3, name);
     return store__exec_write(st, s);
@@ -122,12 +122,12 @@ int store_queue_set_override(store *st, const char *env_id, const char *name, in
 {
     if (store__begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = store__stmt(st, "UPDATE queues SET override_limit=?, overridden_at=?"
+    db_stmt *s = store__stmt(st, "UPDATE queues SET override_limit=?, overridden_at=?"
                                       " WHERE env_id=? AND name=?");
     if (!s)
         return ERR_STORE;
-    sqlite3_bind_int64(s, 1, overridden_at ? override : -1);
-    sqlite3_bind_int64(s, 2, overridden_at);
+    db_bind_int64(s, 1, overridden_at ? override : -1);
+    db_bind_int64(s, 2, overridden_at);
     store__bind_text(s, 3, env_id);
     store__bind_text(s, 4, name);
     return store__exec_write(st, s);
@@ -135,15 +135,15 @@ int store_queue_set_override(store *st, const char *env_id, const char *name, in
 
 static int count(store *st, const char *sql, const char *env_id, const char *name, int64_t *out)
 {
-    sqlite3_stmt *s = store__stmt(st, sql);
+    db_stmt *s = store__stmt(st, sql);
     if (!s)
         return ERR_STORE;
     store__bind_text(s, 1, env_id);
     store__bind_text(s, 2, name);
-    int rc = sqlite3_step(s);
-    *out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : store__fail(st, "queue counts");
+    int rc = db_step(s);
+    *out = rc == DB_ROW ? db_column_int64(s, 0) : 0;
+    db_reset(s);
+    return rc == DB_ROW ? 0 : store__fail(st, "queue counts");
 }
 
 int store_queue_counts(store *st, const char *env_id, const char *name, int64_t *queued,

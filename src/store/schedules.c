@@ -78,7 +78,7 @@ void store_schedule_instance_clear(store_schedule_instance *i)
 int store_schedule_insert(store *st, store_schedule *s)
 {
     int rc = store__insert_row(st, sched_sql()->insert, &SCHED_ROW, s);
-    if (rc && sqlite3_extended_errcode(store__db(st)) == SQLITE_CONSTRAINT_UNIQUE)
+    if (rc && store__conflict(st))
         return ERR_CONFLICT;
     return rc;
 }
@@ -92,7 +92,7 @@ static int exec1(store *st, const char *sql, const char *a, const char *b)
 {
     if (store__begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *q = store__stmt(st, sql);
+    db_stmt *q = store__stmt(st, sql);
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, a);
@@ -115,7 +115,7 @@ int store_schedule_get(store *st, const char *project_id, const char *key, store
                                            "WHERE project_id=? AND friendly_id=?")
                                : with_tail(by_dedup, sizeof by_dedup, sched_sql()->select,
                                            "WHERE project_id=? AND dedup_key=?");
-    sqlite3_stmt *q = store__stmt(st, sql);
+    db_stmt *q = store__stmt(st, sql);
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, project_id);
@@ -126,7 +126,7 @@ int store_schedule_get(store *st, const char *project_id, const char *key, store
 int store_schedule_by_id(store *st, const char *id, store_schedule *s)
 {
     static char buf[4200];
-    sqlite3_stmt *q =
+    db_stmt *q =
         store__stmt(st, with_tail(buf, sizeof buf, sched_sql()->select, "WHERE id=?"));
     if (!q)
         return ERR_STORE;
@@ -141,13 +141,13 @@ int store_schedule_list(store *st, const char *project_id, const char *env_id, i
     static const char *count_sql =
         "SELECT COUNT(*) FROM schedules s WHERE s.project_id=? AND EXISTS (SELECT 1 FROM"
         " schedule_instances i WHERE i.schedule_id=s.id AND i.env_id=?)";
-    sqlite3_stmt *q = store__stmt(st, count_sql);
+    db_stmt *q = store__stmt(st, count_sql);
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, project_id);
     store__bind_text(q, 2, env_id);
-    *total = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-    sqlite3_reset(q);
+    *total = db_step(q) == DB_ROW ? db_column_int64(q, 0) : 0;
+    db_reset(q);
     q = store__stmt(st,
                     with_tail(buf, sizeof buf, sched_sql()->select,
                               "WHERE project_id=? AND EXISTS (SELECT 1 FROM schedule_instances i"
@@ -157,15 +157,15 @@ int store_schedule_list(store *st, const char *project_id, const char *env_id, i
         return ERR_STORE;
     store__bind_text(q, 1, project_id);
     store__bind_text(q, 2, env_id);
-    sqlite3_bind_int64(q, 3, limit);
-    sqlite3_bind_int64(q, 4, offset);
+    db_bind_int64(q, 3, limit);
+    db_bind_int64(q, 4, offset);
     return store__read_rows(st, q, &SCHED_ROW, (void **)out, n);
 }
 
 int store_schedule_declarative(store *st, const char *project_id, store_schedule **out, size_t *n)
 {
     static char buf[4200];
-    sqlite3_stmt *q =
+    db_stmt *q =
         store__stmt(st, with_tail(buf, sizeof buf, sched_sql()->select,
                                   "WHERE project_id=? AND type='DECLARATIVE' ORDER BY seq"));
     if (!q)
@@ -193,7 +193,7 @@ int store_instance_delete(store *st, const char *schedule_id, const char *env_id
 int store_instances_of(store *st, const char *schedule_id, store_schedule_instance **out, size_t *n)
 {
     static char buf[4200];
-    sqlite3_stmt *q = store__stmt(
+    db_stmt *q = store__stmt(
         st, with_tail(buf, sizeof buf, inst_sql()->select, "WHERE schedule_id=? ORDER BY seq"));
     if (!q)
         return ERR_STORE;
@@ -204,26 +204,26 @@ int store_instances_of(store *st, const char *schedule_id, store_schedule_instan
 int store_instance_due(store *st, int64_t now, size_t max, store_schedule_instance **out, size_t *n)
 {
     static char buf[4200];
-    sqlite3_stmt *q =
+    db_stmt *q =
         store__stmt(st, with_tail(buf, sizeof buf, inst_sql()->select,
                                   "WHERE next_at>0 AND next_at<=? ORDER BY next_at, seq LIMIT ?"));
     if (!q)
         return ERR_STORE;
-    sqlite3_bind_int64(q, 1, now);
-    sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
+    db_bind_int64(q, 1, now);
+    db_bind_int64(q, 2, (int64_t)max);
     return store__read_rows(st, q, &INST_ROW, (void **)out, n);
 }
 
 int store_instance_next_due(store *st, int64_t *at)
 {
     *at = 0;
-    sqlite3_stmt *q =
+    db_stmt *q =
         store__stmt(st, "SELECT MIN(next_at) FROM schedule_instances WHERE next_at>0");
     if (!q)
         return ERR_STORE;
-    if (sqlite3_step(q) == SQLITE_ROW)
-        *at = sqlite3_column_int64(q, 0);
-    sqlite3_reset(q);
+    if (db_step(q) == DB_ROW)
+        *at = db_column_int64(q, 0);
+    db_reset(q);
     return 0;
 }
 
@@ -233,16 +233,16 @@ int store_instance_advance(store *st, int64_t seq, int64_t expect, int64_t next_
     *won = false;
     if (store__begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *q = store__stmt(st, "UPDATE schedule_instances SET next_at=?, last_at=?"
+    db_stmt *q = store__stmt(st, "UPDATE schedule_instances SET next_at=?, last_at=?"
                                       " WHERE seq=? AND next_at=?");
     if (!q)
         return ERR_STORE;
-    sqlite3_bind_int64(q, 1, next_at);
-    sqlite3_bind_int64(q, 2, last_at);
-    sqlite3_bind_int64(q, 3, seq);
-    sqlite3_bind_int64(q, 4, expect);
+    db_bind_int64(q, 1, next_at);
+    db_bind_int64(q, 2, last_at);
+    db_bind_int64(q, 3, seq);
+    db_bind_int64(q, 4, expect);
     if (store__exec_write(st, q))
         return ERR_STORE;
-    *won = sqlite3_changes(store__db(st)) == 1;
+    *won = store__changes(st) == 1;
     return 0;
 }

@@ -57,7 +57,7 @@ void store_session_clear(store_session *s)
 /* ERR_CONFLICT for a unique-constraint failure of the last write. */
 static int write_result(store *st, int rc)
 {
-    if (rc && sqlite3_extended_errcode(store__db(st)) == SQLITE_CONSTRAINT_UNIQUE)
+    if (rc && store__conflict(st))
         return ERR_CONFLICT;
     return rc;
 }
@@ -82,7 +82,7 @@ int store_session_get(store *st, const char *env_id, const char *key, store_sess
                  sql()->select);
     }
     bool friendly = strncmp(key, "session_", 8) == 0;
-    sqlite3_stmt *q = store__stmt(st, friendly ? by_friendly : by_external);
+    db_stmt *q = store__stmt(st, friendly ? by_friendly : by_external);
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, env_id);
@@ -102,18 +102,18 @@ int store_session_claim(store *st, const char *session_id, int64_t version, cons
     static const char *exact = "UPDATE sessions SET current_run_id=?,"
                                " current_run_version=current_run_version+1, updated_at=?"
                                " WHERE id=? AND current_run_version=? AND current_run_id=?";
-    sqlite3_stmt *q = store__stmt(st, expect_run ? exact : any);
+    db_stmt *q = store__stmt(st, expect_run ? exact : any);
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, run_id);
-    sqlite3_bind_int64(q, 2, now);
+    db_bind_int64(q, 2, now);
     store__bind_text(q, 3, session_id);
-    sqlite3_bind_int64(q, 4, version);
+    db_bind_int64(q, 4, version);
     if (expect_run)
         store__bind_text(q, 5, expect_run);
     if (store__exec_write(st, q))
         return ERR_STORE;
-    *won = sqlite3_changes(store__db(st)) == 1;
+    *won = store__changes(st) == 1;
     return 0;
 }
 
@@ -122,14 +122,14 @@ int store_session_run_add(store *st, const char *session_id, const char *run_id,
 {
     if (store__begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *q = store__stmt(st, "INSERT OR IGNORE INTO session_runs(run_id,session_id,"
+    db_stmt *q = store__stmt(st, "INSERT OR IGNORE INTO session_runs(run_id,session_id,"
                                       "reason,triggered_at) VALUES(?,?,?,?)");
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, run_id);
     store__bind_text(q, 2, session_id);
     store__bind_text(q, 3, reason);
-    sqlite3_bind_int64(q, 4, now);
+    db_bind_int64(q, 4, now);
     return store__exec_write(st, q);
 }
 
@@ -138,17 +138,17 @@ int store_session_runs_each(store *st, const char *session_id,
                                        int64_t at),
                             void *ud)
 {
-    sqlite3_stmt *q = store__stmt(st, "SELECT run_id,reason,triggered_at FROM session_runs"
+    db_stmt *q = store__stmt(st, "SELECT run_id,reason,triggered_at FROM session_runs"
                                       " WHERE session_id=? ORDER BY triggered_at, rowid");
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, session_id);
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-        fn(ud, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1),
-           sqlite3_column_int64(q, 2));
-    sqlite3_reset(q);
-    return rc == SQLITE_DONE ? 0 : store__fail(st, "session runs");
+    while ((rc = db_step(q)) == DB_ROW)
+        fn(ud, (const char *)db_column_text(q, 0), (const char *)db_column_text(q, 1),
+           db_column_int64(q, 2));
+    db_reset(q);
+    return rc == DB_DONE ? 0 : store__fail(st, "session runs");
 }
 
 /* Appends " AND col IN (?,...)" for n values. */
@@ -208,8 +208,8 @@ int store_session_list(store *st, const store_session_filter *f, store_session *
         len += (size_t)snprintf(q + len, cap - len, " AND seq<%lld", (long long)f->after_seq);
     snprintf(q + len, cap - len, " ORDER BY seq %s LIMIT %d", backward ? "ASC" : "DESC",
              f->limit + 1);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(store__db(st), q, -1, &s, NULL) != SQLITE_OK)
+    db_stmt *s = NULL;
+    if (store__prepare(st, q, &s) != 0)
         return store__fail(st, "session list prepare");
     int i = 1;
     store__bind_text(s, i++, f->env_id);
@@ -222,7 +222,7 @@ int store_session_list(store *st, const store_session_filter *f, store_session *
     if (f->external_id)
         store__bind_text(s, i++, f->external_id);
     int rc = store__read_rows(st, s, &SESSION_ROW, (void **)out, n);
-    sqlite3_finalize(s);
+    store__finalize(s);
     if (rc)
         return rc;
     *has_more = *n > (size_t)f->limit;
@@ -244,7 +244,7 @@ int store_session_wait_add(store *st, const char *env_id, const char *key, const
 {
     if (store__begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *q =
+    db_stmt *q =
         store__stmt(st, "INSERT OR REPLACE INTO session_waits(env_id,skey,io,waitpoint_id,"
                         "expires_at) VALUES(?,?,?,?,?)");
     if (!q)
@@ -253,7 +253,7 @@ int store_session_wait_add(store *st, const char *env_id, const char *key, const
     store__bind_text(q, 2, key);
     store__bind_text(q, 3, io);
     store__bind_text(q, 4, wp_id);
-    sqlite3_bind_int64(q, 5, expires_at);
+    db_bind_int64(q, 5, expires_at);
     return store__exec_write(st, q);
 }
 
@@ -262,7 +262,7 @@ int store_session_wait_drain(store *st, const char *env_id, const char *key, con
 {
     *ids = NULL;
     *n = 0;
-    sqlite3_stmt *q = store__stmt(st, "SELECT waitpoint_id,expires_at FROM session_waits"
+    db_stmt *q = store__stmt(st, "SELECT waitpoint_id,expires_at FROM session_waits"
                                       " WHERE env_id=? AND skey=? AND io=?");
     if (!q)
         return ERR_STORE;
@@ -271,8 +271,8 @@ int store_session_wait_drain(store *st, const char *env_id, const char *key, con
     store__bind_text(q, 3, io);
     size_t cap = 0;
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (sqlite3_column_int64(q, 1) < now)
+    while ((rc = db_step(q)) == DB_ROW) {
+        if (db_column_int64(q, 1) < now)
             continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 4;
@@ -281,14 +281,14 @@ int store_session_wait_drain(store *st, const char *env_id, const char *key, con
                 abort();
             *ids = grown;
         }
-        (*ids)[(*n)++] = strdup((const char *)sqlite3_column_text(q, 0));
+        (*ids)[(*n)++] = strdup((const char *)db_column_text(q, 0));
     }
-    sqlite3_reset(q);
-    if (rc != SQLITE_DONE)
+    db_reset(q);
+    if (rc != DB_DONE)
         return store__fail(st, "session waits");
     if (store__begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *d =
+    db_stmt *d =
         store__stmt(st, "DELETE FROM session_waits WHERE env_id=? AND skey=? AND io=?");
     if (!d)
         return ERR_STORE;
@@ -303,7 +303,7 @@ int store_session_wait_remove(store *st, const char *env_id, const char *key, co
 {
     if (store__begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *d = store__stmt(st, "DELETE FROM session_waits WHERE env_id=? AND skey=?"
+    db_stmt *d = store__stmt(st, "DELETE FROM session_waits WHERE env_id=? AND skey=?"
                                       " AND io=? AND waitpoint_id=?");
     if (!d)
         return ERR_STORE;
@@ -320,21 +320,21 @@ int store_session_part_claim(store *st, const char *dkey, int64_t now, int64_t e
     *claimed = false;
     if (store__begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *p = store__stmt(st, "DELETE FROM session_parts WHERE expires_at<?");
+    db_stmt *p = store__stmt(st, "DELETE FROM session_parts WHERE expires_at<?");
     if (!p)
         return ERR_STORE;
-    sqlite3_bind_int64(p, 1, now);
+    db_bind_int64(p, 1, now);
     if (store__exec_write(st, p))
         return ERR_STORE;
-    sqlite3_stmt *q =
+    db_stmt *q =
         store__stmt(st, "INSERT OR IGNORE INTO session_parts(dkey,expires_at) VALUES(?,?)");
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, dkey);
-    sqlite3_bind_int64(q, 2, expires_at);
+    db_bind_int64(q, 2, expires_at);
     if (store__exec_write(st, q))
         return ERR_STORE;
-    *claimed = sqlite3_changes(store__db(st)) > 0;
+    *claimed = store__changes(st) > 0;
     return 0;
 }
 
@@ -342,7 +342,7 @@ int store_session_part_release(store *st, const char *dkey)
 {
     if (store__begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *d = store__stmt(st, "DELETE FROM session_parts WHERE dkey=?");
+    db_stmt *d = store__stmt(st, "DELETE FROM session_parts WHERE dkey=?");
     if (!d)
         return ERR_STORE;
     store__bind_text(d, 1, dkey);

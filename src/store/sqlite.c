@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "store/migrations.h"
+#include "store/pg.h"
 #include "store/sqlite_internal.h"
 #include "util/err.h"
 
@@ -174,7 +175,8 @@ static const col worker_cols[] = {
 };
 
 struct store {
-    sqlite3 *db;
+    sqlite3 *db;  /* NULL on PostgreSQL */
+    store_pg *pg; /* NULL on SQLite */
     bool in_tx;
     bool deferred_sync;
     char *wal_path;
@@ -186,7 +188,7 @@ struct store {
     int64_t change_seq; /* the last change number handed out (runs.change_seq) */
     struct {
         const char *sql;
-        sqlite3_stmt *st;
+        db_stmt st;
     } cache[STMT_CACHE];
     /* update_row writes only the columns that changed: the current row is
      * read by its table's reader, and each set of changed columns has its own
@@ -243,26 +245,29 @@ static const char *const run_fixed[] = {"id", "friendly_id", "env_id", "task", N
 
 /* Returns a cached prepared statement for a SQL string with static storage
  * (cached by pointer), reset and with bindings cleared. */
-static sqlite3_stmt *stmt(store *st, const char *sql)
+static db_stmt *stmt(store *st, const char *sql)
 {
     size_t h = ((uintptr_t)sql >> 3) % STMT_CACHE;
     for (size_t i = 0; i < STMT_CACHE; i++) {
         size_t k = (h + i) % STMT_CACHE;
         if (st->cache[k].sql == sql) {
-            sqlite3_reset(st->cache[k].st);
-            sqlite3_clear_bindings(st->cache[k].st);
-            return st->cache[k].st;
+            db_reset(&st->cache[k].st);
+            db_clear_bindings(&st->cache[k].st);
+            return &st->cache[k].st;
         }
         if (!st->cache[k].sql) {
-            sqlite3_stmt *s = NULL;
-            if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
-                SQLITE_OK) {
+            db_stmt s = {0};
+            if (st->pg) {
+                if (!(s.pq = pg_prepare(st->pg, sql, true)))
+                    return NULL;
+            } else if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s.lt,
+                                          NULL) != SQLITE_OK) {
                 fprintf(stderr, "store: prepare failed: %s\n  %s\n", sqlite3_errmsg(st->db), sql);
                 return NULL;
             }
             st->cache[k].sql = sql;
             st->cache[k].st = s;
-            return s;
+            return &st->cache[k].st;
         }
     }
     fprintf(stderr, "store: statement cache full\n");
@@ -273,7 +278,7 @@ static bool exists(store *st, const char *sql, const char *v);
 
 static int fail(store *st, const char *what)
 {
-    fprintf(stderr, "store: %s: %s\n", what, sqlite3_errmsg(st->db));
+    fprintf(stderr, "store: %s: %s\n", what, st->pg ? pg_errmsg(st->pg) : sqlite3_errmsg(st->db));
     return ERR_STORE;
 }
 
@@ -282,47 +287,47 @@ static int fail(store *st, const char *what)
  * time). Returns the SQLite result. */
 static int exec_cached(store *st, const char *sql)
 {
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return SQLITE_ERROR;
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    int rc = db_step(s);
+    db_reset(s);
+    return rc == DB_DONE ? SQLITE_OK : rc;
 }
 
 static int begin_write(store *st)
 {
     if (st->in_tx)
         return 0;
-    if (exec_cached(st, "BEGIN IMMEDIATE") != SQLITE_OK)
+    if (st->pg ? pg_begin(st->pg) != 0 : exec_cached(st, "BEGIN IMMEDIATE") != SQLITE_OK)
         return fail(st, "begin");
     st->in_tx = true;
     return 0;
 }
 
-static int exec_write(store *st, sqlite3_stmt *s)
+static int exec_write(store *st, db_stmt *s)
 {
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    int rc = db_step(s);
+    db_reset(s);
+    if (rc != DB_DONE && rc != DB_ROW)
         return fail(st, "write");
     return 0;
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
+static void bind_text(db_stmt *s, int i, const char *v)
 {
     if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+        db_bind_text(s, i, v, -1);
     else
-        sqlite3_bind_null(s, i);
+        db_bind_null(s, i);
 }
 
-static char *col_dup(sqlite3_stmt *s, int i)
+static char *col_dup(db_stmt *s, int i)
 {
-    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+    if (db_column_type(s, i) == DB_NULL)
         return NULL;
-    const char *t = (const char *)sqlite3_column_text(s, i);
-    int n = sqlite3_column_bytes(s, i);
+    const char *t = (const char *)db_column_text(s, i);
+    int n = db_column_bytes(s, i);
     char *r = malloc((size_t)n + 1);
     if (!r)
         abort();
@@ -331,25 +336,25 @@ static char *col_dup(sqlite3_stmt *s, int i)
     return r;
 }
 
-static void bind_row(sqlite3_stmt *s, const void *row, const col *cols, size_t n)
+static void bind_row(db_stmt *s, const void *row, const col *cols, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
         const char *p = (const char *)row + cols[i].off;
         if (cols[i].kind == COL_TEXT)
             bind_text(s, (int)i, *(char *const *)p);
         else
-            sqlite3_bind_int64(s, (int)i, *(const int64_t *)p);
+            db_bind_int64(s, (int)i, *(const int64_t *)p);
     }
 }
 
-static void read_row(sqlite3_stmt *s, void *row, const col *cols, size_t n)
+static void read_row(db_stmt *s, void *row, const col *cols, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char *p = (char *)row + cols[i].off;
         if (cols[i].kind == COL_TEXT)
             *(char **)p = col_dup(s, (int)i);
         else
-            *(int64_t *)p = sqlite3_column_int64(s, (int)i);
+            *(int64_t *)p = db_column_int64(s, (int)i);
     }
 }
 
@@ -393,13 +398,14 @@ static int insert_row(store *st, const char *sql, const row_type *t, void *row)
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_row(s, row, t->cols, t->ncols);
     if (exec_write(st, s))
         return ERR_STORE;
-    *(int64_t *)row = sqlite3_last_insert_rowid(st->db); /* seq is every row's first field */
+    /* seq is every row's first field */
+    *(int64_t *)row = st->pg ? pg_last_rowid(st->pg) : sqlite3_last_insert_rowid(st->db);
     return 0;
 }
 
@@ -513,7 +519,9 @@ static int update_row(store *st, const char *sql, const row_type *t, const void 
     if (begin_write(st))
         return ERR_STORE;
     int64_t seq = *(const int64_t *)row;
-    sqlite3_stmt *cur = t->ncols <= 128 ? row_reader(st, sql, t) : NULL;
+    /* SQLite only: PostgreSQL writes the whole row (its MVCC rewrites the
+     * tuple anyway) */
+    sqlite3_stmt *cur = !st->pg && t->ncols <= 128 ? row_reader(st, sql, t) : NULL;
     if (cur) {
         sqlite3_bind_int64(cur, 1, seq);
         int rc = sqlite3_step(cur);
@@ -523,20 +531,21 @@ static int update_row(store *st, const char *sql, const row_type *t, const void 
             sqlite3_reset(cur);
             if (!mask[0] && !mask[1])
                 return 0;
-            sqlite3_stmt *s = diff_update(st, sql, t, mask);
-            if (s) {
+            sqlite3_stmt *raw = diff_update(st, sql, t, mask);
+            if (raw) {
+                db_stmt ds = {.lt = raw};
                 int k = 1;
                 for (size_t i = 1; i < t->ncols; i++) {
                     if (!(mask[i / 64] & (1ull << (i % 64))))
                         continue;
                     const char *p = (const char *)row + t->cols[i].off;
                     if (t->cols[i].kind == COL_TEXT)
-                        bind_text(s, k++, *(char *const *)p);
+                        bind_text(&ds, k++, *(char *const *)p);
                     else
-                        sqlite3_bind_int64(s, k++, *(const int64_t *)p);
+                        db_bind_int64(&ds, k++, *(const int64_t *)p);
                 }
-                sqlite3_bind_int64(s, k, seq);
-                return exec_write(st, s);
+                db_bind_int64(&ds, k, seq);
+                return exec_write(st, &ds);
             }
         } else {
             sqlite3_reset(cur);
@@ -544,11 +553,11 @@ static int update_row(store *st, const char *sql, const row_type *t, const void 
                 return fail(st, "read before update");
         }
     }
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_row(s, row, t->cols, t->ncols);
-    sqlite3_bind_int64(s, (int)t->ncols, seq);
+    db_bind_int64(s, (int)t->ncols, seq);
     return exec_write(st, s);
 }
 
@@ -566,18 +575,18 @@ static void *grow(void *arr, size_t *cap, size_t n, size_t size)
 }
 
 /* Reads every row of a SELECT into a malloc'd array of t rows. */
-static int read_rows(store *st, sqlite3_stmt *s, const row_type *t, void **out, size_t *n)
+static int read_rows(store *st, db_stmt *s, const row_type *t, void **out, size_t *n)
 {
     size_t cap = 0, cnt = 0;
     char *rows = NULL;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = db_step(s)) == DB_ROW) {
         rows = grow(rows, &cap, cnt, t->size);
         memset(rows + cnt * t->size, 0, t->size);
         read_row(s, rows + cnt * t->size, t->cols, t->ncols);
         cnt++;
     }
-    if (rc != SQLITE_DONE) {
+    if (rc != DB_DONE) {
         for (size_t i = 0; i < cnt; i++)
             clear_row(rows + i * t->size, t->cols, t->ncols);
         free(rows);
@@ -589,15 +598,15 @@ static int read_rows(store *st, sqlite3_stmt *s, const row_type *t, void **out, 
 }
 
 /* Steps a SELECT and reads its first row; ERR_NOT_FOUND if none. */
-static int read_one(store *st, sqlite3_stmt *s, const row_type *t, void *row)
+static int read_one(store *st, db_stmt *s, const row_type *t, void *row)
 {
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
+    int rc = db_step(s);
+    if (rc == DB_ROW)
         read_row(s, row, t->cols, t->ncols);
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW)
+    db_reset(s);
+    if (rc == DB_ROW)
         return 0;
-    return rc == SQLITE_DONE ? ERR_NOT_FOUND : fail(st, t->what);
+    return rc == DB_DONE ? ERR_NOT_FOUND : fail(st, t->what);
 }
 
 /* ---- lifecycle -------------------------------------------------------- */
@@ -631,21 +640,15 @@ static int migrate(store *st)
     return 0;
 }
 
-store *store_open(const store_options *opt)
+/* Opens the SQLite file of opt and migrates it. */
+static int open_sqlite(store *st, const store_options *opt)
 {
-    store *st = calloc(1, sizeof *st);
-    if (!st)
-        return NULL;
-    st->wal_fd = -1;
-    st->deferred_sync = opt->sync_full && opt->deferred_sync;
-    if (asprintf(&st->wal_path, "%s-wal", opt->path) < 0) {
-        free(st);
-        return NULL;
-    }
+    if (asprintf(&st->wal_path, "%s-wal", opt->path) < 0)
+        return ERR_STORE;
     if (sqlite3_open_v2(opt->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         fprintf(stderr, "store: cannot open %s: %s\n", opt->path, sqlite3_errmsg(st->db));
-        goto fail;
+        return ERR_STORE;
     }
     sqlite3_busy_timeout(st->db, 5000);
     char pragmas[256];
@@ -653,27 +656,43 @@ store *store_open(const store_options *opt)
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;"
              "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
              opt->sync_full && !st->deferred_sync ? "FULL" : "NORMAL");
-    if (sqlite3_exec(st->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
-        fail(st, "pragmas");
+    if (sqlite3_exec(st->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
+        return fail(st, "pragmas");
+    return migrate(st);
+}
+
+store *store_open(const store_options *opt)
+{
+    store *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->wal_fd = -1;
+    st->deferred_sync = opt->sync_full && opt->deferred_sync;
+    if (opt->database_url && opt->database_url[0]) {
+        st->pg = pg_open(opt->database_url, opt->sync_full, st->deferred_sync);
+        if (!st->pg)
+            goto fail;
+    } else if (open_sqlite(st, opt) != 0) {
         goto fail;
     }
-    if (migrate(st) != 0)
-        goto fail;
-    build_sql_fixed(&st->runs, "runs", run_cols, NCOLS(run_cols), run_fixed);
+    /* the runs' UPDATE leaves out the columns set once (SQLite: their index
+     * entries are not rewritten; PostgreSQL gets every column, as it cannot
+     * type a parameter the statement does not use) */
+    if (st->pg)
+        build_sql(&st->runs, "runs", run_cols, NCOLS(run_cols));
+    else
+        build_sql_fixed(&st->runs, "runs", run_cols, NCOLS(run_cols), run_fixed);
     build_sql(&st->batches, "batches", batch_cols, NCOLS(batch_cols));
     build_sql(&st->waitpoints, "waitpoints", waitpoint_cols, NCOLS(waitpoint_cols));
     build_sql(&st->workers, "workers", worker_cols, NCOLS(worker_cols));
     {
-        sqlite3_stmt *s = NULL;
-        if (sqlite3_prepare_v2(st->db, "SELECT COALESCE(MAX(change_seq),0) FROM runs", -1, &s,
-                               NULL) != SQLITE_OK ||
-            sqlite3_step(s) != SQLITE_ROW) {
-            sqlite3_finalize(s);
-            fprintf(stderr, "store: change counter: %s\n", sqlite3_errmsg(st->db));
+        db_stmt *s = stmt(st, "SELECT COALESCE(MAX(change_seq),0) FROM runs");
+        if (!s || db_step(s) != DB_ROW) {
+            fail(st, "change counter");
             goto fail;
         }
-        st->change_seq = sqlite3_column_int64(s, 0);
-        sqlite3_finalize(s);
+        st->change_seq = db_column_int64(s, 0);
+        db_reset(s);
     }
     return st;
 fail:
@@ -687,14 +706,19 @@ void store_close(store *st)
         return;
     if (st->in_tx)
         store_rollback(st);
-    for (size_t i = 0; i < STMT_CACHE; i++)
-        if (st->cache[i].st)
-            sqlite3_finalize(st->cache[i].st);
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        if (st->cache[i].st.lt)
+            sqlite3_finalize(st->cache[i].st.lt);
+        if (st->cache[i].st.pq)
+            pgq_free(st->cache[i].st.pq);
+    }
     for (size_t i = 0; i < sizeof st->readers / sizeof st->readers[0]; i++)
         sqlite3_finalize(st->readers[i].st);
     for (size_t i = 0; i < DIFF_CACHE; i++)
         sqlite3_finalize(st->diffs[i].st);
-    sqlite3_close(st->db);
+    if (st->db)
+        sqlite3_close(st->db);
+    pg_close(st->pg);
     if (st->wal_fd >= 0)
         close(st->wal_fd);
     free(st->wal_path);
@@ -708,9 +732,13 @@ bool store_defers_sync(const store *st)
 
 /* With synchronous=NORMAL a WAL commit is written but not flushed; one
  * fdatasync of the WAL afterwards makes it as durable as FULL would have,
- * and covers every commit made before it. */
+ * and covers every commit made before it. PostgreSQL: the same with
+ * synchronous_commit=off and one durable commit on a second connection
+ * (pg_sync). */
 int store_sync(store *st)
 {
+    if (st->pg)
+        return st->deferred_sync ? pg_sync(st->pg) : 0;
     if (!st->deferred_sync || st->wal_fd < 0)
         return 0;
     return fdatasync(st->wal_fd) == 0 ? 0 : ERR_IO;
@@ -723,6 +751,15 @@ bool store_dirty(const store *st)
 
 int store_commit(store *st)
 {
+    if (st->pg) {
+        int rc = 0;
+        if (st->in_tx) {
+            st->in_tx = false;
+            rc = pg_commit(st->pg) == 0 ? 0 : ERR_STORE; /* a failed COMMIT rolls back */
+        }
+        pg_setup_done(st->pg);
+        return rc;
+    }
     if (!st->in_tx)
         return 0;
     int rc = exec_cached(st, "COMMIT");
@@ -741,25 +778,28 @@ void store_rollback(store *st)
 {
     if (!st->in_tx)
         return;
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    if (st->pg)
+        pg_rollback(st->pg);
+    else
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     st->in_tx = false;
 }
 
 /* ---- tenancy ---------------------------------------------------------- */
 
-static void copy_col(sqlite3_stmt *s, int i, char *dst, size_t cap)
+static void copy_col(db_stmt *s, int i, char *dst, size_t cap)
 {
-    const char *t = (const char *)sqlite3_column_text(s, i);
+    const char *t = (const char *)db_column_text(s, i);
     snprintf(dst, cap, "%s", t ? t : "");
 }
 
 int store_env_count(store *st, int64_t *count)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT COUNT(*) FROM envs");
-    if (!s || sqlite3_step(s) != SQLITE_ROW)
+    db_stmt *s = stmt(st, "SELECT COUNT(*) FROM envs");
+    if (!s || db_step(s) != DB_ROW)
         return fail(st, "env count");
-    *count = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
+    *count = db_column_int64(s, 0);
+    db_reset(s);
     return 0;
 }
 
@@ -767,7 +807,7 @@ int store_env_insert(store *st, const store_env *e)
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s =
+    db_stmt *s =
         stmt(st, "INSERT INTO envs(id,project_id,slug,type,api_key) VALUES(?,?,?,?,?)");
     if (!s)
         return ERR_STORE;
@@ -781,7 +821,7 @@ int store_env_insert(store *st, const store_env *e)
 
 int store_env_list(store *st, store_env **envs, size_t *n)
 {
-    sqlite3_stmt *s =
+    db_stmt *s =
         stmt(st, "SELECT e.id,e.project_id,p.ref,p.org_id,e.slug,e.type,e.api_key"
                  " FROM envs e JOIN projects p ON p.id=e.project_id ORDER BY e.rowid");
     if (!s)
@@ -791,7 +831,7 @@ int store_env_list(store *st, store_env **envs, size_t *n)
     if (!out)
         abort();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = db_step(s)) == DB_ROW) {
         if (cnt == cap) {
             cap *= 2;
             out = realloc(out, cap * sizeof *out);
@@ -808,8 +848,8 @@ int store_env_list(store *st, store_env **envs, size_t *n)
         copy_col(s, 5, e->type, sizeof e->type);
         copy_col(s, 6, e->api_key, sizeof e->api_key);
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    db_reset(s);
+    if (rc != DB_DONE) {
         free(out);
         return fail(st, "env list");
     }
@@ -820,14 +860,16 @@ int store_env_list(store *st, store_env **envs, size_t *n)
 
 int store_data_version(store *st, int64_t *version)
 {
-    sqlite3_stmt *s = stmt(st, "PRAGMA data_version");
+    if (st->pg)
+        return pg_data_version(st->pg, version);
+    db_stmt *s = stmt(st, "PRAGMA data_version");
     if (!s)
         return ERR_STORE;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *version = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : fail(st, "data_version");
+    int rc = db_step(s);
+    if (rc == DB_ROW)
+        *version = db_column_int64(s, 0);
+    db_reset(s);
+    return rc == DB_ROW ? 0 : fail(st, "data_version");
 }
 
 bool store_env_key_exists(store *st, const char *key)
@@ -840,52 +882,54 @@ int store_env_set_key(store *st, const char *env_id, const char *new_key, const 
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, "UPDATE envs SET api_key=? WHERE id=?");
+    db_stmt *s = stmt(st, "UPDATE envs SET api_key=? WHERE id=?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, new_key);
     bind_text(s, 2, env_id);
     if (exec_write(st, s))
         return ERR_STORE;
+    if (st->pg && pg_notify_data(st->pg)) /* other nodes reload their keyring */
+        return fail(st, "notify");
     s = stmt(st, "INSERT OR REPLACE INTO revoked_keys(api_key,env_id,expires_at) VALUES(?,?,?)");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, old_key);
     bind_text(s, 2, env_id);
-    sqlite3_bind_int64(s, 3, old_expires_at);
+    db_bind_int64(s, 3, old_expires_at);
     return exec_write(st, s);
 }
 
 int store_revoked_key_env(store *st, const char *key, int64_t now, char env_id[32])
 {
-    sqlite3_stmt *s = stmt(st, "SELECT env_id FROM revoked_keys WHERE api_key=? AND expires_at>?");
+    db_stmt *s = stmt(st, "SELECT env_id FROM revoked_keys WHERE api_key=? AND expires_at>?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, key);
-    sqlite3_bind_int64(s, 2, now);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
+    db_bind_int64(s, 2, now);
+    int rc = db_step(s);
+    if (rc == DB_ROW)
         copy_col(s, 0, env_id, 32);
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : ERR_NOT_FOUND;
+    db_reset(s);
+    return rc == DB_ROW ? 0 : ERR_NOT_FOUND;
 }
 
 int store_revoked_keys_of(store *st, const char *env_id, int64_t now, char (**keys)[64], size_t *n)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT api_key FROM revoked_keys WHERE env_id=? AND expires_at>?");
+    db_stmt *s = stmt(st, "SELECT api_key FROM revoked_keys WHERE env_id=? AND expires_at>?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
-    sqlite3_bind_int64(s, 2, now);
+    db_bind_int64(s, 2, now);
     size_t cnt = 0;
     char(*out)[64] = NULL;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (db_step(s) == DB_ROW) {
         out = realloc(out, (cnt + 1) * sizeof *out);
         if (!out)
             abort();
         copy_col(s, 0, out[cnt++], 64);
     }
-    sqlite3_reset(s);
+    db_reset(s);
     *keys = out;
     *n = cnt;
     return 0;
@@ -895,7 +939,7 @@ int store_project_insert(store *st, const store_project *p)
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, "INSERT INTO orgs(id,slug,title) VALUES(?,?,?)");
+    db_stmt *s = stmt(st, "INSERT INTO orgs(id,slug,title) VALUES(?,?,?)");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, p->org_id);
@@ -916,12 +960,12 @@ int store_project_insert(store *st, const store_project *p)
 
 int store_project_get(store *st, store_project *p)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT p.id,p.ref,p.name,p.slug,o.id,o.slug,o.title FROM projects p"
+    db_stmt *s = stmt(st, "SELECT p.id,p.ref,p.name,p.slug,o.id,o.slug,o.title FROM projects p"
                                " JOIN orgs o ON o.id=p.org_id ORDER BY p.rowid LIMIT 1");
     if (!s)
         return ERR_STORE;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    int rc = db_step(s);
+    if (rc == DB_ROW) {
         copy_col(s, 0, p->id, sizeof p->id);
         copy_col(s, 1, p->ref, sizeof p->ref);
         copy_col(s, 2, p->name, sizeof p->name);
@@ -930,36 +974,36 @@ int store_project_get(store *st, store_project *p)
         copy_col(s, 5, p->org_slug, sizeof p->org_slug);
         copy_col(s, 6, p->org_title, sizeof p->org_title);
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : ERR_NOT_FOUND;
+    db_reset(s);
+    return rc == DB_ROW ? 0 : ERR_NOT_FOUND;
 }
 
 int store_pat_insert(store *st, const char *token, int64_t now)
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, "INSERT INTO access_tokens(token,created_at) VALUES(?,?)");
+    db_stmt *s = stmt(st, "INSERT INTO access_tokens(token,created_at) VALUES(?,?)");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, token);
-    sqlite3_bind_int64(s, 2, now);
+    db_bind_int64(s, 2, now);
     return exec_write(st, s);
 }
 
 int store_pat_list(store *st, char (**tokens)[64], size_t *n)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT token FROM access_tokens ORDER BY created_at");
+    db_stmt *s = stmt(st, "SELECT token FROM access_tokens ORDER BY created_at");
     if (!s)
         return ERR_STORE;
     size_t cnt = 0;
     char(*out)[64] = NULL;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (db_step(s) == DB_ROW) {
         out = realloc(out, (cnt + 1) * sizeof *out);
         if (!out)
             abort();
         copy_col(s, 0, out[cnt++], 64);
     }
-    sqlite3_reset(s);
+    db_reset(s);
     *tokens = out;
     *n = cnt;
     return 0;
@@ -967,21 +1011,21 @@ int store_pat_list(store *st, char (**tokens)[64], size_t *n)
 
 int store_setting_get(store *st, const char *key, char **value)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT value FROM settings WHERE key=?");
+    db_stmt *s = stmt(st, "SELECT value FROM settings WHERE key=?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, key);
-    int rc = sqlite3_step(s);
-    *value = rc == SQLITE_ROW ? col_dup(s, 0) : NULL;
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : ERR_NOT_FOUND;
+    int rc = db_step(s);
+    *value = rc == DB_ROW ? col_dup(s, 0) : NULL;
+    db_reset(s);
+    return rc == DB_ROW ? 0 : ERR_NOT_FOUND;
 }
 
 int store_setting_set(store *st, const char *key, const char *value)
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, "INSERT OR REPLACE INTO settings(key,value) VALUES(?,?)");
+    db_stmt *s = stmt(st, "INSERT OR REPLACE INTO settings(key,value) VALUES(?,?)");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, key);
@@ -1012,7 +1056,7 @@ int store_run_update(store *st, const store_run *r)
 }
 
 /* Steps a run SELECT and reads its first row. */
-static int read_one_run(store *st, sqlite3_stmt *s, store_run *r)
+static int read_one_run(store *st, db_stmt *s, store_run *r)
 {
     return read_one(st, s, &RUN_ROW, r);
 }
@@ -1024,7 +1068,7 @@ int store_run_get(store *st, const char *env_id, const char *friendly_id, store_
         snprintf(sql_env, sizeof sql_env, "%s WHERE friendly_id=? AND env_id=?", st->runs.select);
         snprintf(sql_any, sizeof sql_any, "%s WHERE friendly_id=?", st->runs.select);
     }
-    sqlite3_stmt *s = stmt(st, env_id ? sql_env : sql_any);
+    db_stmt *s = stmt(st, env_id ? sql_env : sql_any);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, friendly_id);
@@ -1041,7 +1085,7 @@ int store_run_by_idempotency(store *st, const char *env_id, const char *task, co
         snprintf(sql, sizeof sql,
                  "%s WHERE env_id=? AND task=? AND idempotency_key=? ORDER BY seq DESC LIMIT 1",
                  st->runs.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
@@ -1055,7 +1099,7 @@ int store_run_clear_idempotency(store *st, const char *env_id, const char *task,
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, "UPDATE runs SET idempotency_key=NULL, idempotency_expires_at=0"
+    db_stmt *s = stmt(st, "UPDATE runs SET idempotency_key=NULL, idempotency_expires_at=0"
                                " WHERE env_id=? AND task=? AND idempotency_key=?");
     if (!s)
         return ERR_STORE;
@@ -1064,18 +1108,18 @@ int store_run_clear_idempotency(store *st, const char *env_id, const char *task,
     bind_text(s, 3, key);
     if (exec_write(st, s))
         return ERR_STORE;
-    *cleared = sqlite3_changes(st->db);
+    *cleared = store__changes(st);
     return 0;
 }
 
 static bool exists(store *st, const char *sql, const char *v)
 {
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return false;
     bind_text(s, 1, v);
-    bool r = sqlite3_step(s) == SQLITE_ROW;
-    sqlite3_reset(s);
+    bool r = db_step(s) == DB_ROW;
+    db_reset(s);
     return r;
 }
 
@@ -1085,7 +1129,7 @@ bool store_run_otu_used(store *st, const char *token_hash)
 }
 
 /* Reads every row of a run SELECT into a growing array. */
-static int read_runs(store *st, sqlite3_stmt *s, store_run **runs, size_t *n)
+static int read_runs(store *st, db_stmt *s, store_run **runs, size_t *n)
 {
     return read_rows(st, s, &RUN_ROW, (void **)runs, n);
 }
@@ -1155,8 +1199,8 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
     snprintf(sql + len, sizeof sql - len, " ORDER BY %s %s LIMIT %d", seq,
              backward ? "ASC" : "DESC", f->limit + 1);
 
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+    db_stmt *s = NULL;
+    if (store__prepare(st, sql, &s) != 0)
         return fail(st, "run list prepare");
     int i = 1;
     if (by_tag)
@@ -1164,7 +1208,7 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
     for (size_t k = 0; k < f->n_env; k++)
         bind_text(s, i++, f->env_ids[k]);
     for (size_t k = 0; k < f->n_status; k++)
-        sqlite3_bind_int64(s, i++, f->statuses[k]);
+        db_bind_int64(s, i++, f->statuses[k]);
 #define BIND_ALL(arr, cnt)                                                                         \
     for (size_t k = 0; k < f->cnt; k++)                                                            \
         bind_text(s, i++, f->arr[k]);
@@ -1178,7 +1222,7 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
         BIND_ALL(tags, n_tag)
 #undef BIND_ALL
     int rc = read_runs(st, s, runs, n);
-    sqlite3_finalize(s);
+    store__finalize(s);
     if (rc)
         return rc;
     *has_more = *n > (size_t)f->limit;
@@ -1204,14 +1248,14 @@ int store_run_changed_since(store *st, const char *env_id, int64_t since, size_t
         snprintf(sql, sizeof sql,
                  "%s WHERE env_id=? AND change_seq>? ORDER BY change_seq LIMIT ?",
                  st->runs.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
-    sqlite3_bind_int64(s, 2, since);
-    sqlite3_bind_int64(s, 3, (int64_t)max);
+    db_bind_int64(s, 2, since);
+    db_bind_int64(s, 3, (int64_t)max);
     int rc = read_runs(st, s, runs, n);
-    sqlite3_reset(s);
+    db_reset(s);
     return rc;
 }
 
@@ -1220,13 +1264,13 @@ int store_run_children(store *st, const char *friendly_id, size_t max, store_run
     static char sql[4400];
     if (!sql[0])
         snprintf(sql, sizeof sql, "%s WHERE parent_id=? ORDER BY seq LIMIT ?", st->runs.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, friendly_id);
-    sqlite3_bind_int64(s, 2, (int64_t)max);
+    db_bind_int64(s, 2, (int64_t)max);
     int rc = read_runs(st, s, runs, n);
-    sqlite3_reset(s);
+    db_reset(s);
     return rc;
 }
 
@@ -1239,28 +1283,28 @@ int store_batch_count_runs(store *st, const char *batch_fid, const int64_t *stat
                     " (SELECT i.run_id FROM batch_items i JOIN batches b ON b.id=i.batch_id"
                     " WHERE b.friendly_id=?1))";
     sql_in(sql, sizeof sql, "status", n);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+    db_stmt *s = NULL;
+    if (store__prepare(st, sql, &s) != 0)
         return fail(st, "batch count prepare");
     bind_text(s, 1, batch_fid);
     for (size_t i = 0; i < n; i++)
-        sqlite3_bind_int64(s, (int)i + 2, statuses[i]);
-    int rc = sqlite3_step(s);
-    *count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
-    return rc == SQLITE_ROW ? 0 : fail(st, "batch count");
+        db_bind_int64(s, (int)i + 2, statuses[i]);
+    int rc = db_step(s);
+    *count = rc == DB_ROW ? db_column_int64(s, 0) : 0;
+    store__finalize(s);
+    return rc == DB_ROW ? 0 : fail(st, "batch count");
 }
 
 int store_batch_run_ids(store *st, const char *batch_id, char ***ids, size_t *n)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT run_id FROM batch_items WHERE batch_id=? AND run_id IS NOT"
+    db_stmt *s = stmt(st, "SELECT run_id FROM batch_items WHERE batch_id=? AND run_id IS NOT"
                                " NULL ORDER BY idx");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, batch_id);
     size_t cap = 0, cnt = 0;
     char **out = NULL;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (db_step(s) == DB_ROW) {
         if (cnt == cap) {
             cap = cap ? cap * 2 : 64;
             out = realloc(out, cap * sizeof *out);
@@ -1269,7 +1313,7 @@ int store_batch_run_ids(store *st, const char *batch_id, char ***ids, size_t *n)
         }
         out[cnt++] = col_dup(s, 0);
     }
-    sqlite3_reset(s);
+    db_reset(s);
     *ids = out;
     *n = cnt;
     return 0;
@@ -1283,27 +1327,27 @@ int store_run_due(store *st, int64_t now, size_t max, store_run **runs, size_t *
                  "%s WHERE seq IN (SELECT seq FROM runs WHERE status=0 AND delay_until<=?1"
                  " UNION SELECT seq FROM runs WHERE expire_at>0 AND expire_at<=?1) LIMIT ?2",
                  st->runs.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
-    sqlite3_bind_int64(s, 1, now);
-    sqlite3_bind_int64(s, 2, (int64_t)max);
+    db_bind_int64(s, 1, now);
+    db_bind_int64(s, 2, (int64_t)max);
     int rc = read_runs(st, s, runs, n);
-    sqlite3_reset(s);
+    db_reset(s);
     return rc;
 }
 
 int store_run_next_due(store *st, int64_t *at)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT MIN(t) FROM (SELECT MIN(delay_until) t FROM runs WHERE"
+    db_stmt *s = stmt(st, "SELECT MIN(t) FROM (SELECT MIN(delay_until) t FROM runs WHERE"
                                " status=0 UNION ALL SELECT MIN(expire_at) FROM runs WHERE"
                                " expire_at>0)");
     if (!s)
         return ERR_STORE;
-    int rc = sqlite3_step(s);
-    *at = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : fail(st, "next due");
+    int rc = db_step(s);
+    *at = rc == DB_ROW ? db_column_int64(s, 0) : 0;
+    db_reset(s);
+    return rc == DB_ROW ? 0 : fail(st, "next due");
 }
 
 /* ---- batches ---------------------------------------------------------- */
@@ -1318,7 +1362,7 @@ int store_batch_update(store *st, const store_batch *b)
     return update_row(st, st->batches.update, &BATCH_ROW, b);
 }
 
-static int read_one_batch(store *st, sqlite3_stmt *s, store_batch *b)
+static int read_one_batch(store *st, db_stmt *s, store_batch *b)
 {
     return read_one(st, s, &BATCH_ROW, b);
 }
@@ -1328,7 +1372,7 @@ int store_batch_get(store *st, const char *env_id, const char *friendly_id, stor
     static char sql[4400];
     if (!sql[0])
         snprintf(sql, sizeof sql, "%s WHERE friendly_id=? AND env_id=?", st->batches.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, friendly_id);
@@ -1343,7 +1387,7 @@ int store_batch_by_idempotency(store *st, const char *env_id, const char *key, s
         snprintf(sql, sizeof sql,
                  "%s WHERE env_id=? AND idempotency_key=? ORDER BY seq DESC LIMIT 1",
                  st->batches.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
@@ -1361,16 +1405,16 @@ int store_batch_item_add(store *st, const char *batch_id, int64_t idx, const cha
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s =
+    db_stmt *s =
         stmt(st, "INSERT OR IGNORE INTO batch_items(batch_id,idx,run_id) VALUES(?,?,?)");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, batch_id);
-    sqlite3_bind_int64(s, 2, idx);
+    db_bind_int64(s, 2, idx);
     bind_text(s, 3, run_id);
     if (exec_write(st, s))
         return ERR_STORE;
-    *dup = sqlite3_changes(st->db) == 0;
+    *dup = store__changes(st) == 0;
     return 0;
 }
 
@@ -1378,12 +1422,12 @@ int store_batch_item_set_run(store *st, const char *batch_id, int64_t idx, const
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, "UPDATE batch_items SET run_id=? WHERE batch_id=? AND idx=?");
+    db_stmt *s = stmt(st, "UPDATE batch_items SET run_id=? WHERE batch_id=? AND idx=?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, run_id);
     bind_text(s, 2, batch_id);
-    sqlite3_bind_int64(s, 3, idx);
+    db_bind_int64(s, 3, idx);
     return exec_write(st, s);
 }
 
@@ -1391,14 +1435,14 @@ int store_batch_item_set_run(store *st, const char *batch_id, int64_t idx, const
 
 int store_request_get(store *st, const char *hash, int64_t now, char **entity)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT entity FROM request_keys WHERE hash=? AND expires_at>?");
+    db_stmt *s = stmt(st, "SELECT entity FROM request_keys WHERE hash=? AND expires_at>?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, hash);
-    sqlite3_bind_int64(s, 2, now);
-    int rc = sqlite3_step(s);
-    *entity = rc == SQLITE_ROW ? col_dup(s, 0) : NULL;
-    sqlite3_reset(s);
+    db_bind_int64(s, 2, now);
+    int rc = db_step(s);
+    *entity = rc == DB_ROW ? col_dup(s, 0) : NULL;
+    db_reset(s);
     return 0;
 }
 
@@ -1406,13 +1450,13 @@ int store_request_put(store *st, const char *hash, const char *entity, int64_t e
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s =
+    db_stmt *s =
         stmt(st, "INSERT OR REPLACE INTO request_keys(hash,entity,expires_at) VALUES(?,?,?)");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, hash);
     bind_text(s, 2, entity);
-    sqlite3_bind_int64(s, 3, expires_at);
+    db_bind_int64(s, 3, expires_at);
     return exec_write(st, s);
 }
 
@@ -1420,10 +1464,10 @@ int store_request_purge(store *st, int64_t now)
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, "DELETE FROM request_keys WHERE expires_at<=?");
+    db_stmt *s = stmt(st, "DELETE FROM request_keys WHERE expires_at<=?");
     if (!s)
         return ERR_STORE;
-    sqlite3_bind_int64(s, 1, now);
+    db_bind_int64(s, 1, now);
     return exec_write(st, s);
 }
 
@@ -1440,12 +1484,12 @@ int store_waitpoint_update(store *st, const store_waitpoint *w)
 }
 
 /* Reads every row of a waitpoint SELECT. */
-static int read_waitpoints(store *st, sqlite3_stmt *s, store_waitpoint **out, size_t *n)
+static int read_waitpoints(store *st, db_stmt *s, store_waitpoint **out, size_t *n)
 {
     return read_rows(st, s, &WAITPOINT_ROW, (void **)out, n);
 }
 
-static int read_one_waitpoint(store *st, sqlite3_stmt *s, store_waitpoint *w)
+static int read_one_waitpoint(store *st, db_stmt *s, store_waitpoint *w)
 {
     return read_one(st, s, &WAITPOINT_ROW, w);
 }
@@ -1458,7 +1502,7 @@ int store_waitpoint_get(store *st, const char *env_id, const char *friendly_id, 
                  st->waitpoints.select);
         snprintf(sql_any, sizeof sql_any, "%s WHERE friendly_id=?", st->waitpoints.select);
     }
-    sqlite3_stmt *s = stmt(st, env_id ? sql_env : sql_any);
+    db_stmt *s = stmt(st, env_id ? sql_env : sql_any);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, friendly_id);
@@ -1475,7 +1519,7 @@ int store_waitpoint_by_idempotency(store *st, const char *env_id, const char *ke
         snprintf(sql, sizeof sql,
                  "%s WHERE env_id=? AND idempotency_key=? ORDER BY seq DESC LIMIT 1",
                  st->waitpoints.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
@@ -1527,8 +1571,8 @@ int store_waitpoint_list(store *st, const store_waitpoint_filter *f, store_waitp
             (size_t)snprintf(sql + len, sizeof sql - len, " AND seq<%lld", (long long)f->after_seq);
     snprintf(sql + len, sizeof sql - len, " ORDER BY seq %s LIMIT %d", backward ? "ASC" : "DESC",
              f->limit + 1);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+    db_stmt *s = NULL;
+    if (store__prepare(st, sql, &s) != 0)
         return fail(st, "waitpoint list prepare");
     int i = 1;
     bind_text(s, i++, f->env_id);
@@ -1539,7 +1583,7 @@ int store_waitpoint_list(store *st, const store_waitpoint_filter *f, store_waitp
     for (size_t k = 0; k < f->n_tag; k++)
         bind_text(s, i++, f->tags[k]);
     int rc = read_waitpoints(st, s, ws, n);
-    sqlite3_finalize(s);
+    store__finalize(s);
     if (rc)
         return rc;
     *has_more = *n > (size_t)f->limit;
@@ -1561,26 +1605,26 @@ int store_waitpoint_due(store *st, int64_t now, size_t max, store_waitpoint **ws
         snprintf(sql, sizeof sql,
                  "%s WHERE status='PENDING' AND timeout_at>0 AND timeout_at<=? LIMIT ?",
                  st->waitpoints.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
-    sqlite3_bind_int64(s, 1, now);
-    sqlite3_bind_int64(s, 2, (int64_t)max);
+    db_bind_int64(s, 1, now);
+    db_bind_int64(s, 2, (int64_t)max);
     int rc = read_waitpoints(st, s, ws, n);
-    sqlite3_reset(s);
+    db_reset(s);
     return rc;
 }
 
 int store_waitpoint_next_due(store *st, int64_t *at)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT MIN(timeout_at) FROM waitpoints WHERE status='PENDING'"
+    db_stmt *s = stmt(st, "SELECT MIN(timeout_at) FROM waitpoints WHERE status='PENDING'"
                                " AND timeout_at>0");
     if (!s)
         return ERR_STORE;
-    int rc = sqlite3_step(s);
-    *at = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : fail(st, "waitpoint next due");
+    int rc = db_step(s);
+    *at = rc == DB_ROW ? db_column_int64(s, 0) : 0;
+    db_reset(s);
+    return rc == DB_ROW ? 0 : fail(st, "waitpoint next due");
 }
 
 int store_waitpoint_pending_by_run(store *st, const char *run_fid, store_waitpoint *w)
@@ -1590,7 +1634,7 @@ int store_waitpoint_pending_by_run(store *st, const char *run_fid, store_waitpoi
         snprintf(sql, sizeof sql,
                  "%s WHERE completed_by_run=? AND type='RUN' AND status='PENDING' LIMIT 1",
                  st->waitpoints.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, run_fid);
@@ -1603,7 +1647,7 @@ int store_waitpoint_by_run(store *st, const char *run_fid, store_waitpoint *w)
     if (!sql[0])
         snprintf(sql, sizeof sql, "%s WHERE completed_by_run=? AND type='RUN' LIMIT 1",
                  st->waitpoints.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, run_fid);
@@ -1616,7 +1660,7 @@ int store_waitpoint_of_batch(store *st, const char *batch_fid, store_waitpoint *
     if (!sql[0])
         snprintf(sql, sizeof sql, "%s WHERE batch_id=? AND type='BATCH' LIMIT 1",
                  st->waitpoints.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, batch_fid);
@@ -1630,7 +1674,7 @@ int store_worker_insert(store *st, store_worker *w)
     return insert_row(st, st->workers.insert, &WORKER_ROW, w);
 }
 
-static int read_one_worker(store *st, sqlite3_stmt *s, store_worker *w)
+static int read_one_worker(store *st, db_stmt *s, store_worker *w)
 {
     return read_one(st, s, &WORKER_ROW, w);
 }
@@ -1641,7 +1685,7 @@ int store_worker_latest(store *st, const char *env_id, store_worker *w)
     if (!sql[0])
         snprintf(sql, sizeof sql, "%s WHERE env_id=? ORDER BY seq DESC LIMIT 1",
                  st->workers.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
@@ -1650,7 +1694,7 @@ int store_worker_latest(store *st, const char *env_id, store_worker *w)
 
 int store_task_source(store *st, const char *project_id, const char *task, char *src, size_t len)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT json_extract(t.value,'$.triggerSource') FROM workers w"
+    db_stmt *s = stmt(st, "SELECT json_extract(t.value,'$.triggerSource') FROM workers w"
                                " JOIN envs e ON e.id=w.env_id, json_each(w.tasks) t"
                                " WHERE e.project_id=? AND json_extract(t.value,'$.id')=?"
                                " ORDER BY w.created_at DESC, w.seq DESC LIMIT 1");
@@ -1658,13 +1702,13 @@ int store_task_source(store *st, const char *project_id, const char *task, char 
         return ERR_STORE;
     bind_text(s, 1, project_id);
     bind_text(s, 2, task);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        const unsigned char *v = sqlite3_column_text(s, 0);
+    int rc = db_step(s);
+    if (rc == DB_ROW) {
+        const unsigned char *v = db_column_text(s, 0);
         snprintf(src, len, "%s", v ? (const char *)v : "");
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? ERR_NOT_FOUND : ERR_STORE;
+    db_reset(s);
+    return rc == DB_ROW ? 0 : rc == DB_DONE ? ERR_NOT_FOUND : ERR_STORE;
 }
 
 int store_worker_get(store *st, const char *env_id, const char *friendly_id, store_worker *w)
@@ -1672,7 +1716,7 @@ int store_worker_get(store *st, const char *env_id, const char *friendly_id, sto
     static char sql[4400];
     if (!sql[0])
         snprintf(sql, sizeof sql, "%s WHERE env_id=? AND friendly_id=?", st->workers.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
@@ -1683,17 +1727,17 @@ int store_worker_get(store *st, const char *env_id, const char *friendly_id, sto
 int store_worker_count_version_prefix(store *st, const char *env_id, const char *prefix,
                                       int64_t *count)
 {
-    sqlite3_stmt *s =
+    db_stmt *s =
         stmt(st, "SELECT COUNT(*) FROM workers WHERE env_id=? AND substr(version,1,?)=?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
-    sqlite3_bind_int64(s, 2, (int64_t)strlen(prefix));
+    db_bind_int64(s, 2, (int64_t)strlen(prefix));
     bind_text(s, 3, prefix);
-    int rc = sqlite3_step(s);
-    *count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : fail(st, "worker versions");
+    int rc = db_step(s);
+    *count = rc == DB_ROW ? db_column_int64(s, 0) : 0;
+    db_reset(s);
+    return rc == DB_ROW ? 0 : fail(st, "worker versions");
 }
 
 int store_queue_upsert(store *st, const char *env_id, const char *name, const char *friendly_id,
@@ -1701,7 +1745,7 @@ int store_queue_upsert(store *st, const char *env_id, const char *name, const ch
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, "INSERT INTO queues(env_id,name,friendly_id,concurrency_limit)"
+    db_stmt *s = stmt(st, "INSERT INTO queues(env_id,name,friendly_id,concurrency_limit)"
                                " VALUES(?,?,?,?) ON CONFLICT(env_id,name) DO UPDATE SET"
                                " concurrency_limit=excluded.concurrency_limit");
     if (!s)
@@ -1709,27 +1753,27 @@ int store_queue_upsert(store *st, const char *env_id, const char *name, const ch
     bind_text(s, 1, env_id);
     bind_text(s, 2, name);
     bind_text(s, 3, friendly_id);
-    sqlite3_bind_int64(s, 4, limit);
+    db_bind_int64(s, 4, limit);
     return exec_write(st, s);
 }
 
 int store_queue_limit(store *st, const char *env_id, const char *name, store_queue_limit_t *l)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT concurrency_limit, paused, override_limit FROM queues"
+    db_stmt *s = stmt(st, "SELECT concurrency_limit, paused, override_limit FROM queues"
                                " WHERE env_id=? AND name=?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
     bind_text(s, 2, name);
-    int rc = sqlite3_step(s);
-    bool row = rc == SQLITE_ROW;
+    int rc = db_step(s);
+    bool row = rc == DB_ROW;
     *l = (store_queue_limit_t){
-        .limit = row ? sqlite3_column_int64(s, 0) : -1,
-        .paused = row ? sqlite3_column_int64(s, 1) : 0,
-        .override = row ? sqlite3_column_int64(s, 2) : -1,
+        .limit = row ? db_column_int64(s, 0) : -1,
+        .paused = row ? db_column_int64(s, 1) : 0,
+        .override = row ? db_column_int64(s, 2) : -1,
     };
-    sqlite3_reset(s);
-    return row || rc == SQLITE_DONE ? 0 : fail(st, "queue limit");
+    db_reset(s);
+    return row || rc == DB_DONE ? 0 : fail(st, "queue limit");
 }
 
 /* Appends a unit (strings copied). */
@@ -1749,7 +1793,7 @@ static void add_unit(store_unit **u, size_t *cap, size_t *n, const char *queue, 
  * at all when runs are queued or taken. */
 int store_ready_units(store *st, const char *env_id, store_unit **units, size_t *n)
 {
-    sqlite3_stmt *qs = stmt(st, "WITH RECURSIVE q(name) AS (SELECT MIN(queue) FROM runs"
+    db_stmt *qs = stmt(st, "WITH RECURSIVE q(name) AS (SELECT MIN(queue) FROM runs"
                                 " WHERE env_id=?1 AND status=1 UNION ALL SELECT (SELECT MIN(queue)"
                                 " FROM runs WHERE env_id=?1 AND status=1 AND queue>q.name) FROM q"
                                 " WHERE q.name IS NOT NULL) SELECT name FROM q WHERE name IS NOT NULL");
@@ -1760,18 +1804,18 @@ int store_ready_units(store *st, const char *env_id, store_unit **units, size_t 
     size_t nq = 0, qcap = 0, cap = 0, cnt = 0;
     store_unit *u = NULL;
     int rc;
-    while ((rc = sqlite3_step(qs)) == SQLITE_ROW) {
+    while ((rc = db_step(qs)) == DB_ROW) {
         queues = grow(queues, &qcap, nq, sizeof *queues);
         queues[nq++] = col_dup(qs, 0);
     }
-    sqlite3_reset(qs);
-    if (rc != SQLITE_DONE)
+    db_reset(qs);
+    if (rc != DB_DONE)
         rc = fail(st, "ready queues");
     else
         rc = 0;
     for (size_t i = 0; i < nq && rc == 0; i++) {
         /* the unit of runs without a key first, then each key in order */
-        sqlite3_stmt *s = stmt(st, "SELECT EXISTS(SELECT 1 FROM runs WHERE env_id=?1 AND status=1"
+        db_stmt *s = stmt(st, "SELECT EXISTS(SELECT 1 FROM runs WHERE env_id=?1 AND status=1"
                                    " AND queue=?2 AND concurrency_key IS NULL)");
         if (!s) {
             rc = ERR_STORE;
@@ -1779,10 +1823,10 @@ int store_ready_units(store *st, const char *env_id, store_unit **units, size_t 
         }
         bind_text(s, 1, env_id);
         bind_text(s, 2, queues[i]);
-        int step = sqlite3_step(s);
-        bool unkeyed = step == SQLITE_ROW && sqlite3_column_int(s, 0);
-        sqlite3_reset(s);
-        if (step != SQLITE_ROW) {
+        int step = db_step(s);
+        bool unkeyed = step == DB_ROW && db_column_int(s, 0);
+        db_reset(s);
+        if (step != DB_ROW) {
             rc = fail(st, "ready units");
             break;
         }
@@ -1799,10 +1843,10 @@ int store_ready_units(store *st, const char *env_id, store_unit **units, size_t 
         }
         bind_text(s, 1, env_id);
         bind_text(s, 2, queues[i]);
-        while ((step = sqlite3_step(s)) == SQLITE_ROW)
-            add_unit(&u, &cap, &cnt, queues[i], (const char *)sqlite3_column_text(s, 0));
-        sqlite3_reset(s);
-        if (step != SQLITE_DONE)
+        while ((step = db_step(s)) == DB_ROW)
+            add_unit(&u, &cap, &cnt, queues[i], (const char *)db_column_text(s, 0));
+        db_reset(s);
+        if (step != DB_DONE)
             rc = fail(st, "ready units");
     }
     for (size_t i = 0; i < nq; i++)
@@ -1840,23 +1884,23 @@ int store_unit_candidates(store *st, const char *env_id, const store_unit *u, in
                  " COALESCE(available_at,0)<=?4 ORDER BY queue_ts LIMIT ?5",
                  st->runs.select);
     }
-    sqlite3_stmt *s = stmt(st, u->ckey ? keyed : unkeyed);
+    db_stmt *s = stmt(st, u->ckey ? keyed : unkeyed);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
     bind_text(s, 2, u->queue);
     if (u->ckey)
         bind_text(s, 3, u->ckey);
-    sqlite3_bind_int64(s, 4, now);
-    sqlite3_bind_int64(s, 5, (int64_t)max);
+    db_bind_int64(s, 4, now);
+    db_bind_int64(s, 5, (int64_t)max);
     int rc = read_runs(st, s, runs, n);
-    sqlite3_reset(s);
+    db_reset(s);
     return rc;
 }
 
 int store_queue_limits(store *st, const char *env_id, store_queue_limit_t **limits, size_t *n)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT name, concurrency_limit, paused, override_limit FROM queues"
+    db_stmt *s = stmt(st, "SELECT name, concurrency_limit, paused, override_limit FROM queues"
                                " WHERE env_id=?");
     if (!s)
         return ERR_STORE;
@@ -1864,18 +1908,18 @@ int store_queue_limits(store *st, const char *env_id, store_queue_limit_t **limi
     size_t cap = 0, cnt = 0;
     store_queue_limit_t *l = NULL;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = db_step(s)) == DB_ROW) {
         l = grow(l, &cap, cnt, sizeof *l);
         l[cnt].name = col_dup(s, 0);
-        l[cnt].limit = sqlite3_column_int64(s, 1);
-        l[cnt].paused = sqlite3_column_int64(s, 2);
-        l[cnt].override = sqlite3_column_int64(s, 3);
+        l[cnt].limit = db_column_int64(s, 1);
+        l[cnt].paused = db_column_int64(s, 2);
+        l[cnt].override = db_column_int64(s, 3);
         cnt++;
     }
-    sqlite3_reset(s);
+    db_reset(s);
     *limits = l;
     *n = cnt;
-    return rc == SQLITE_DONE ? 0 : fail(st, "queue limits");
+    return rc == DB_DONE ? 0 : fail(st, "queue limits");
 }
 
 void store_queue_limits_free(store_queue_limit_t *l, size_t n)
@@ -1891,7 +1935,7 @@ int store_worker_by_version(store *st, const char *env_id, const char *version, 
     if (!sql[0])
         snprintf(sql, sizeof sql, "%s WHERE env_id=? AND version=? ORDER BY seq DESC LIMIT 1",
                  st->workers.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
@@ -1903,7 +1947,7 @@ int store_blockers_clear(store *st, const char *run_fid)
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, "DELETE FROM run_blockers WHERE run_id=?");
+    db_stmt *s = stmt(st, "DELETE FROM run_blockers WHERE run_id=?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, run_fid);
@@ -1912,7 +1956,7 @@ int store_blockers_clear(store *st, const char *run_fid)
 
 int store_run_active(store *st, const char *env_id, char ***queues, char ***keys, size_t *n)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT queue, concurrency_key FROM runs WHERE env_id=? AND"
+    db_stmt *s = stmt(st, "SELECT queue, concurrency_key FROM runs WHERE env_id=? AND"
                                " snapshot_status IN ('PENDING_EXECUTING','EXECUTING',"
                                "'PENDING_CANCEL')");
     if (!s)
@@ -1920,7 +1964,7 @@ int store_run_active(store *st, const char *env_id, char ***queues, char ***keys
     bind_text(s, 1, env_id);
     size_t cap = 0, cnt = 0;
     char **q = NULL, **k = NULL;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (db_step(s) == DB_ROW) {
         size_t kcap = cap;
         q = grow(q, &cap, cnt, sizeof *q);
         k = grow(k, &kcap, cnt, sizeof *k);
@@ -1928,7 +1972,7 @@ int store_run_active(store *st, const char *env_id, char ***queues, char ***keys
         k[cnt] = col_dup(s, 1);
         cnt++;
     }
-    sqlite3_reset(s);
+    db_reset(s);
     *queues = q;
     *keys = k;
     *n = cnt;
@@ -1942,13 +1986,13 @@ int store_run_resuming(store *st, const char *env_id, size_t max, store_run **ru
         snprintf(sql, sizeof sql,
                  "%s WHERE env_id=? AND snapshot_status='QUEUED_EXECUTING' ORDER BY queue_ts LIMIT ?",
                  st->runs.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
-    sqlite3_bind_int64(s, 2, (int64_t)max);
+    db_bind_int64(s, 2, (int64_t)max);
     int rc = read_runs(st, s, runs, n);
-    sqlite3_reset(s);
+    db_reset(s);
     return rc;
 }
 
@@ -1957,12 +2001,12 @@ int store_run_pending_version(store *st, const char *env_id, store_run **runs, s
     static char sql[4400];
     if (!sql[0])
         snprintf(sql, sizeof sql, "%s WHERE env_id=? AND status=2", st->runs.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
     int rc = read_runs(st, s, runs, n);
-    sqlite3_reset(s);
+    db_reset(s);
     return rc;
 }
 
@@ -1972,33 +2016,33 @@ int store_run_stalled(store *st, int64_t now, size_t max, store_run **runs, size
     if (!sql[0])
         snprintf(sql, sizeof sql, "%s WHERE heartbeat_deadline>0 AND heartbeat_deadline<=? LIMIT ?",
                  st->runs.select);
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
-    sqlite3_bind_int64(s, 1, now);
-    sqlite3_bind_int64(s, 2, (int64_t)max);
+    db_bind_int64(s, 1, now);
+    db_bind_int64(s, 2, (int64_t)max);
     int rc = read_runs(st, s, runs, n);
-    sqlite3_reset(s);
+    db_reset(s);
     return rc;
 }
 
 int store_run_next_stall(store *st, int64_t *at)
 {
-    sqlite3_stmt *s =
+    db_stmt *s =
         stmt(st, "SELECT MIN(heartbeat_deadline) FROM runs WHERE heartbeat_deadline>0");
     if (!s)
         return ERR_STORE;
-    int rc = sqlite3_step(s);
-    *at = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : fail(st, "next stall");
+    int rc = db_step(s);
+    *at = rc == DB_ROW ? db_column_int64(s, 0) : 0;
+    db_reset(s);
+    return rc == DB_ROW ? 0 : fail(st, "next stall");
 }
 
 int store_blocker_add(store *st, const char *run_fid, const char *waitpoint_fid)
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s =
+    db_stmt *s =
         stmt(st, "INSERT OR IGNORE INTO run_blockers(run_id,waitpoint_id) VALUES(?,?)");
     if (!s)
         return ERR_STORE;
@@ -2011,7 +2055,7 @@ int store_blocker_remove(store *st, const char *run_fid, const char *waitpoint_f
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, "DELETE FROM run_blockers WHERE run_id=? AND waitpoint_id=?");
+    db_stmt *s = stmt(st, "DELETE FROM run_blockers WHERE run_id=? AND waitpoint_id=?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, run_fid);
@@ -2022,28 +2066,28 @@ int store_blocker_remove(store *st, const char *run_fid, const char *waitpoint_f
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, run_fid);
-    int rc = sqlite3_step(s);
-    *left = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : fail(st, "blocker count");
+    int rc = db_step(s);
+    *left = rc == DB_ROW ? db_column_int64(s, 0) : 0;
+    db_reset(s);
+    return rc == DB_ROW ? 0 : fail(st, "blocker count");
 }
 
 /* The first column of sql's rows for key, as malloc'd strings. */
 static int text_column(store *st, const char *sql, const char *key, char ***out_, size_t *n)
 {
-    sqlite3_stmt *s = stmt(st, sql);
+    db_stmt *s = stmt(st, sql);
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, key);
     size_t cnt = 0;
     char **out = NULL;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (db_step(s) == DB_ROW) {
         out = realloc(out, (cnt + 1) * sizeof *out);
         if (!out)
             abort();
         out[cnt++] = col_dup(s, 0);
     }
-    sqlite3_reset(s);
+    db_reset(s);
     *out_ = out;
     *n = cnt;
     return 0;
@@ -2065,22 +2109,22 @@ int store_event_insert(store *st, const char *run_fid, const store_event *ev)
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, "INSERT INTO run_events(run_id,time_ms,level,message,span_id,"
+    db_stmt *s = stmt(st, "INSERT INTO run_events(run_id,time_ms,level,message,span_id,"
                                "trace_id,attributes,parent_id,duration_ns,is_error,is_partial,"
                                "span_events) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, run_fid);
-    sqlite3_bind_int64(s, 2, ev->time_ms);
+    db_bind_int64(s, 2, ev->time_ms);
     bind_text(s, 3, ev->level);
     bind_text(s, 4, ev->message);
     bind_text(s, 5, ev->span_id);
     bind_text(s, 6, ev->trace_id);
     bind_text(s, 7, ev->attributes);
     bind_text(s, 8, ev->parent_id);
-    sqlite3_bind_int64(s, 9, ev->duration_ns);
-    sqlite3_bind_int64(s, 10, ev->is_error);
-    sqlite3_bind_int64(s, 11, ev->is_partial);
+    db_bind_int64(s, 9, ev->duration_ns);
+    db_bind_int64(s, 10, ev->is_error);
+    db_bind_int64(s, 11, ev->is_partial);
     bind_text(s, 12, ev->span_events);
     return exec_write(st, s);
 }
@@ -2091,11 +2135,11 @@ int store_run_tags_add(store *st, int64_t seq, const char *tags)
         return 0;
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, "INSERT OR IGNORE INTO run_tags SELECT value, ? FROM json_each(?)"
-                               " WHERE json_valid(?2)");
+    db_stmt *s = stmt(st, "INSERT OR IGNORE INTO run_tags SELECT value, ? FROM json_each(?)"
+                          " WHERE json_valid(?2)");
     if (!s)
         return ERR_STORE;
-    sqlite3_bind_int64(s, 1, seq);
+    db_bind_int64(s, 1, seq);
     bind_text(s, 2, tags);
     return exec_write(st, s);
 }
@@ -2103,31 +2147,31 @@ int store_run_tags_add(store *st, int64_t seq, const char *tags)
 int store_event_each(store *st, const char *run_fid, void (*fn)(void *ud, const store_event *ev),
                      void *ud)
 {
-    sqlite3_stmt *s = stmt(st, "SELECT time_ms,level,message,span_id,trace_id,attributes,"
+    db_stmt *s = stmt(st, "SELECT time_ms,level,message,span_id,trace_id,attributes,"
                                "parent_id,duration_ns,is_error,is_partial,span_events FROM"
                                " run_events WHERE run_id=? ORDER BY seq");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, run_fid);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = db_step(s)) == DB_ROW) {
         store_event ev = {
-            .time_ms = sqlite3_column_int64(s, 0),
-            .level = (const char *)sqlite3_column_text(s, 1),
-            .message = (const char *)sqlite3_column_text(s, 2),
-            .span_id = (const char *)sqlite3_column_text(s, 3),
-            .trace_id = (const char *)sqlite3_column_text(s, 4),
-            .attributes = (const char *)sqlite3_column_text(s, 5),
-            .parent_id = (const char *)sqlite3_column_text(s, 6),
-            .duration_ns = sqlite3_column_int64(s, 7),
-            .is_error = sqlite3_column_int64(s, 8),
-            .is_partial = sqlite3_column_int64(s, 9),
-            .span_events = (const char *)sqlite3_column_text(s, 10),
+            .time_ms = db_column_int64(s, 0),
+            .level = (const char *)db_column_text(s, 1),
+            .message = (const char *)db_column_text(s, 2),
+            .span_id = (const char *)db_column_text(s, 3),
+            .trace_id = (const char *)db_column_text(s, 4),
+            .attributes = (const char *)db_column_text(s, 5),
+            .parent_id = (const char *)db_column_text(s, 6),
+            .duration_ns = db_column_int64(s, 7),
+            .is_error = db_column_int64(s, 8),
+            .is_partial = db_column_int64(s, 9),
+            .span_events = (const char *)db_column_text(s, 10),
         };
         fn(ud, &ev);
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : fail(st, "events");
+    db_reset(s);
+    return rc == DB_DONE ? 0 : fail(st, "events");
 }
 
 /* ---- environment variables -------------------------------------------- */
@@ -2136,7 +2180,7 @@ int store_env_var_set(store *st, const char *env_id, const store_env_var *v, boo
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = only_new
+    db_stmt *s = only_new
                           ? stmt(st, "INSERT OR IGNORE INTO env_vars(env_id,name,value,is_secret)"
                                      " VALUES(?,?,?,?)")
                           : stmt(st, "INSERT OR REPLACE INTO env_vars(env_id,name,value,is_secret)"
@@ -2146,7 +2190,7 @@ int store_env_var_set(store *st, const char *env_id, const store_env_var *v, boo
     bind_text(s, 1, env_id);
     bind_text(s, 2, v->name);
     bind_text(s, 3, v->value);
-    sqlite3_bind_int(s, 4, v->is_secret);
+    db_bind_int64(s, 4, v->is_secret);
     return exec_write(st, s);
 }
 
@@ -2154,42 +2198,42 @@ int store_env_var_delete(store *st, const char *env_id, const char *name)
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = stmt(st, "DELETE FROM env_vars WHERE env_id=? AND name=?");
+    db_stmt *s = stmt(st, "DELETE FROM env_vars WHERE env_id=? AND name=?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
     bind_text(s, 2, name);
     if (exec_write(st, s))
         return ERR_STORE;
-    return sqlite3_changes(st->db) ? 0 : ERR_NOT_FOUND;
+    return store__changes(st) ? 0 : ERR_NOT_FOUND;
 }
 
 int store_env_var_each(store *st, const char *env_id, void (*fn)(void *ud, const store_env_var *v),
                        void *ud)
 {
-    sqlite3_stmt *s =
+    db_stmt *s =
         stmt(st, "SELECT name,value,is_secret FROM env_vars WHERE env_id=? ORDER BY name");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, env_id);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        store_env_var v = {(const char *)sqlite3_column_text(s, 0),
-                           (const char *)sqlite3_column_text(s, 1), sqlite3_column_int(s, 2) != 0};
+    while ((rc = db_step(s)) == DB_ROW) {
+        store_env_var v = {(const char *)db_column_text(s, 0),
+                           (const char *)db_column_text(s, 1), db_column_int(s, 2) != 0};
         fn(ud, &v);
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : fail(st, "env vars");
+    db_reset(s);
+    return rc == DB_DONE ? 0 : fail(st, "env vars");
 }
 
 /* ---- CLI login and project details ------------------------------------ */
 
 /* These run a few times per login or `init`, so they prepare their statement
  * per call instead of taking a slot in the statement cache. */
-static sqlite3_stmt *prepare_once(store *st, const char *sql)
+static db_stmt *prepare_once(store *st, const char *sql)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    db_stmt *s = NULL;
+    if (store__prepare(st, sql, &s) != 0) {
         fail(st, "prepare");
         return NULL;
     }
@@ -2198,14 +2242,14 @@ static sqlite3_stmt *prepare_once(store *st, const char *sql)
 
 /* Steps a write statement once and finalizes it; *changes (if not NULL) gets
  * the rows it changed. */
-static int write_once(store *st, sqlite3_stmt *s, int *changes)
+static int write_once(store *st, db_stmt *s, int *changes)
 {
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE)
+    int rc = db_step(s);
+    store__finalize(s);
+    if (rc != DB_DONE)
         return fail(st, "write");
     if (changes)
-        *changes = sqlite3_changes(st->db);
+        *changes = store__changes(st);
     return 0;
 }
 
@@ -2213,10 +2257,10 @@ int store_auth_code_insert(store *st, const char *code, int64_t now, int64_t exp
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = prepare_once(st, "DELETE FROM authorization_codes WHERE expires_at<=?");
+    db_stmt *s = prepare_once(st, "DELETE FROM authorization_codes WHERE expires_at<=?");
     if (!s)
         return ERR_STORE;
-    sqlite3_bind_int64(s, 1, now);
+    db_bind_int64(s, 1, now);
     if (write_once(st, s, NULL))
         return ERR_STORE;
     s = prepare_once(st, "INSERT INTO authorization_codes(code,created_at,expires_at)"
@@ -2224,40 +2268,40 @@ int store_auth_code_insert(store *st, const char *code, int64_t now, int64_t exp
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, code);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, expires_at);
+    db_bind_int64(s, 2, now);
+    db_bind_int64(s, 3, expires_at);
     return write_once(st, s, NULL);
 }
 
 int store_auth_code_get(store *st, const char *code, int64_t now, char **token)
 {
     *token = NULL;
-    sqlite3_stmt *s =
+    db_stmt *s =
         prepare_once(st, "SELECT token FROM authorization_codes WHERE code=? AND expires_at>?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, code);
-    sqlite3_bind_int64(s, 2, now);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
+    db_bind_int64(s, 2, now);
+    int rc = db_step(s);
+    if (rc == DB_ROW)
         *token = col_dup(s, 0);
-    sqlite3_finalize(s);
-    if (rc == SQLITE_ROW)
+    store__finalize(s);
+    if (rc == DB_ROW)
         return 0;
-    return rc == SQLITE_DONE ? ERR_NOT_FOUND : fail(st, "authorization code");
+    return rc == DB_DONE ? ERR_NOT_FOUND : fail(st, "authorization code");
 }
 
 int store_auth_code_approve(store *st, const char *code, const char *token, int64_t now)
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = prepare_once(st, "UPDATE authorization_codes SET token=?"
+    db_stmt *s = prepare_once(st, "UPDATE authorization_codes SET token=?"
                                        " WHERE code=? AND expires_at>? AND token IS NULL");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, token);
     bind_text(s, 2, code);
-    sqlite3_bind_int64(s, 3, now);
+    db_bind_int64(s, 3, now);
     int changed = 0;
     if (write_once(st, s, &changed))
         return ERR_STORE;
@@ -2268,7 +2312,7 @@ int store_auth_code_delete(store *st, const char *code)
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = prepare_once(st, "DELETE FROM authorization_codes WHERE code=?");
+    db_stmt *s = prepare_once(st, "DELETE FROM authorization_codes WHERE code=?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, code);
@@ -2279,18 +2323,18 @@ int store_login_link_insert(store *st, const char *secret, int64_t now, int64_t 
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = prepare_once(st, "DELETE FROM login_links WHERE expires_at<=?");
+    db_stmt *s = prepare_once(st, "DELETE FROM login_links WHERE expires_at<=?");
     if (!s)
         return ERR_STORE;
-    sqlite3_bind_int64(s, 1, now);
+    db_bind_int64(s, 1, now);
     if (write_once(st, s, NULL))
         return ERR_STORE;
     s = prepare_once(st, "INSERT INTO login_links(secret,created_at,expires_at) VALUES(?,?,?)");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, secret);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, expires_at);
+    db_bind_int64(s, 2, now);
+    db_bind_int64(s, 3, expires_at);
     return write_once(st, s, NULL);
 }
 
@@ -2298,13 +2342,13 @@ int store_login_link_use(store *st, const char *secret, int64_t now)
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = prepare_once(st, "UPDATE login_links SET used_at=?"
+    db_stmt *s = prepare_once(st, "UPDATE login_links SET used_at=?"
                                        " WHERE secret=? AND used_at IS NULL AND expires_at>?");
     if (!s)
         return ERR_STORE;
-    sqlite3_bind_int64(s, 1, now);
+    db_bind_int64(s, 1, now);
     bind_text(s, 2, secret);
-    sqlite3_bind_int64(s, 3, now);
+    db_bind_int64(s, 3, now);
     int changed = 0;
     if (write_once(st, s, &changed))
         return ERR_STORE;
@@ -2315,39 +2359,39 @@ int store_project_times(store *st, const char *ref, int64_t *created_at, int64_t
 {
     /* Projects made before migration 6 have no created_at: the first access
      * token was minted in the same bootstrap transaction. */
-    sqlite3_stmt *s = prepare_once(
+    db_stmt *s = prepare_once(
         st, "SELECT COALESCE(created_at,(SELECT MIN(created_at) FROM access_tokens),0),"
             " COALESCE(initialized_at,0) FROM projects WHERE ref=?");
     if (!s)
         return ERR_STORE;
     bind_text(s, 1, ref);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *created_at = sqlite3_column_int64(s, 0);
-        *initialized_at = sqlite3_column_int64(s, 1);
+    int rc = db_step(s);
+    if (rc == DB_ROW) {
+        *created_at = db_column_int64(s, 0);
+        *initialized_at = db_column_int64(s, 1);
     }
-    sqlite3_finalize(s);
-    if (rc == SQLITE_ROW)
+    store__finalize(s);
+    if (rc == DB_ROW)
         return 0;
-    return rc == SQLITE_DONE ? ERR_NOT_FOUND : fail(st, "project times");
+    return rc == DB_DONE ? ERR_NOT_FOUND : fail(st, "project times");
 }
 
 int store_project_set_initialized(store *st, const char *ref, int64_t now)
 {
     if (begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = prepare_once(
+    db_stmt *s = prepare_once(
         st, "UPDATE projects SET initialized_at=? WHERE ref=? AND initialized_at IS NULL");
     if (!s)
         return ERR_STORE;
-    sqlite3_bind_int64(s, 1, now);
+    db_bind_int64(s, 1, now);
     bind_text(s, 2, ref);
     return write_once(st, s, NULL);
 }
 
 /* ---- for the store's other files (sqlite_internal.h) -------------------- */
 
-sqlite3_stmt *store__stmt(store *st, const char *sql)
+db_stmt *store__stmt(store *st, const char *sql)
 {
     return stmt(st, sql);
 }
@@ -2359,17 +2403,50 @@ int store__begin_write(store *st)
 {
     return begin_write(st);
 }
-int store__exec_write(store *st, sqlite3_stmt *s)
+int store__exec_write(store *st, db_stmt *s)
 {
     return exec_write(st, s);
 }
-void store__bind_text(sqlite3_stmt *s, int i, const char *v)
+void store__bind_text(db_stmt *s, int i, const char *v)
 {
     bind_text(s, i, v);
 }
 sqlite3 *store__db(store *st)
 {
     return st->db;
+}
+int store__prepare(store *st, const char *sql, db_stmt **out)
+{
+    db_stmt *s = calloc(1, sizeof *s);
+    if (!s)
+        abort();
+    if (st->pg ? !(s->pq = pg_prepare(st->pg, sql, false))
+               : sqlite3_prepare_v2(st->db, sql, -1, &s->lt, NULL) != SQLITE_OK) {
+        free(s);
+        *out = NULL;
+        return ERR_STORE;
+    }
+    *out = s;
+    return 0;
+}
+void store__finalize(db_stmt *s)
+{
+    if (!s)
+        return;
+    if (s->lt)
+        sqlite3_finalize(s->lt);
+    if (s->pq)
+        pgq_free(s->pq);
+    free(s);
+}
+int64_t store__changes(store *st)
+{
+    return st->pg ? pg_changes(st->pg) : sqlite3_changes(st->db);
+}
+bool store__conflict(store *st)
+{
+    return st->pg ? pg_conflict(st->pg)
+                  : sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE;
 }
 
 /* ---- the row helpers other store files share (sqlite_internal.h) ------ */
@@ -2389,12 +2466,12 @@ int store__update_row(store *st, const char *sql, const row_type *t, const void 
     return update_row(st, sql, t, row);
 }
 
-int store__read_rows(store *st, sqlite3_stmt *s, const row_type *t, void **out, size_t *n)
+int store__read_rows(store *st, db_stmt *s, const row_type *t, void **out, size_t *n)
 {
     return read_rows(st, s, t, out, n);
 }
 
-int store__read_one(store *st, sqlite3_stmt *s, const row_type *t, void *row)
+int store__read_one(store *st, db_stmt *s, const row_type *t, void *row)
 {
     return read_one(st, s, t, row);
 }

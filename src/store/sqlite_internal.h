@@ -8,6 +8,8 @@
 
 #include <sqlite3.h>
 
+#include "store/db.h"
+
 #include "store/store.h"
 
 /* A column of a table mapped onto a C struct: its name, kind and offset. */
@@ -48,21 +50,28 @@ int store__insert_row(store *st, const char *sql, const row_type *t, void *row);
 /* Writes every column of row back (WHERE seq). */
 int store__update_row(store *st, const char *sql, const row_type *t, const void *row);
 /* Reads every row of a SELECT into a malloc'd array of t rows. */
-int store__read_rows(store *st, sqlite3_stmt *s, const row_type *t, void **out, size_t *n);
+int store__read_rows(store *st, db_stmt *s, const row_type *t, void **out, size_t *n);
 /* Steps a SELECT and reads its first row; ERR_NOT_FOUND if none. */
-int store__read_one(store *st, sqlite3_stmt *s, const row_type *t, void *row);
+int store__read_one(store *st, db_stmt *s, const row_type *t, void *row);
 void store__clear_row(void *row, const row_type *t);
 
 /* A cached prepared statement for a SQL string with static storage. */
-sqlite3_stmt *store__stmt(store *st, const char *sql);
+db_stmt *store__stmt(store *st, const char *sql);
 /* Logs the SQLite error and returns ERR_STORE. */
 int store__fail(store *st, const char *what);
 /* Opens the turn's write transaction if none is open. */
 int store__begin_write(store *st);
 /* Steps and resets a write statement. */
-int store__exec_write(store *st, sqlite3_stmt *s);
+int store__exec_write(store *st, db_stmt *s);
 /* Binds text (static lifetime for the statement's step) or NULL. */
-void store__bind_text(sqlite3_stmt *s, int i, const char *v);
+void store__bind_text(db_stmt *s, int i, const char *v);
 sqlite3 *store__db(store *st);
+/* A statement prepared for one use (dynamic SQL); free with store__finalize. */
+int store__prepare(store *st, const char *sql, db_stmt **out);
+void store__finalize(db_stmt *s);
+/* Rows the last write changed. */
+int64_t store__changes(store *st);
+/* True when the last failed write broke a unique constraint. */
+bool store__conflict(store *st);
 
 #endif

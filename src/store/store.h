@@ -1,7 +1,8 @@
 /*
  * store/store.h - the durable store: the only interface that speaks to the
  * database. The engine and bootstrap call it; SQL lives behind it
- * (sqlite.c today; a PostgreSQL backend fills the same functions later).
+ * (sqlite.c and its sibling files, in SQLite's dialect, run on SQLite or
+ * on PostgreSQL through store/db.h; docs/store.md).
  *
  * Writes join one open transaction that store_commit() ends; the HTTP layer
  * calls store_commit() once per event-loop turn and answers no request
@@ -214,6 +215,8 @@ typedef struct store_options {
     bool sync_full;   /* durable commits (default) vs synchronous=NORMAL */
     bool deferred_sync; /* with sync_full: commits return before the disk
                          * flush, which store_sync() does (group commit) */
+    const char *database_url; /* postgres://... selects PostgreSQL (store/pg.c);
+                               * NULL or "": the SQLite file at path */
 } store_options;
 
 /* Opens (creating and migrating) the store. Returns NULL on failure and

@@ -13,18 +13,18 @@
 
 int store_stream_last_seq(store *st, const char *run_id, const char *stream, int64_t *seq)
 {
-    sqlite3_stmt *s =
+    db_stmt *s =
         store__stmt(st, "SELECT max(seq) FROM stream_records WHERE run_id=? AND stream=?");
     if (!s)
         return ERR_STORE;
     store__bind_text(s, 1, run_id);
     store__bind_text(s, 2, stream);
-    int rc = sqlite3_step(s);
+    int rc = db_step(s);
     *seq = -1;
-    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
-        *seq = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : store__fail(st, "stream last seq");
+    if (rc == DB_ROW && db_column_type(s, 0) != DB_NULL)
+        *seq = db_column_int64(s, 0);
+    db_reset(s);
+    return rc == DB_ROW ? 0 : store__fail(st, "stream last seq");
 }
 
 int store_stream_append(store *st, const char *run_id, const char *stream, const char *data,
@@ -35,20 +35,20 @@ int store_stream_append(store *st, const char *run_id, const char *stream, const
     int64_t last;
     if (store_stream_last_seq(st, run_id, stream, &last))
         return ERR_STORE;
-    sqlite3_stmt *s = store__stmt(st, "INSERT INTO stream_records(run_id,stream,seq,data,"
+    db_stmt *s = store__stmt(st, "INSERT INTO stream_records(run_id,stream,seq,data,"
                                       "created_at,client_id,chunk) VALUES(?,?,?,?,?,?,?)");
     if (!s)
         return ERR_STORE;
     store__bind_text(s, 1, run_id);
     store__bind_text(s, 2, stream);
-    sqlite3_bind_int64(s, 3, last + 1);
-    sqlite3_bind_text(s, 4, data, (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, now);
+    db_bind_int64(s, 3, last + 1);
+    db_bind_text(s, 4, data, (int)len);
+    db_bind_int64(s, 5, now);
     store__bind_text(s, 6, client_id);
     if (chunk >= 0)
-        sqlite3_bind_int64(s, 7, chunk);
+        db_bind_int64(s, 7, chunk);
     else
-        sqlite3_bind_null(s, 7);
+        db_bind_null(s, 7);
     if (store__exec_write(st, s))
         return ERR_STORE;
     *seq = last + 1;
@@ -59,50 +59,50 @@ int store_stream_each(store *st, const char *run_id, const char *stream, int64_t
                       int64_t upto, size_t max, void (*fn)(void *ud, const store_stream_rec *r),
                       void *ud)
 {
-    sqlite3_stmt *s = store__stmt(st, "SELECT seq,created_at,data FROM stream_records"
+    db_stmt *s = store__stmt(st, "SELECT seq,created_at,data FROM stream_records"
                                       " WHERE run_id=? AND stream=? AND seq>? AND seq<=?"
                                       " ORDER BY seq LIMIT ?");
     if (!s)
         return ERR_STORE;
     store__bind_text(s, 1, run_id);
     store__bind_text(s, 2, stream);
-    sqlite3_bind_int64(s, 3, after);
-    sqlite3_bind_int64(s, 4, upto < 0 ? INT64_MAX : upto);
-    sqlite3_bind_int64(s, 5, (int64_t)max);
+    db_bind_int64(s, 3, after);
+    db_bind_int64(s, 4, upto < 0 ? INT64_MAX : upto);
+    db_bind_int64(s, 5, (int64_t)max);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        store_stream_rec r = {sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
-                              (const char *)sqlite3_column_text(s, 2),
-                              (size_t)sqlite3_column_bytes(s, 2)};
+    while ((rc = db_step(s)) == DB_ROW) {
+        store_stream_rec r = {db_column_int64(s, 0), db_column_int64(s, 1),
+                              (const char *)db_column_text(s, 2),
+                              (size_t)db_column_bytes(s, 2)};
         fn(ud, &r);
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : store__fail(st, "stream read");
+    db_reset(s);
+    return rc == DB_DONE ? 0 : store__fail(st, "stream read");
 }
 
 int store_stream_last_chunk(store *st, const char *run_id, const char *stream,
                             const char *client_id, int64_t *chunk)
 {
-    sqlite3_stmt *s = store__stmt(st, "SELECT max(chunk) FROM stream_records"
+    db_stmt *s = store__stmt(st, "SELECT max(chunk) FROM stream_records"
                                       " WHERE run_id=? AND stream=? AND client_id=?");
     if (!s)
         return ERR_STORE;
     store__bind_text(s, 1, run_id);
     store__bind_text(s, 2, stream);
     store__bind_text(s, 3, client_id);
-    int rc = sqlite3_step(s);
+    int rc = db_step(s);
     *chunk = -1;
-    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
-        *chunk = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : store__fail(st, "stream last chunk");
+    if (rc == DB_ROW && db_column_type(s, 0) != DB_NULL)
+        *chunk = db_column_int64(s, 0);
+    db_reset(s);
+    return rc == DB_ROW ? 0 : store__fail(st, "stream last chunk");
 }
 
 int store_input_wait_set(store *st, const char *run_id, const char *stream, const char *wp_id)
 {
     if (store__begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = store__stmt(
+    db_stmt *s = store__stmt(
         st, "INSERT OR REPLACE INTO input_stream_waits(run_id,stream,waitpoint_id) VALUES(?,?,?)");
     if (!s)
         return ERR_STORE;
@@ -114,26 +114,26 @@ int store_input_wait_set(store *st, const char *run_id, const char *stream, cons
 
 int store_input_wait_get(store *st, const char *run_id, const char *stream, char id[64])
 {
-    sqlite3_stmt *s =
+    db_stmt *s =
         store__stmt(st, "SELECT waitpoint_id FROM input_stream_waits WHERE run_id=? AND stream=?");
     if (!s)
         return ERR_STORE;
     store__bind_text(s, 1, run_id);
     store__bind_text(s, 2, stream);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        snprintf(id, 64, "%s", (const char *)sqlite3_column_text(s, 0));
-    sqlite3_reset(s);
-    if (rc == SQLITE_DONE)
+    int rc = db_step(s);
+    if (rc == DB_ROW)
+        snprintf(id, 64, "%s", (const char *)db_column_text(s, 0));
+    db_reset(s);
+    if (rc == DB_DONE)
         return ERR_NOT_FOUND;
-    return rc == SQLITE_ROW ? 0 : store__fail(st, "input wait");
+    return rc == DB_ROW ? 0 : store__fail(st, "input wait");
 }
 
 int store_input_wait_delete(store *st, const char *run_id, const char *stream)
 {
     if (store__begin_write(st))
         return ERR_STORE;
-    sqlite3_stmt *s = store__stmt(st, "DELETE FROM input_stream_waits WHERE run_id=? AND stream=?");
+    db_stmt *s = store__stmt(st, "DELETE FROM input_stream_waits WHERE run_id=? AND stream=?");
     if (!s)
         return ERR_STORE;
     store__bind_text(s, 1, run_id);

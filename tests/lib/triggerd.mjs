@@ -5,16 +5,29 @@
 //   srv.url, srv.keys.dev, srv.keys.prod, srv.projectRef, srv.pat
 //   await srv.restart();                        // SIGTERM, then start again on the same dir
 //   await srv.stop();                           // SIGTERM and remove the data dir
+//
+// TRIGGERD_STORE=pg runs triggerd on PostgreSQL (tests/lib/pg.mjs): one
+// database per data dir, in a cluster the test process starts (or the one
+// TRIGGERD_PG_URL names).
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import net from "node:net";
+import { pgCluster, pgDropDatabase } from "./pg.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, "../..");
-export const BINARY = process.env.TRIGGERD_BIN ?? join(ROOT, "build", "triggerd");
+const REAL_BINARY = process.env.TRIGGERD_BIN ?? join(ROOT, "build", "triggerd");
+const ON_PG = process.env.TRIGGERD_STORE === "pg";
+// on PostgreSQL a wrapper adds --database-url (tests/lib/triggerd-pg)
+export const BINARY = ON_PG ? join(here, "triggerd-pg") : REAL_BINARY;
+if (ON_PG) process.env.TRIGGERD_REAL_BIN = REAL_BINARY;
+
+function pgEnv() {
+  return ON_PG ? { TRIGGERD_PG_URL: process.env.TRIGGERD_PG_URL } : {};
+}
 
 export function freePort() {
   return new Promise((res, rej) => {
@@ -66,10 +79,12 @@ export async function startTriggerd(opts = {}) {
     output: "",
     async start() {
       const args = ["--listen", `127.0.0.1:${port}`, "--data", dataDir, ...(opts.args ?? [])];
-      const proc = spawn(BINARY, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+      if (ON_PG) await pgCluster(); // sets TRIGGERD_PG_URL for the wrapper
+      const proc = spawn(BINARY, args, { env: { ...env, ...pgEnv() }, stdio: ["ignore", "pipe", "pipe"] });
       this.proc = proc;
       proc.stdout.on("data", (d) => (this.output += d));
       proc.stderr.on("data", (d) => (this.output += d));
+      if (process.env.TRIGGERD_ECHO) proc.stderr.pipe(process.stderr); // debugging a test
       const deadline = Date.now() + 10000;
       while (Date.now() < deadline) {
         if (proc.exitCode !== null) throw new Error(`triggerd exited ${proc.exitCode}: ${this.output}`);
@@ -94,7 +109,10 @@ export async function startTriggerd(opts = {}) {
     },
     async stop() {
       await this.kill();
-      if (!opts.keepData) rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.keepData) {
+        rmSync(dataDir, { recursive: true, force: true });
+        if (ON_PG) await pgDropDatabase(dataDir);
+      }
     },
   };
   await srv.start();
