@@ -336,9 +336,35 @@ static const char *extra_after(size_t version)
     }
 }
 
+/* Migrations whose SQLite text has no mechanical rewrite (triggers, JSON
+ * table functions): PostgreSQL's own text of the same schema change. */
+static const char *replacement(size_t version)
+{
+    switch (version) {
+    case 20: /* the run_tags index of tags, filled at insert by a trigger */
+        return "CREATE TABLE run_tags(tag TEXT NOT NULL, run_seq BIGINT NOT NULL,"
+               " PRIMARY KEY(tag, run_seq));"
+               "INSERT INTO run_tags SELECT DISTINCT j.value, runs.seq FROM runs,"
+               " jsonb_array_elements_text(runs.tags::jsonb) j(value)"
+               " WHERE runs.tags IS NOT NULL AND runs.tags LIKE '[%' ON CONFLICT DO NOTHING;"
+               "CREATE FUNCTION runs_tags_insert() RETURNS trigger LANGUAGE plpgsql AS $f$"
+               " BEGIN IF NEW.tags IS NOT NULL AND NEW.tags <> '[]' AND NEW.tags LIKE '[%' THEN"
+               " INSERT INTO run_tags SELECT DISTINCT j.value, NEW.seq"
+               " FROM jsonb_array_elements_text(NEW.tags::jsonb) j(value) ON CONFLICT DO NOTHING;"
+               " END IF; RETURN NEW; END $f$;"
+               "CREATE TRIGGER runs_tags_insert AFTER INSERT ON runs FOR EACH ROW"
+               " EXECUTE FUNCTION runs_tags_insert();";
+    default:
+        return NULL;
+    }
+}
+
 char *pg_sql_ddl(const char *lite, size_t version)
 {
-    char *s = strdup(lite);
+    const char *own = replacement(version);
+    char *s = strdup(own ? own : lite);
+    if (own)
+        return s ? s : (abort(), NULL);
     if (!s)
         abort();
     s = replace_word(s, "AUTOINCREMENT", "");

@@ -2135,8 +2135,8 @@ int store_run_tags_add(store *st, int64_t seq, const char *tags)
         return 0;
     if (begin_write(st))
         return ERR_STORE;
-    db_stmt *s = stmt(st, "INSERT OR IGNORE INTO run_tags SELECT value, ? FROM json_each(?)"
-                          " WHERE json_valid(?2)");
+    /* tags: the engine's own JSON array text */
+    db_stmt *s = stmt(st, "INSERT OR IGNORE INTO run_tags SELECT value, ? FROM json_each(?)");
     if (!s)
         return ERR_STORE;
     db_bind_int64(s, 1, seq);
