@@ -72,39 +72,6 @@ void api_login_token(http_ctx *c)
 
 /* ---- login: the page the CLI sends the user to ------------------------- */
 
-/* s with &<>"' escaped, in pool memory. */
-static const char *html_escape(http_ctx *c, const char *s)
-{
-    size_t n = 0;
-    for (const char *p = s; *p; p++)
-        n += strchr("&<>\"'", *p) ? 6 : 1;
-    char *out = h2o_mem_alloc_pool(&c->req->pool, n + 1);
-    char *o = out;
-    for (const char *p = s; *p; p++) {
-        switch (*p) {
-        case '&':
-            o += sprintf(o, "&amp;");
-            break;
-        case '<':
-            o += sprintf(o, "&lt;");
-            break;
-        case '>':
-            o += sprintf(o, "&gt;");
-            break;
-        case '"':
-            o += sprintf(o, "&quot;");
-            break;
-        case '\'':
-            o += sprintf(o, "&#39;");
-            break;
-        default:
-            *o++ = *p;
-        }
-    }
-    *o = 0;
-    return out;
-}
-
 /* Replies with a small self-contained HTML page. title and main are HTML. */
 static void page(http_ctx *c, int status, const char *title, const char *main)
 {
@@ -145,7 +112,7 @@ static void approve_form(http_ctx *c, int status, const char *error)
         "http://…" LOGIN_LINK_PATH "…\"><button type=\"submit\">Approve this login</button>"
         "</form><p class=\"fine\">The CLI stops waiting after about a minute (4.5) or five "
         "(4.8); this page is good for ten.</p>",
-        error ? "<p class=\"err\">" : "", error ? html_escape(c, error) : "", error ? "</p>" : "");
+        error ? "<p class=\"err\">" : "", error ? http_html_escape(c, error) : "", error ? "</p>" : "");
     page(c, status, "Log in the Trigger.dev CLI", main);
 }
 

@@ -129,37 +129,6 @@ static bool cross_site(http_ctx *c)
     return !o || strlen(o + 3) != host.len || strncasecmp(o + 3, host.base, host.len) != 0;
 }
 
-static const char *escape(http_ctx *c, const char *s)
-{
-    size_t n = 0;
-    for (const char *p = s; *p; p++)
-        n += strchr("<>&\"'", *p) ? 6 : 1;
-    char *out = h2o_mem_alloc_pool(&c->req->pool, n + 1), *o = out;
-    for (const char *p = s; *p; p++) {
-        switch (*p) {
-        case '<':
-            o += sprintf(o, "&lt;");
-            break;
-        case '>':
-            o += sprintf(o, "&gt;");
-            break;
-        case '&':
-            o += sprintf(o, "&amp;");
-            break;
-        case '"':
-            o += sprintf(o, "&quot;");
-            break;
-        case '\'':
-            o += sprintf(o, "&#39;");
-            break;
-        default:
-            *o++ = *p;
-        }
-    }
-    *o = 0;
-    return out;
-}
-
 static void login_form(http_ctx *c, int status, const char *error)
 {
     http_add_header(c, "cache-control", "no-store");
@@ -181,7 +150,7 @@ static void login_form(http_ctx *c, int status, const char *error)
         "placeholder=\"tr_pat_…\" required autofocus>"
         "<button type=\"submit\">Log in</button></form></main></body></html>",
         error ? http_sprintf(c, "<p class=\"error\" role=\"alert\" id=\"login-error\">%s</p>",
-                             escape(c, error))
+                             http_html_escape(c, error))
               : "");
     http_reply_raw(c, status, "text/html; charset=utf-8", html, strlen(html));
 }

@@ -29,20 +29,6 @@ static void set_str(char **f, const char *v)
     *f = engine_strdup(v);
 }
 
-static int next_version(engine *en, const store_env *env, int64_t now, char out[32])
-{
-    time_t secs = (time_t)(now / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char day[16];
-    strftime(day, sizeof day, "%Y%m%d.", &tm);
-    int64_t count = 0;
-    int rc = store_deployment_count_version_prefix(en->st, env->id, day, &count);
-    if (rc == 0)
-        snprintf(out, 32, "%.9s%lld", day, (long long)(count + 1) % 1000000);
-    return rc;
-}
-
 int engine_deploy_create(engine *en, const store_env *env, const deploy_opts *o, int64_t now,
                          store_deployment *out, err_t *e)
 {
@@ -55,7 +41,7 @@ int engine_deploy_create(engine *en, const store_env *env, const deploy_opts *o,
     for (char *p = code; *p; p++) /* short codes are lower-case, as the platform's */
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
-    int rc = next_version(en, env, now, version);
+    int rc = engine_day_version(en, env, now, store_deployment_count_version_prefix, version);
     if (rc)
         return err_set(e, rc, "Something went wrong");
     out->id = engine_strdup(cuid);

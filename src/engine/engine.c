@@ -5,8 +5,10 @@
 
 #include "engine/cron.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 
 char *engine_strdup(const char *s)
@@ -17,6 +19,23 @@ char *engine_strdup(const char *s)
     if (!d)
         abort();
     return d;
+}
+
+int engine_day_version(engine *en, const store_env *env, int64_t now,
+                       int (*count)(store *st, const char *env_id, const char *prefix,
+                                    int64_t *n),
+                       char out[32])
+{
+    time_t secs = (time_t)(now / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char day[16];
+    strftime(day, sizeof day, "%Y%m%d.", &tm);
+    int64_t n = 0;
+    int rc = count(en->st, env->id, day, &n);
+    if (rc == 0)
+        snprintf(out, 32, "%.9s%lld", day, (long long)(n + 1) % 1000000);
+    return rc;
 }
 
 engine *engine_new(store *st, uv_loop_t *loop)

@@ -167,4 +167,12 @@ json_t *engine_worker_tasks(engine *en, const store_worker *w);
 /* strdup that aborts on out-of-memory (NULL stays NULL). */
 char *engine_strdup(const char *s);
 
+/* The platform's version numbers, YYYYMMDD.N (UTC day of now): count(st,
+ * env_id, "YYYYMMDD.", &n) says how many of the day's versions exist, and
+ * out gets the next one. Workers and deployments number alike. */
+int engine_day_version(engine *en, const store_env *env, int64_t now,
+                       int (*count)(store *st, const char *env_id, const char *prefix,
+                                    int64_t *n),
+                       char out[32]);
+
 #endif

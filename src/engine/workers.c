@@ -64,21 +64,6 @@ static int save_queues(engine *en, const store_env *env, json_t *metadata)
     return 0;
 }
 
-/* YYYYMMDD.N: N counts the env's workers created that day. */
-static int next_version(engine *en, const store_env *env, int64_t now, char out[32])
-{
-    time_t secs = (time_t)(now / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char day[16];
-    strftime(day, sizeof day, "%Y%m%d.", &tm);
-    int64_t count = 0;
-    int rc = store_worker_count_version_prefix(en->st, env->id, day, &count);
-    if (rc == 0)
-        snprintf(out, 32, "%.9s%lld", day, (long long)(count + 1) % 1000000);
-    return rc;
-}
-
 /* Queues again the PENDING_VERSION runs whose task this worker has. */
 static int release_pending_version(engine *en, const store_env *env, json_t *tasks, int64_t now)
 {
@@ -130,7 +115,7 @@ int engine_worker_register_as(engine *en, const store_env *env, json_t *metadata
     id_friendly(fid, sizeof fid, "worker_", cuid);
     if (as_version)
         snprintf(version, sizeof version, "%s", as_version);
-    else if ((rc = next_version(en, env, now, version)))
+    else if ((rc = engine_day_version(en, env, now, store_worker_count_version_prefix, version)))
         return err_set(e, rc, "Something went wrong");
     char *tasks_text = jsontext_dumps(tasks, JSON_COMPACT);
     w.id = engine_strdup(cuid);

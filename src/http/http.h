@@ -89,6 +89,9 @@ const char *http_origin(http_ctx *c);
 /* pool-allocated printf. */
 char *http_sprintf(http_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* s with &<>"' escaped for HTML text and attributes, in pool memory. */
+const char *http_html_escape(http_ctx *c, const char *s);
+
 /* ---- authorization ---------------------------------------------------- */
 
 /* True when the caller may do action on any of res[0..n). Secret keys may do

@@ -117,6 +117,38 @@ char *http_sprintf(http_ctx *c, const char *fmt, ...)
     return s;
 }
 
+const char *http_html_escape(http_ctx *c, const char *s)
+{
+    size_t n = 0;
+    for (const char *p = s; *p; p++)
+        n += strchr("&<>\"'", *p) ? 6 : 1;
+    char *out = h2o_mem_alloc_pool(&c->req->pool, n + 1);
+    char *o = out;
+    for (const char *p = s; *p; p++) {
+        switch (*p) {
+        case '&':
+            o += sprintf(o, "&amp;");
+            break;
+        case '<':
+            o += sprintf(o, "&lt;");
+            break;
+        case '>':
+            o += sprintf(o, "&gt;");
+            break;
+        case '"':
+            o += sprintf(o, "&quot;");
+            break;
+        case '\'':
+            o += sprintf(o, "&#39;");
+            break;
+        default:
+            *o++ = *p;
+        }
+    }
+    *o = 0;
+    return out;
+}
+
 bool http_authorize(http_ctx *c, const char *action, const scope_res *res, size_t n)
 {
     if (c->auth.kind == AUTH_SECRET)
