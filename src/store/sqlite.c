@@ -1156,10 +1156,11 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
     bool by_tag = f->n_tag == 1;
     if (by_tag) {
         size_t sl = strlen(st->runs.select) - strlen(" FROM runs");
+        /* CROSS JOIN makes SQLite read run_tags first; PostgreSQL has no
+         * CROSS JOIN ... ON and plans the join itself */
         snprintf(sql, sizeof sql,
-                 "%.*s FROM run_tags CROSS JOIN runs ON runs.seq=run_tags.run_seq WHERE "
-                 "run_tags.tag=?",
-                 (int)sl, st->runs.select);
+                 "%.*s FROM run_tags %s runs ON runs.seq=run_tags.run_seq WHERE run_tags.tag=?",
+                 (int)sl, st->runs.select, st->pg ? "JOIN" : "CROSS JOIN");
     } else {
         snprintf(sql, sizeof sql, "%s WHERE 1", st->runs.select);
     }
