@@ -349,8 +349,11 @@ static const char *replacement(size_t version)
                " WHERE runs.tags IS NOT NULL AND runs.tags LIKE '[%' ON CONFLICT DO NOTHING;"
                "CREATE FUNCTION runs_tags_insert() RETURNS trigger LANGUAGE plpgsql AS $f$"
                " BEGIN IF NEW.tags IS NOT NULL AND NEW.tags <> '[]' AND NEW.tags LIKE '[%' THEN"
-               " INSERT INTO run_tags SELECT DISTINCT j.value, NEW.seq"
+               " BEGIN INSERT INTO run_tags SELECT DISTINCT j.value, NEW.seq"
                " FROM jsonb_array_elements_text(NEW.tags::jsonb) j(value) ON CONFLICT DO NOTHING;"
+               /* a tag PostgreSQL's JSON cannot hold (a lone surrogate
+                * escape) is stored on the run but not indexed */
+               " EXCEPTION WHEN OTHERS THEN NULL; END;"
                " END IF; RETURN NEW; END $f$;"
                "CREATE TRIGGER runs_tags_insert AFTER INSERT ON runs FOR EACH ROW"
                " EXECUTE FUNCTION runs_tags_insert();";
