@@ -21,6 +21,7 @@ typedef struct streams streams;
 typedef struct devpush devpush;
 typedef struct devhold devhold;
 typedef struct dash dash;
+typedef struct deployer deployer;
 
 typedef struct app_config {
     char listen_host[128];
@@ -35,6 +36,7 @@ typedef struct app_config {
     int64_t h2c_idle_ms;          /* an HTTP/2 connection without streams gets GOAWAY; 0 = 30 s */
     int64_t push_ping_interval_ms; /* /dev-worker Engine.IO pings; 0 = 25 s */
     int64_t push_ping_timeout_ms;  /* unanswered ping cut-off; 0 = 20 s */
+    int64_t deploy_pool;           /* worker processes per deployed version; 0 = 2, -1 = none */
 } app_config;
 
 typedef struct app {
@@ -51,6 +53,7 @@ typedef struct app {
     devpush *push;    /* the dev CLI's /dev-worker channel (api/devpush.h) */
     devhold *holds;   /* dev dequeues held open until a run is ready (api/dev.c) */
     dash *dash;       /* the dashboard's sessions (dash/dash.h) */
+    deployer *deploy; /* builds and the worker pools of deployed versions (deploy/deploy.h) */
     /* commit pipeline hooks (http/server.c calls them; realtime sets them):
      * the turn's transaction `gen` committed (ok) or rolled back, and every
      * commit up to `gen` is on disk */

@@ -18,6 +18,7 @@
 
 #include "api/api.h"
 #include "api/devpush.h"
+#include "deploy/deploy.h"
 #include "app.h"
 #include "auth/login.h"
 #include "bootstrap.h"
@@ -124,6 +125,13 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
     if (envv("TRIGGERD_PUSH_PING_TIMEOUT_MS") &&
         parse_count(envv("TRIGGERD_PUSH_PING_TIMEOUT_MS"), &cfg->push_ping_timeout_ms))
         return -1;
+    /* worker processes per deployed version (0 = none, as a negative pool) */
+    if (envv("TRIGGERD_DEPLOY_POOL")) {
+        if (parse_count(envv("TRIGGERD_DEPLOY_POOL"), &cfg->deploy_pool))
+            return -1;
+        if (cfg->deploy_pool == 0)
+            cfg->deploy_pool = -1;
+    }
     if (envv("TRIGGERD_PUBLIC_URL"))
         snprintf(cfg->public_url, sizeof cfg->public_url, "%s", envv("TRIGGERD_PUBLIC_URL"));
     int i = 1;
@@ -193,6 +201,7 @@ static void on_signal(uv_signal_t *h, int signum)
     app *a = h->data;
     fprintf(stderr, "triggerd: signal %d, shutting down\n", signum);
     uv_signal_stop(h);
+    deploy_free(a);        /* stops builds and worker processes */
     devpush_free(a->push); /* closes the CLIs' sockets (they reconnect to the next start) */
     api_devhold_free(a);   /* answers held dequeues empty */
     realtime_free(a->rt);    /* answers the parked feeds, so they do not hold the stop up */
@@ -204,6 +213,7 @@ static void on_signal(uv_signal_t *h, int signum)
  * context is left to process exit: connections may still reference it. */
 static void app_free(app *a)
 {
+    deploy_free(a);
     streams_free(a->streams);
     devpush_free(a->push);
     api_devhold_free(a);
@@ -260,7 +270,7 @@ static int serve(app *a)
         api_devhold_new(a) != 0)
         goto fail;
     http_server_h2c(a->http, api_s2_h2c, a);
-    if (engine_start(a->en) != 0 || store_commit(a->st) != 0) {
+    if (engine_start(a->en) != 0 || deploy_new(a) != 0 || store_commit(a->st) != 0) {
         fprintf(stderr, "triggerd: engine start failed\n");
         goto fail;
     }

@@ -88,6 +88,32 @@ bool api_token_opts(http_ctx *c, json_t *body, token_opts *o);
 int64_t api_seq_cursor(json_t *v);
 /* Held dev dequeues (api/dev.c): the state on a->holds, hooked into a->rt;
  * free answers every held dequeue empty (shutdown). */
+/* A deployed worker's warm start (api/deploy.c): the next run of the
+ * caller's env that worker (borrowed id) executes on a machine mf lets
+ * through, held until there is one; answered with one DequeuedMessage. */
+void api_dev_hold_one(http_ctx *c, const char *worker, const machine_filter *mf);
+/* RunExecutionData of r's latest snapshot. */
+json_t *api_execution_data(const store_run *r);
+/* deployments and the workload API (api/deploy.c) */
+void api_deploy_settings(http_ctx *c);
+void api_artifacts_create(http_ctx *c);
+void api_objects_post(http_ctx *c);
+void api_deployments_create(http_ctx *c);
+void api_deployments_get(http_ctx *c);
+void api_deployments_latest(http_ctx *c);
+void api_deployments_current(http_ctx *c);
+void api_deployments_list(http_ctx *c);
+void api_deployments_worker(http_ctx *c);
+void api_deployments_fail(http_ctx *c);
+void api_deployments_promote(http_ctx *c);
+void api_workload_attempt_start(http_ctx *c);
+void api_workload_attempt_complete(http_ctx *c);
+void api_workload_heartbeat(http_ctx *c);
+void api_workload_debug_log(http_ctx *c);
+void api_workload_suspend(http_ctx *c);
+void api_workload_snapshots_since(http_ctx *c);
+void api_warm_connect(http_ctx *c);
+void api_warm_start(http_ctx *c);
 int api_devhold_new(app *a);
 void api_devhold_free(app *a);
 /* Tries env's held dequeues again at once: something other than a run write

@@ -62,14 +62,15 @@ void api_dev_push_stats(http_ctx *c)
     devpush_stats st;
     devpush_stats_get(c->app->push, &st);
     http_reply_json(c, 200,
-                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "sockets",
+                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:I}", "sockets",
                               (json_int_t)st.sockets, "connected", (json_int_t)st.connected,
                               "connects", (json_int_t)st.connects, "authFailures",
                               (json_int_t)st.auth_failures, "notifies", (json_int_t)st.notifies,
                               "received", (json_int_t)st.received, "pingTimeouts",
                               (json_int_t)st.ping_timeouts, "subscriptions",
                               (json_int_t)st.subscriptions, "listening",
-                              devpush_env_listening(c->app->push, c->auth.env->id)));
+                              devpush_env_listening(c->app->push, c->auth.env->id),
+                              "workloadConnects", (json_int_t)st.workload_connects));
 }
 
 /* The dequeue intervals are the CLI's sleeps between dequeues (after runs,
@@ -166,8 +167,17 @@ static json_t *base_run_json(const store_run *r)
     return o;
 }
 
-/* Answers c with runs[0..n) (consumed) as DevDequeueResponseBody. */
+/* Answers c with runs[0..n) (consumed) as DevDequeueResponseBody, or, for
+ * a warm start (single), the one DequeuedMessage (503 when none: the
+ * controller's client treats that as "no run", the supervisor restarts it). */
+static void reply_dequeued_as(http_ctx *c, dequeued_run *runs, size_t n, bool single);
+
 static void reply_dequeued(http_ctx *c, dequeued_run *runs, size_t n)
+{
+    reply_dequeued_as(c, runs, n, false);
+}
+
+static void reply_dequeued_as(http_ctx *c, dequeued_run *runs, size_t n, bool single)
 {
     store_project p = {0};
     store_project_get(c->app->st, &p);
@@ -189,7 +199,15 @@ static void reply_dequeued(http_ctx *c, dequeued_run *runs, size_t n)
         store_run_clear(r);
     }
     free(runs);
-    http_reply_json(c, 200, json_pack("{s:o}", "dequeuedMessages", msgs));
+    if (!single) {
+        http_reply_json(c, 200, json_pack("{s:o}", "dequeuedMessages", msgs));
+    } else if (json_array_size(msgs)) {
+        http_reply_json(c, 200, json_incref(json_array_get(msgs, 0)));
+        json_decref(msgs);
+    } else {
+        json_decref(msgs);
+        http_reply_error(c, 503, "No run");
+    }
 }
 
 /* ---- held dequeues ------------------------------------------------------
@@ -214,6 +232,8 @@ typedef struct hold {
     size_t max;
     int64_t deadline;
     bool woken;
+    bool own; /* a deployed worker's warm start: its own version's runs, one */
+    machine_filter mf; /* and the machine presets its pool runs */
     struct hold *prev, *next;
 } hold;
 
@@ -248,10 +268,11 @@ static void hold_gone(void *ud)
 static void hold_end(hold *h, dequeued_run *runs, size_t n)
 {
     http_ctx *c = h->c;
+    bool own = h->own;
     http_unpark(c);
     hold_gone(h);
     c->now = time_now_ms();
-    reply_dequeued(c, runs, n);
+    reply_dequeued_as(c, runs, n, own);
 }
 
 /* Tries h again; answers it when runs came or its time is up. */
@@ -262,7 +283,11 @@ static void hold_try(hold *h, int64_t now)
     size_t n = 0;
     err_t e = {0};
     http_ctx *c = h->c;
-    if (engine_dequeue(c->app->en, c->auth.env, h->worker, h->max, now, &runs, &n, &e) != 0) {
+    int rc = h->own
+                 ? engine_dequeue_own(c->app->en, c->auth.env, h->worker, 1, &h->mf, now, &runs, &n,
+                                      &e)
+                 : engine_dequeue(c->app->en, c->auth.env, h->worker, h->max, now, &runs, &n, &e);
+    if (rc != 0) {
         http_unpark(c);
         hold_gone(h);
         http_reply_err(c, &e);
@@ -375,7 +400,7 @@ void api_devhold_free(app *a)
     uv_close((uv_handle_t *)&dh->wake, on_hold_handle_closed);
 }
 
-static void hold_start(http_ctx *c, const char *worker, size_t max, int64_t ms)
+static hold *hold_start(http_ctx *c, const char *worker, size_t max, int64_t ms)
 {
     devhold *dh = c->app->holds;
     hold *h = calloc(1, sizeof *h);
@@ -393,6 +418,28 @@ static void hold_start(http_ctx *c, const char *worker, size_t max, int64_t ms)
         dh->list->prev = h;
     dh->list = h;
     http_park(c, hold_gone, h);
+    return h;
+}
+
+#define HOLD_WARM_MS 60000 /* beyond the warm-start client's own 20 s re-poll */
+
+void api_dev_hold_one(http_ctx *c, const char *worker, const machine_filter *mf)
+{
+    dequeued_run *runs = NULL;
+    size_t n = 0;
+    err_t e = {0};
+    if (engine_dequeue_own(c->app->en, c->auth.env, worker, 1, mf, c->now, &runs, &n, &e) != 0) {
+        http_reply_err(c, &e);
+        return;
+    }
+    if (n == 0 && c->app->holds) {
+        free(runs);
+        hold *h = hold_start(c, worker, 1, HOLD_WARM_MS);
+        h->own = true;
+        h->mf = *mf;
+        return;
+    }
+    reply_dequeued_as(c, runs, n, true);
 }
 
 void api_dev_dequeue(http_ctx *c)
@@ -519,6 +566,11 @@ void api_attempt_start(http_ctx *c)
     json_object_set_new(env, "TRIGGER_OTEL_EXPORTER_OTLP_ENDPOINT",
                         json_string(http_sprintf(c, "%s/otel", http_origin(c))));
     json_object_set_new(env, "TRIGGER_RUN_ID", json_string(r.id));
+    if (strcmp(c->auth.env->type, "DEVELOPMENT") != 0) {
+        /* a deployed worker's task process has no CLI to set these */
+        json_object_set_new(env, "TRIGGER_API_URL", json_string(http_origin(c)));
+        json_object_set_new(env, "TRIGGER_SECRET_KEY", json_string(auth_env_key(c->auth.env)));
+    }
     http_reply_json(c, 200,
                     json_pack("{s:o,s:o,s:o,s:o}", "run", base_run_json(&r), "snapshot",
                               snapshot_json(&r), "execution", execution_json(c, &r, &ai), "envVars",
@@ -561,6 +613,13 @@ void api_heartbeat(http_ctx *c)
         return;
     }
     http_reply_json(c, 200, json_pack("{s:b}", "ok", 1));
+}
+
+json_t *api_execution_data(const store_run *r)
+{
+    json_t *cw = jsontext_loads(r->snapshot_waitpoints ? r->snapshot_waitpoints : "[]", 0, NULL);
+    return json_pack("{s:s,s:o,s:o,s:o}", "version", "1", "snapshot", snapshot_json(r), "run",
+                     base_run_json(r), "completedWaitpoints", json_is_array(cw) ? cw : json_array());
 }
 
 void api_snapshot_latest(http_ctx *c)

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deploy/deploy.h"
 #include "http/eio.h"
 #include "http/ws.h"
 #include "realtime/realtime.h"
@@ -32,6 +33,8 @@
 #include "util/timefmt.h"
 
 #define NSP "/dev-worker"
+#define NSP_WORKLOAD "/workload" /* deployed worker processes (docs/deploy.md) */
+#define WORKLOAD_AUTH "Workload " /* http/ws.c's stand-in for their runner-id header */
 #define MAX_SUBS 1000     /* per socket; the CLI holds at most maxConcurrentRuns */
 #define MAX_PAYLOAD 1000000
 #define TICK_MIN_MS 10
@@ -51,6 +54,8 @@ typedef struct dsock {
     char sid[21];
     char *token; /* the upgrade's bearer token, until the namespace connect */
     bool connected;
+    const char *nsp; /* the namespace it joined: NSP or NSP_WORKLOAD */
+    bool workload;   /* joined NSP_WORKLOAD: a deployed worker process */
     char env_id[32];
     int64_t next_ping, pong_deadline; /* ms epoch; pong_deadline 0: none due */
     sub *subs;
@@ -147,7 +152,7 @@ static bool want(void *ud, const store_run *r)
 static void notify(dsock *s, sub *u)
 {
     json_t *arg = json_pack("{s:s,s:{s:s}}", "version", "1", "run", "friendlyId", u->run);
-    send_text(s, sio_event(NSP, "run:notify", arg));
+    send_text(s, sio_event(s->nsp, "run:notify", arg));
     json_decref(arg);
     s->dp->st.notifies++;
 }
@@ -208,15 +213,44 @@ static void connect_error(dsock *s, const char *nsp, const char *msg)
 }
 
 /* CONNECT: the namespace middleware's check, a DEVELOPMENT env's key. */
+/* CONNECT to /workload: a deployed worker process, by its runner secret. */
+static void on_connect_workload(dsock *s)
+{
+    devpush *dp = s->dp;
+    const char *secret = s->token && strncmp(s->token, WORKLOAD_AUTH, strlen(WORKLOAD_AUTH)) == 0
+                             ? s->token + strlen(WORKLOAD_AUTH)
+                             : NULL;
+    const deploy_runner *r = deploy_runner_find(dp->a, secret);
+    if (!r) {
+        dp->st.auth_failures++;
+        connect_error(s, NSP_WORKLOAD, "Unknown workload runner");
+        return;
+    }
+    snprintf(s->env_id, sizeof s->env_id, "%s", r->env->id);
+    s->connected = true;
+    s->nsp = NSP_WORKLOAD;
+    s->workload = true;
+    dp->st.workload_connects++;
+    char nsid[21];
+    id_alnum(nsid, 20);
+    json_t *d = json_pack("{s:s}", "sid", nsid);
+    send_text(s, sio_encode(SIO_CONNECT, NSP_WORKLOAD, d));
+    json_decref(d);
+}
+
 static void on_connect(dsock *s, const sio_packet *p)
 {
     devpush *dp = s->dp;
+    if (s->connected)
+        return;
+    if (strcmp(p->nsp, NSP_WORKLOAD) == 0) {
+        on_connect_workload(s);
+        return;
+    }
     if (strcmp(p->nsp, NSP) != 0) {
         connect_error(s, p->nsp, "Invalid namespace");
         return;
     }
-    if (s->connected)
-        return;
     auth_result ar = {0};
     err_t e = {0};
     bool ok = s->token && auth_resolve(dp->a->au, s->token, false, time_now_ms(), &ar, &e) == 0 &&
@@ -230,6 +264,7 @@ static void on_connect(dsock *s, const sio_packet *p)
         return;
     }
     s->connected = true;
+    s->nsp = NSP;
     dp->st.connected++;
     dp->st.connects++;
     char nsid[21];
@@ -241,9 +276,18 @@ static void on_connect(dsock *s, const sio_packet *p)
 
 static void on_event(dsock *s, const sio_packet *p)
 {
-    if (!s->connected || strcmp(p->nsp, NSP) != 0)
+    if (!s->connected || strcmp(p->nsp, s->nsp) != 0)
         return;
     const char *name = json_string_value(json_array_get(p->data, 0));
+    if (s->workload) { /* run:start / run:stop {run: {friendlyId}, snapshot} */
+        const char *run = json_string_value(
+            json_object_get(json_object_get(json_array_get(p->data, 1), "run"), "friendlyId"));
+        if (name && run && strcmp(name, "run:start") == 0)
+            add_sub(s, run);
+        else if (name && run && strcmp(name, "run:stop") == 0)
+            del_sub(s, run);
+        return;
+    }
     json_t *ids = json_object_get(json_array_get(p->data, 1), "runFriendlyIds");
     bool subscribe = strcmp(name, "run:subscribe") == 0;
     if (!subscribe && strcmp(name, "run:unsubscribe") != 0)
@@ -266,7 +310,8 @@ static void leave(dsock *s)
     if (!s->connected)
         return;
     s->connected = false;
-    s->dp->st.connected--;
+    if (!s->workload)
+        s->dp->st.connected--;
     clear_subs(s);
 }
 
@@ -286,7 +331,7 @@ static void on_sio(dsock *s, const char *text, size_t len)
         on_event(s, &p);
         break;
     case SIO_DISCONNECT:
-        if (strcmp(p.nsp, NSP) == 0)
+        if (s->connected && strcmp(p.nsp, s->nsp) == 0)
             leave(s);
         break;
     default:
@@ -449,7 +494,7 @@ bool devpush_env_listening(const devpush *dp, const char *env_id)
     if (!dp)
         return false;
     for (const dsock *s = dp->socks; s; s = s->next)
-        if (s->connected && strcmp(s->env_id, env_id) == 0)
+        if (s->connected && !s->workload && strcmp(s->env_id, env_id) == 0)
             return true;
     return false;
 }

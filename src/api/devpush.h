@@ -21,6 +21,7 @@ typedef struct devpush_stats {
     uint64_t connected;     /* of which joined /dev-worker */
     uint64_t connects;      /* namespace connects accepted, ever */
     uint64_t auth_failures; /* connects refused (CONNECT_ERROR) */
+    uint64_t workload_connects; /* deployed worker processes joining /workload */
     uint64_t notifies;      /* run:notify sent */
     uint64_t received;      /* "run:notify received by runner" debug logs from CLIs */
     uint64_t ping_timeouts; /* connections cut for not answering a ping */

@@ -166,7 +166,21 @@ typedef struct dq_poll {
     int64_t env_limit;
     dequeued_run *out;
     size_t n, max;
+    bool strict; /* only runs the polling worker's own version executes */
+    const machine_filter *mf;
 } dq_poll;
+
+static bool machine_ok(const machine_filter *mf, const char *machine)
+{
+    if (!mf)
+        return true;
+    if (mf->only[0])
+        return strcmp(mf->only, machine) == 0;
+    for (size_t i = 0; i < mf->n_except; i++)
+        if (strcmp(mf->except[i], machine) == 0)
+            return false;
+    return true;
+}
 
 static bool unit_full(const dq_poll *p, const store_unit *u)
 {
@@ -180,7 +194,7 @@ static int take(dq_poll *p, store_run *r, bool *taken)
 {
     *taken = false;
     int wi = worker_for(p->en, p->env->id, &p->ws, r);
-    if (wi < 0)
+    if (wi < 0 || (wi > 0 && p->strict))
         return 0;
     json_t *task = engine_find_task(p->ws.tasks[wi], r->task);
     if (!task) { /* no worker has this task yet: PENDING_VERSION */
@@ -198,6 +212,8 @@ static int take(dq_poll *p, store_run *r, bool *taken)
             return 0;
     }
     resolve_from_task(r, task);
+    if (!machine_ok(p->mf, r->machine))
+        return 0; /* another pool's (r is this poll's copy, not saved) */
     r->status = RUN_DEQUEUED;
     r->expire_at = 0; /* started in time: the TTL no longer applies */
     free(r->worker_id);
@@ -264,13 +280,31 @@ static int rounds(dq_poll *p, store_unit *units, size_t n_units, size_t first, s
     return rc;
 }
 
+static int dequeue(engine *en, const store_env *env, const char *worker_id, size_t max,
+                   bool strict, const machine_filter *mf, int64_t now, dequeued_run **out,
+                   size_t *n, err_t *e);
+
 int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size_t max, int64_t now,
                    dequeued_run **out, size_t *n, err_t *e)
+{
+    return dequeue(en, env, worker_id, max, false, NULL, now, out, n, e);
+}
+
+int engine_dequeue_own(engine *en, const store_env *env, const char *worker_id, size_t max,
+                       const machine_filter *mf, int64_t now, dequeued_run **out, size_t *n,
+                       err_t *e)
+{
+    return dequeue(en, env, worker_id, max, true, mf, now, out, n, e);
+}
+
+static int dequeue(engine *en, const store_env *env, const char *worker_id, size_t max,
+                   bool strict, const machine_filter *mf, int64_t now, dequeued_run **out,
+                   size_t *n, err_t *e)
 {
     engine_dev_seen(en, env->id, now);
     *out = NULL;
     *n = 0;
-    dq_poll p = {.en = en, .env = env, .now = now, .max = max};
+    dq_poll p = {.en = en, .env = env, .now = now, .max = max, .strict = strict, .mf = mf};
     p.env_limit = en->limits.env_concurrency > 0 ? en->limits.env_concurrency
                                                  : ENGINE_DEFAULT_ENV_CONCURRENCY;
     store_worker w = {0};

@@ -216,6 +216,11 @@ typedef struct worker_info {
  * declarative schedule. */
 int engine_worker_register(engine *en, const store_env *env, json_t *metadata, const char *origin,
                            int64_t now, worker_info *out, err_t *e);
+/* The same for a deployment's worker: always a new worker, with the
+ * deployment's version `as_version` (borrowed; NULL = as above). */
+int engine_worker_register_as(engine *en, const store_env *env, json_t *metadata,
+                              const char *origin, const char *as_version, int64_t now,
+                              worker_info *out, err_t *e);
 
 /* A run taken by dequeue, with what the worker needs to run it. */
 typedef struct dequeued_run {
@@ -228,6 +233,19 @@ typedef struct dequeued_run {
  * to DEQUEUED with a PENDING_EXECUTING snapshot. *out is malloc'd. */
 int engine_dequeue(engine *en, const store_env *env, const char *worker_id, size_t max, int64_t now,
                    dequeued_run **out, size_t *n, err_t *e);
+/* The same for a deployed version's worker process: only runs that worker
+ * executes itself (unlocked, or locked to its version), on the machine
+ * presets mf lets through; runs locked to another version wait for that
+ * version's processes. */
+#define MACHINE_SET_MAX 8
+typedef struct machine_filter {
+    char only[32];                       /* take only runs on this machine preset, or */
+    char except[MACHINE_SET_MAX][32];    /* (only "") any preset but these */
+    size_t n_except;
+} machine_filter;
+int engine_dequeue_own(engine *en, const store_env *env, const char *worker_id, size_t max,
+                       const machine_filter *mf, int64_t now, dequeued_run **out, size_t *n,
+                       err_t *e);
 
 /* What attempt start tells the worker beside the run. */
 typedef struct attempt_info {

@@ -126,6 +126,22 @@ static const char *error_code(json_t *err)
     return NULL;
 }
 
+/* The final status of an attempt failing with INTERNAL_ERROR code without a
+ * retry (the platform's runStatusFromError): a process the task's code or
+ * its machine killed (out of memory, a crash, a non-zero exit) is CRASHED. */
+static run_status failed_status(const char *code)
+{
+    static const char *const crashed[] = {
+        "TASK_PROCESS_OOM_KILLED", "TASK_PROCESS_MAYBE_OOM_KILLED", "TASK_PROCESS_SIGSEGV",
+        "DISK_SPACE_EXCEEDED", "OUTDATED_SDK_VERSION", "HANDLE_ERROR_ERROR", "TASK_RUN_CRASHED",
+        "TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE",
+    };
+    for (size_t i = 0; code && i < sizeof crashed / sizeof *crashed; i++)
+        if (strcmp(code, crashed[i]) == 0)
+            return RUN_CRASHED;
+    return RUN_COMPLETED_WITH_ERRORS;
+}
+
 int engine_attempt_complete(engine *en, const store_env *env, const char *run_id,
                             const char *snapshot_id, json_t *completion, int64_t now,
                             attempt_status *status, store_run *out, err_t *e)
@@ -180,7 +196,7 @@ int engine_attempt_complete(engine *en, const store_env *env, const char *run_id
         rc = engine_requeue(en, &r, at, "Run was requeued for a retry", now);
         *status = ATTEMPT_RETRY_QUEUED;
     } else {
-        rc = engine_finish(en, &r, RUN_COMPLETED_WITH_ERRORS, err_text, NULL, NULL, now);
+        rc = engine_finish(en, &r, failed_status(code), err_text, NULL, NULL, now);
     }
     free(err_text);
 out:

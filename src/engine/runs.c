@@ -4,6 +4,7 @@
  * the runs API offers on it (cancel, replay, reschedule, tags; metadata is
  * engine/runmeta.c).
  */
+#include "engine/deploy.h"
 #include "engine/internal.h"
 
 #include <jansson.h>
@@ -181,6 +182,15 @@ int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int6
             return err_set(e, rc, "Something went wrong");
     }
 
+    /* a deployed environment's runs lock to its current version at trigger,
+     * so a later deploy does not change the code an older run runs on */
+    char deployed[32];
+    const char *lock = o->lock_to_version;
+    if (!lock || !lock[0]) {
+        engine_deploy_lock_version(en, env, deployed);
+        lock = deployed[0] ? deployed : NULL;
+    }
+
     if (o->parent_run_id) {
         rc = load_parent(en, env, o->task, o->parent_run_id, &parent, e);
         if (rc)
@@ -247,7 +257,7 @@ int engine_trigger(engine *en, const store_env *env, const trigger_opts *o, int6
     r.created_at = o->created_at ? o->created_at : now;
     r.updated_at = now;
     r.schedule_id = engine_strdup(o->schedule_id);
-    r.lock_to_version = engine_strdup(o->lock_to_version);
+    r.lock_to_version = engine_strdup(lock);
     r.one_time_token = engine_strdup(o->one_time_token);
     r.batch_id = engine_strdup(o->batch_id);
     r.trigger_function = engine_strdup(o->trigger_function ? o->trigger_function : "trigger");

@@ -105,6 +105,13 @@ static int release_pending_version(engine *en, const store_env *env, json_t *tas
 int engine_worker_register(engine *en, const store_env *env, json_t *metadata, const char *origin,
                            int64_t now, worker_info *out, err_t *e)
 {
+    return engine_worker_register_as(en, env, metadata, origin, NULL, now, out, e);
+}
+
+int engine_worker_register_as(engine *en, const store_env *env, json_t *metadata,
+                              const char *origin, const char *as_version, int64_t now,
+                              worker_info *out, err_t *e)
+{
     memset(out, 0, sizeof *out);
     const char *hash = json_string_value(json_object_get(metadata, "contentHash"));
     json_t *tasks = json_object_get(metadata, "tasks");
@@ -112,7 +119,7 @@ int engine_worker_register(engine *en, const store_env *env, json_t *metadata, c
         return err_set(e, ERR_INVALID, "metadata needs contentHash and tasks");
     store_worker w = {0};
     int rc = store_worker_latest(en->st, env->id, &w);
-    if (rc == 0 && strcmp(w.content_hash, hash) == 0)
+    if (rc == 0 && !as_version && strcmp(w.content_hash, hash) == 0)
         goto done;
     if (rc && rc != ERR_NOT_FOUND)
         return err_set(e, rc, "Something went wrong");
@@ -121,7 +128,9 @@ int engine_worker_register(engine *en, const store_env *env, json_t *metadata, c
     char cuid[ID_CUID_LEN + 1], fid[64], version[32];
     id_cuid(cuid);
     id_friendly(fid, sizeof fid, "worker_", cuid);
-    if ((rc = next_version(en, env, now, version)))
+    if (as_version)
+        snprintf(version, sizeof version, "%s", as_version);
+    else if ((rc = next_version(en, env, now, version)))
         return err_set(e, rc, "Something went wrong");
     char *tasks_text = jsontext_dumps(tasks, JSON_COMPACT);
     w.id = engine_strdup(cuid);

@@ -131,6 +131,16 @@ int http__ws_upgrade(h2o_req_t *req, uv_loop_t *loop, const struct http_ws_ops *
         memcpy(s, v.base, v.len);
         s[v.len] = '\0';
         authz = s;
+    } else if ((i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-trigger-workload-runner-id"),
+                                           -1)) != -1) {
+        /* a deployed worker process authenticates with its runner id
+         * (api/devpush.c, /workload), passed on as "Workload <id>" */
+        h2o_iovec_t v = req->headers.entries[i].value;
+        char *s = h2o_mem_alloc_pool(&req->pool, v.len + 10);
+        memcpy(s, "Workload ", 9);
+        memcpy(s + 9, v.base, v.len);
+        s[v.len + 9] = '\0';
+        authz = s;
     }
     /* the connection exists before open() so the owner may queue frames */
     ws->conn = h2o_upgrade_to_websocket(req, key, ws, on_msg);

@@ -226,6 +226,20 @@ const char *const store_migrations[] = {
     "CREATE TRIGGER runs_tags_insert AFTER INSERT ON runs"
     " WHEN new.tags IS NOT NULL AND new.tags <> '[]' AND json_valid(new.tags) BEGIN"
     " INSERT OR IGNORE INTO run_tags SELECT value, new.seq FROM json_each(new.tags); END;",
+    /* 19: deployments (docs/deploy.md): one `trigger.dev deploy` of an
+     * environment, built by triggerd; the promotion row names the env's
+     * current deployment, the version new runs lock to */
+    "CREATE TABLE deployments(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+    " friendly_id TEXT NOT NULL UNIQUE, env_id TEXT NOT NULL, short_code TEXT NOT NULL,"
+    " version TEXT NOT NULL, status TEXT NOT NULL, content_hash TEXT NOT NULL,"
+    " artifact_key TEXT, config_path TEXT, worker_id TEXT, error TEXT, git TEXT, runtime TEXT,"
+    " triggered_via TEXT, skip_promotion INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    " built_at INTEGER NOT NULL DEFAULT 0, deployed_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX deployments_version ON deployments(env_id, version);"
+    "CREATE INDEX deployments_env ON deployments(env_id, seq);"
+    "CREATE TABLE deployment_promotions(env_id TEXT PRIMARY KEY, deployment_id TEXT NOT NULL,"
+    " promoted_at INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -51,15 +51,26 @@ test("the agent's worker process killed mid-reply: the chat goes on in a retry o
   const c = new AgentChat({ agent: "chat-slow", id: uid("rk-") });
   const stream = await c.sendMessage("doomed");
   const first = stream.text().catch((e) => `error: ${e.message}`);
-  await sleep(2000);
   // the dev CLI runs each attempt in a "trigger-dev-run-worker" process of
-  // its process group (this CLI's only: other suites may run beside)
-  const pids = execSync(`pgrep -g ${cli.pid} -f '^trigger-dev-run-worker' || true`).toString().trim().split(/\s+/).filter(Boolean);
+  // its process group (this CLI's only: other suites may run beside); the
+  // reply takes 6 s (20 x 300 ms), so killing it 2 s after it appears is mid-reply
+  const workers = () => execSync(`pgrep -g ${cli.pid} -f '^trigger-dev-run-worker' || true`).toString().trim().split(/\s+/).filter(Boolean);
+  let pids = [];
+  for (let t = Date.now(); !pids.length && Date.now() - t < 60_000; await sleep(100)) pids = workers();
   assert.ok(pids.length > 0, `no worker process in group ${cli.pid}`);
+  await sleep(2000);
+  pids = workers();
   for (const p of pids) process.kill(Number(p), "SIGKILL");
   await Promise.race([first, sleep(60_000)]);
-  const next = await reply(c, "still there?", 120_000);
+  // the retried attempt may answer the interrupted message first (when it
+  // boots after "still there?" was sent, its reply is the next turn the client
+  // reads); the chat goes on either way: a later turn answers "still there?"
+  let next;
+  for (let i = 0; i < 3; i++) {
+    next = await reply(c, "still there?", 120_000);
+    if (!/^echo:doomed\|/.test(next)) break;
+  }
   // users:2 (4.5.0); 4.8.3's retried attempt counts the interrupted message
-  // twice (users:3): noted in issue 10, not yet compared with the platform
-  assert.match(next, /^echo:still there\?\|users:[123]$/, next);
+  // twice (users:3), more when a retried "doomed" reply came first
+  assert.match(next, /^echo:still there\?\|users:[1-5]$/, next);
 });
