@@ -142,10 +142,11 @@ static void session_get(http_ctx *c)
     }
     http_add_header(c, "cache-control", "no-store");
     http_reply_json(c, 200,
-                    json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:b,s:b}}", "csrf", dash_session(c),
+                    json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:b,s:b,s:b}}", "csrf", dash_session(c),
                               "project", "ref", p.ref, "name", p.name, "org", p.org_title, "envs",
                               envs, "features", "queues", has_route(c, "GET", "/api/v1/queues"),
-                              "trace", has_route(c, "GET", "/api/v1/runs/x/trace")));
+                              "trace", has_route(c, "GET", "/api/v1/runs/x/trace"), "deployments",
+                              has_route(c, "GET", "/api/v1/deployments")));
 }
 
 /* GET /dashboard/api/keys: every environment's secret key (the PAT that

@@ -335,7 +335,7 @@ test("the queues page pauses a queue: no dequeues until resumed", async (t) => {
 
 test("every page renders without console errors, and logout ends the session", async () => {
   const page = await newPage();
-  for (const p of ["runs", "tasks", "queues", "schedules", "tokens", "batches", "sessions", "envvars", "keys"]) {
+  for (const p of ["runs", "tasks", "deployments", "queues", "schedules", "tokens", "batches", "sessions", "envvars", "keys"]) {
     await page.goto(`${srv.url}/#/dev/${p}`);
     await page.waitForSelector(`nav a[aria-current=page][data-page=${p}]`);
     await page.waitForFunction(() => document.querySelector("#main")?.children.length > 0);

@@ -115,6 +115,12 @@ test("assets are embedded, with an ETag and 304; the page itself needs the sessi
     assert.equal((await raw("GET", p)).status, 404, p);
   assert.equal((await raw("GET", "/")).status, 302);
   const { cookie } = await login();
+  const s = (await raw("GET", "/dashboard/api/session", { headers: { cookie } })).json();
+  assert.deepEqual(s.features, { queues: true, trace: true, deployments: true }, "the pages this build's API serves");
+  assert.deepEqual(s.envs.map((e) => e.slug), ["dev", "stg", "prod"]);
+  const deps = await raw("GET", "/dashboard/api/env/prod/api/v1/deployments", { headers: { cookie } });
+  assert.equal(deps.status, 200, deps.text);
+  assert.deepEqual(deps.json().data, []);
   const page = await raw("GET", "/", { headers: { cookie } });
   assert.equal(page.status, 200);
   assert.match(page.text, /\/dashboard\/assets\/app\.js/);

@@ -5,7 +5,7 @@ import { state, h, api, toast, errorBox, go } from "./ui.js";
 import { pages } from "./pages.js";
 
 const NAV = [
-  ["runs", "Runs"], ["tasks", "Tasks"], ["queues", "Queues"], ["schedules", "Schedules"],
+  ["runs", "Runs"], ["tasks", "Tasks"], ["deployments", "Deployments"], ["queues", "Queues"], ["schedules", "Schedules"],
   ["tokens", "Waitpoint tokens"], ["batches", "Batches"], ["sessions", "Sessions"],
   ["envvars", "Environment variables"], ["keys", "API keys"],
 ];
@@ -32,7 +32,7 @@ function shell() {
   }, state.envs.map((e) => h("option", { value: e.slug }, e.slug)));
   envSelect.value = state.env;
   const nav = h("nav", { "aria-label": "Main" },
-    h("ul", {}, NAV.map(([p, label]) => h("li", {}, h("a", { href: `#/${state.env}/${p}`, "data-page": p }, label)))));
+    h("ul", {}, NAV.filter(([p]) => p !== "deployments" || state.features.deployments).map(([p, label]) => h("li", {}, h("a", { href: `#/${state.env}/${p}`, "data-page": p }, label)))));
   const logout = h("button", {
     type: "button", class: "secondary", id: "logout",
     onclick: async () => {

@@ -369,6 +369,34 @@ async function tasksPage(main) {
     ], res.data ?? [], "No tasks."));
 }
 
+/* ---- deployments (trigger.dev deploy, docs/deploy.md) ------------------------ */
+
+async function deploymentsPage(main, r) {
+  if (!state.features.deployments) {
+    main.append(heading("Deployments"), h("p", { class: "empty" }, "This triggerd has no deployments yet."));
+    return;
+  }
+  const p = new URLSearchParams({ "page[size]": "20" });
+  if (r.query.get("after")) p.set("page[after]", r.query.get("after"));
+  const res = await envApi(`/api/v1/deployments?${p}`);
+  // the current one (the promoted version) only exists once something was deployed
+  const current = res.data.some((d) => d.status === "DEPLOYED")
+    ? await envApi("/api/v1/deployments/current").catch(() => null) : null;
+  main.append(heading("Deployments"),
+    current ? h("p", { id: "deploy-current" }, "Current version: ", h("strong", {}, current.version), ` (${current.shortCode}, deployed ${fmtTime(current.deployedAt)})`)
+      : h("p", { class: "empty" }, "No version is deployed in this environment (trigger.dev deploy)."),
+    table("Deployments, newest first", [
+      { label: "Deployment", cell: (d) => h("span", { class: "mono" }, d.shortCode ?? d.id) },
+      { label: "Version", cell: (d) => link(`#/${state.env}/runs?version=${encodeURIComponent(d.version)}`, d.version) },
+      { label: "Status", cell: (d) => h("span", {}, badge(d.status), current?.id === d.id ? " current" : "") },
+      { label: "Created", cell: (d) => fmtTime(d.createdAt) },
+      { label: "Deployed", cell: (d) => fmtTime(d.deployedAt) },
+      { label: "Error", cell: (d) => (d.error ? h("span", { class: "error" }, d.error.message ?? d.error.name ?? "failed") : "–") },
+    ], res.data ?? [], "No deployments in this environment."),
+    res.pagination?.next ? h("nav", { class: "pager", "aria-label": "Pages of deployments" },
+      link(`#/${state.env}/deployments?after=${encodeURIComponent(res.pagination.next)}`, "Older →", { class: "button secondary" })) : null);
+}
+
 /* ---- queues (the queues API, spec/api.md 6.7) ---------------------------- */
 
 async function queuesPage(main, r) {
@@ -651,6 +679,6 @@ async function keysPage(main) {
 }
 
 export const pages = {
-  runs: runsPage, run: runPage, tasks: tasksPage, queues: queuesPage, schedules: schedulesPage,
+  runs: runsPage, run: runPage, tasks: tasksPage, deployments: deploymentsPage, queues: queuesPage, schedules: schedulesPage,
   tokens: tokensPage, batches: batchesPage, sessions: sessionsPage, envvars: envvarsPage, keys: keysPage,
 };
