@@ -23,6 +23,18 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 asan_env=(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1)
 
+# failures LOG: each failed node test of LOG with its diagnostics (TODO and
+# SKIP left out), and meson's failed lines; the log's tail if neither shows.
+failures() {
+  local found
+  found=$(awk '
+    /^ *not ok [0-9]+ / && !/# (TODO|SKIP)/ { grab = 1; n = 0; ind = match($0, /[^ ]/) }
+    grab { print; n++; if ((n > 1 && $0 ~ /^ *\.\.\.$/ && match($0, /[^ ]/) == ind + 2) || n >= 80) grab = 0 }
+    /^[0-9]+\/[0-9]+ .* (FAIL|TIMEOUT) / { print }
+  ' "$1")
+  if [ -n "$found" ]; then echo "$found"; else tail -n 40 "$1"; fi
+}
+
 # run LANE NAME CMD...: runs a test command into the lane's log and appends
 # its pass/fail counts (node's "# pass N"/"# fail N", meson's "Ok: N"/"Fail: N")
 # to the lane's tally; a command that fails without a counted failure counts one.
@@ -37,6 +49,9 @@ run() {
   f=$(awk '/^# fail /{s+=$3} /^Fail: /{s+=$2} END{print s+0}' "$log")
   if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   echo "$p $f" >>"$out/$lane.tally"
+  if [ $rc -ne 0 ] || [ "$f" -ne 0 ]; then
+    { echo "=== [$lane] $name"; failures "$log"; } >>"$out/failures"
+  fi
   printf '[%s] %s: %s passed, %s failed, %ss\n' "$lane" "$name" "$p" "$f" $((SECONDS - t0))
 }
 
@@ -101,6 +116,9 @@ for l in "${lanes[@]}"; do
   echo; echo "##### lane $l"; cat "$out/$l.log"
   while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done <"$out/$l.tally"
 done
+if [ -s "$out/failures" ]; then
+  echo; echo "##### what failed (the whole output is above, lane by lane)"; cat "$out/failures"
+fi
 echo
 echo "$passed passed, $failed failed, $(( (SECONDS - t0) / 60 )) min"
 [ "$failed" -eq 0 ]

@@ -147,18 +147,26 @@ static void reply_page(http_ctx *c, const engine_trace *t, const store_run *r, c
         json_pack("{s:o,s:[],s:o}", "data", data, "attemptFailures", "pagination", pagination));
 }
 
+/* The run of the path and its trace; false once the error is answered. */
+static bool load_trace(http_ctx *c, store_run *r, engine_trace *t)
+{
+    if (!load_run(c, r))
+        return false;
+    err_t e = {0};
+    if (engine_run_trace(c->app->en, r, c->now, t, &e) != 0) {
+        http_reply_err(c, &e);
+        store_run_clear(r);
+        return false;
+    }
+    return true;
+}
+
 void api_run_trace(http_ctx *c)
 {
     store_run r = {0};
-    if (!load_run(c, &r))
-        return;
     engine_trace t;
-    err_t e = {0};
-    if (engine_run_trace(c->app->en, &r, c->now, &t, &e) != 0) {
-        http_reply_err(c, &e);
-        store_run_clear(&r);
+    if (!load_trace(c, &r, &t))
         return;
-    }
     const char *size = http_query(c, "page[size]");
     if (size)
         reply_page(c, &t, &r, size, http_query(c, "page[after]"));
@@ -173,15 +181,9 @@ void api_run_trace(http_ctx *c)
 void api_run_span(http_ctx *c)
 {
     store_run r = {0};
-    if (!load_run(c, &r))
-        return;
     engine_trace t;
-    err_t e = {0};
-    if (engine_run_trace(c->app->en, &r, c->now, &t, &e) != 0) {
-        http_reply_err(c, &e);
-        store_run_clear(&r);
+    if (!load_trace(c, &r, &t))
         return;
-    }
     long i = engine_trace_find(&t, http_param(c, 1));
     if (i < 0) {
         http_reply_error(c, 404, "Span not found");

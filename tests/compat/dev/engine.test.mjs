@@ -145,23 +145,24 @@ test("a limit-1 queue across a wait: the waiter whose token completes while anot
 });
 
 // Last: it rebuilds the project, so later tasks would run on the new build.
-test("4: after a hot reload, the child a waiting parent triggers (locked to the old version) runs on the old worker", { timeout: 120_000 }, async () => {
+test("4: after a hot reload, the child a waiting parent triggers (locked to the old version) runs on the old worker", { timeout: 180_000 }, async () => {
   const token = await wait.createToken({ timeout: "2m" });
   const p = await tasks.trigger("engine-reload-parent", { tokenId: token.id });
   await reached(p.id, "waiting");
   const before = cli.versions().length;
   const file = join(cli.projectDir, "src/trigger/engine.ts");
   writeFileSync(file, readFileSync(file, "utf8").replace('"engine-build-1"', '"engine-build-2"'));
-  const versions = await cli.waitForVersion(before + 1);
+  const versions = await cli.waitForVersion(before + 1, 90_000);
   assert.notEqual(versions.at(-1), versions[before - 1], "the rebuild registered a new worker version");
   await wait.completeToken(token.id, { go: true });
-  const run = await finished(p.id, 40_000);
+  const run = await finished(p.id, 60_000);
   assert.equal(run.status, "COMPLETED", msg(run));
+  const seen = `versions ${JSON.stringify(versions)}, output ${JSON.stringify(run.output)}\n${cli.tail(40)}`;
   assert.equal(run.output.parentMark, "engine-build-1");
-  assert.equal(run.output.ok, true, JSON.stringify(run.output));
+  assert.equal(run.output.ok, true, seen);
   // The child ran on the worker of its locked (old) version, not the newest.
   // Which code that worker imports is the CLI's business: its rebuild rewrites
   // the old build's files in place, so the mark may already be build 2.
-  assert.equal(run.output.child.version, versions[before - 1], "the child ran on its locked version");
-  assert.notEqual(run.output.child.version, versions.at(-1));
+  assert.equal(run.output.child.version, versions[before - 1], `the child ran on its locked version: ${seen}`);
+  assert.notEqual(run.output.child.version, versions.at(-1), seen);
 });
