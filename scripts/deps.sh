@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config meson ninja-build libh2o-dev libuv1-dev libjansson-dev
-      libsqlite3-dev libpq-dev postgresql libjwt-dev libssl-dev libnghttp2-dev libwslay-dev libcurl4-openssl-dev libcriterion-dev libicu-dev tzdata chromium nodejs npm)
+      libsqlite3-dev sqlite3 libpq-dev postgresql libjwt-dev libssl-dev libnghttp2-dev libwslay-dev libcurl4-openssl-dev libcriterion-dev libicu-dev tzdata chromium nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -93,7 +93,7 @@ lane_pg() {
   local files
   # not yet on PostgreSQL: the deployment routes (merged after the store
   # port; docs/store.md)
-  files=$(ls tests/integration/*.test.mjs | grep -v -e '/pg.test.mjs$' -e '/deploy-routes.test.mjs$')
+  files=$(ls tests/integration/*.test.mjs | grep -v -e '/pg.test.mjs$' -e '/migrate.test.mjs$' -e '/deploy-routes.test.mjs$')
   run pg "integration tests on PostgreSQL" env TRIGGERD_STORE=pg \
     node --test --test-concurrency=1 $files
   run pg "compat tests (@trigger.dev/sdk 4.5) on PostgreSQL" env TRIGGERD_STORE=pg \

@@ -29,6 +29,7 @@ typedef struct app_config {
     char data_dir[1024];
     char database_url[1024]; /* postgres://...: the store on PostgreSQL; "" SQLite */
     char public_url[512]; /* origin used in URLs we hand out */
+    char object_store_url[1024]; /* http(s)://...: the object store in S3; "" the data dir */
     bool sync_full;       /* synchronous=FULL */
     int64_t rate_limit;   /* requests per rate window per environment; 0 = off */
     int64_t rate_window_ms;

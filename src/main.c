@@ -2,11 +2,19 @@
  * main.c - flags, configuration, start and stop.
  *
  *   triggerd [--listen HOST:PORT] [--data DIR] [--sync full|normal]
- *            [--database-url postgres://...]
+ *            [--database-url postgres://...] [--object-store-url http(s)://...]
  *            [--rate-limit N] [--public-url URL] [--heartbeat-timeout MS]
  *   triggerd keys --data DIR [--json]
  *   triggerd rotate-key --data DIR --env dev|stg|prod [--key-grace MS]
  *   triggerd login-link --data DIR [--listen HOST:PORT] [--public-url URL]
+ *
+ *   triggerd migrate [--data DIR] [--database-url postgres://...]
+ *
+ * --object-store-url (or OBJECT_STORE_BASE_URL) puts packets, snapshots and
+ * deployment archives in an S3 bucket instead of <data>/objects; the rest
+ * of its settings come from the platform's env names: OBJECT_STORE_BUCKET,
+ * OBJECT_STORE_ACCESS_KEY_ID, OBJECT_STORE_SECRET_ACCESS_KEY,
+ * OBJECT_STORE_REGION, OBJECT_STORE_SERVICE (docs/store.md, "Objects").
  *
  * --key-grace (or TRIGGERD_KEY_GRACE_MS): how long the rotated-out key keeps
  * working, 24 h by default; tests use a few seconds.
@@ -28,17 +36,19 @@
 #include "http/server.h"
 #include "realtime/realtime.h"
 #include "realtime/streams.h"
+#include "store/migrations.h"
 #include "util/timefmt.h"
 
 static void usage(void)
 {
     fprintf(stderr,
             "usage: triggerd [--listen HOST:PORT] [--data DIR] [--sync full|normal]\n"
-            "                [--database-url postgres://...]\n"
+            "                [--database-url postgres://...] [--object-store-url URL]\n"
             "                [--rate-limit N] [--public-url URL] [--heartbeat-timeout MS]\n"
             "       triggerd keys --data DIR [--json]\n"
             "       triggerd rotate-key --data DIR --env dev|stg|prod [--key-grace MS]\n"
-            "       triggerd login-link --data DIR [--listen HOST:PORT] [--public-url URL]\n");
+            "       triggerd login-link --data DIR [--listen HOST:PORT] [--public-url URL]\n"
+            "       triggerd migrate [--data DIR] [--database-url postgres://...]\n");
 }
 
 /* A non-negative decimal integer, nothing else. */
@@ -103,6 +113,8 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", envv("TRIGGERD_DATA") ?: "./data");
     snprintf(cfg->database_url, sizeof cfg->database_url, "%s",
              envv("TRIGGERD_DATABASE_URL") ?: "");
+    snprintf(cfg->object_store_url, sizeof cfg->object_store_url, "%s",
+             envv("OBJECT_STORE_BASE_URL") ?: "");
     cfg->sync_full = true;
     cfg->rate_limit = 3000;
     cfg->rate_window_ms = 10000;
@@ -170,6 +182,8 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
                 return -1;
         } else if (strcmp(a, "--database-url") == 0) {
             snprintf(cfg->database_url, sizeof cfg->database_url, "%s", v);
+        } else if (strcmp(a, "--object-store-url") == 0) {
+            snprintf(cfg->object_store_url, sizeof cfg->object_store_url, "%s", v);
         } else if (strcmp(a, "--public-url") == 0) {
             snprintf(cfg->public_url, sizeof cfg->public_url, "%s", v);
         } else if (strcmp(a, "--env") == 0) {
@@ -236,6 +250,39 @@ static void app_free(app *a)
     a->os = NULL;
 }
 
+/* The object store: the S3 bucket of --object-store-url, else <data>/objects. */
+static objstore *open_objects(const app_config *cfg, const char *secret)
+{
+    if (!cfg->object_store_url[0]) {
+        char objdir[1100];
+        snprintf(objdir, sizeof objdir, "%s/objects", cfg->data_dir);
+        objstore *os = objstore_open(objdir, secret);
+        if (!os)
+            fprintf(stderr, "triggerd: cannot open the object store folder %s\n", objdir);
+        return os;
+    }
+    int64_t attempts = 0, backoff = 0;
+    if (envv("TRIGGERD_OBJECT_STORE_ATTEMPTS"))
+        parse_count(envv("TRIGGERD_OBJECT_STORE_ATTEMPTS"), &attempts);
+    if (envv("TRIGGERD_OBJECT_STORE_BACKOFF_MS"))
+        parse_count(envv("TRIGGERD_OBJECT_STORE_BACKOFF_MS"), &backoff);
+    s3_config sc = {
+        .url = cfg->object_store_url,
+        .bucket = envv("OBJECT_STORE_BUCKET"),
+        .access_key = envv("OBJECT_STORE_ACCESS_KEY_ID"),
+        .secret_key = envv("OBJECT_STORE_SECRET_ACCESS_KEY"),
+        .region = envv("OBJECT_STORE_REGION"),
+        .service = envv("OBJECT_STORE_SERVICE"),
+        .attempts = (int)attempts,
+        .backoff_ms = (int)backoff,
+    };
+    char err[256] = "";
+    objstore *os = objstore_open_s3(&sc, secret, err, sizeof err);
+    if (!os)
+        fprintf(stderr, "triggerd: object store: %s\n", err);
+    return os;
+}
+
 static int serve(app *a)
 {
     bool created = false;
@@ -250,9 +297,7 @@ static int serve(app *a)
     char *secret = NULL;
     if (bootstrap_secret(a->st, &secret) != 0)
         return 1;
-    char objdir[1100];
-    snprintf(objdir, sizeof objdir, "%s/objects", a->cfg.data_dir);
-    a->os = objstore_open(objdir, secret);
+    a->os = open_objects(&a->cfg, secret);
     free(secret);
     a->au = auth_new(a->st);
     a->en = engine_new(a->st, a->loop);
@@ -287,8 +332,9 @@ static int serve(app *a)
     sigterm.data = sigint.data = a;
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_signal_start(&sigint, on_signal, SIGINT);
-    printf("triggerd: listening on http://%s:%d (data %s, synchronous=%s)\n", a->cfg.listen_host,
-           a->cfg.listen_port, a->cfg.data_dir, a->cfg.sync_full ? "FULL" : "NORMAL");
+    printf("triggerd: listening on http://%s:%d (data %s, synchronous=%s, objects in %s)\n",
+           a->cfg.listen_host, a->cfg.listen_port, a->cfg.data_dir,
+           a->cfg.sync_full ? "FULL" : "NORMAL", objstore_describe(a->os));
     fflush(stdout);
     uv_run(a->loop, UV_RUN_DEFAULT);
     store_commit(a->st);
@@ -353,6 +399,40 @@ static int login_link(app *a)
     return 0;
 }
 
+/* A database migrated by a newer triggerd has tables and columns this one
+ * does not know: refuse it rather than write rows the newer nodes would
+ * misread (docs/store.md, "Upgrades"). */
+static int check_schema(store *st)
+{
+    int64_t have = 0;
+    if (store_schema_version(st, &have) != 0) {
+        fprintf(stderr, "triggerd: cannot read the schema version\n");
+        return -1;
+    }
+    if (have > (int64_t)store_migrations_count) {
+        fprintf(stderr,
+                "triggerd: the database schema is version %lld, newer than this triggerd knows "
+                "(%zu): it was migrated by a newer triggerd. Upgrade this node's binary; "
+                "refusing to start.\n",
+                (long long)have, store_migrations_count);
+        return -1;
+    }
+    return 0;
+}
+
+/* `triggerd migrate`: the store's open applied what was missing. */
+static int migrate(app *a)
+{
+    int64_t have = 0;
+    if (store_schema_version(a->st, &have) != 0 || store_commit(a->st) != 0) {
+        fprintf(stderr, "triggerd: migration failed\n");
+        return 1;
+    }
+    printf("triggerd: schema at version %lld (%s)\n", (long long)have,
+           a->cfg.database_url[0] ? "PostgreSQL" : a->cfg.data_dir);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -369,6 +449,10 @@ int main(int argc, char **argv)
     if (!a.st)
         return 1;
     int rc;
+    if (check_schema(a.st) != 0) {
+        store_close(a.st);
+        return 1;
+    }
     if (!c.cmd || strcmp(c.cmd, "serve") == 0) {
         a.loop = uv_default_loop();
         rc = serve(&a);
@@ -379,6 +463,8 @@ int main(int argc, char **argv)
         rc = rotate(&a, c.env_slug);
     } else if (strcmp(c.cmd, "login-link") == 0) {
         rc = login_link(&a);
+    } else if (strcmp(c.cmd, "migrate") == 0) {
+        rc = migrate(&a);
     } else {
         usage();
         rc = 2;

@@ -62,6 +62,19 @@ json_t *api_cursor_pagination(size_t n, int64_t first_seq, int64_t last_seq, boo
 /* A signed URL to the object store for key, valid for ttl_ms. */
 char *api_object_url(http_ctx *c, const char *method, const char *key, int64_t ttl_ms);
 
+/* An object store call off the loop (objstore_*_async) with c parked:
+ * fn(c, rc, data, len, content_type) replies once it ends, unless the client
+ * went away first. data and content_type are freed after fn. A put copies
+ * data. */
+typedef void (*api_object_reply)(http_ctx *c, int rc, const char *data, size_t len,
+                                 const char *content_type);
+void api_object_get(http_ctx *c, const char *key, api_object_reply fn);
+void api_object_put(http_ctx *c, const char *key, const void *data, size_t len,
+                    const char *content_type, api_object_reply fn);
+
+/* The status and message of an object store error (ERR_* of objstore.h). */
+void api_object_error(http_ctx *c, int rc);
+
 /* The object key of an offloaded packet of env. */
 char *api_packet_key(http_ctx *c, const store_env *env, const char *filename);
 

@@ -131,6 +131,16 @@ static bool multipart_part(http_ctx *c, const char *name, const char **data, siz
     return false;
 }
 
+static void upload_done(http_ctx *c, int rc, const char *data, size_t len, const char *ct)
+{
+    (void)data, (void)len, (void)ct;
+    if (rc) {
+        api_object_error(c, rc);
+        return;
+    }
+    http_reply_raw(c, 204, NULL, "", 0);
+}
+
 /* POST /objects/<key>?method=POST&...: the archive upload, a form post as
  * to S3 (the CLI appends uploadFields, then "file"). */
 void api_objects_post(http_ctx *c)
@@ -149,11 +159,7 @@ void api_objects_post(http_ctx *c)
         http_reply_error(c, 400, "Expected a multipart form with a file field");
         return;
     }
-    if (objstore_put(c->app->os, http_param(c, 0), data, len, "application/gzip") != 0) {
-        http_reply_error(c, 500, "Could not store the object");
-        return;
-    }
-    http_reply_raw(c, 204, NULL, "", 0);
+    api_object_put(c, http_param(c, 0), data, len, "application/gzip", upload_done);
 }
 
 /* ---- the CLI's deployment routes ---------------------------------------- */

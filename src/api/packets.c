@@ -1,6 +1,8 @@
 /*
  * api/packets.c - payload offload (spec/api.md 6.3): presigned URLs to the
- * built-in object store, and the /objects/ routes those URLs point at.
+ * object store (the built-in folder's /objects/ routes, or the S3 bucket's
+ * own URLs), the /objects/ routes, and the parked object store calls of
+ * the routes that read or write objects themselves.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,32 +60,95 @@ static bool signed_ok(http_ctx *c, const char *method)
     return true;
 }
 
+/* ---- parked object store calls ------------------------------------------ */
+
+typedef struct objreq {
+    http_ctx *c; /* NULL once the client went away */
+    api_object_reply fn;
+} objreq;
+
+static void objreq_gone(void *ud)
+{
+    ((objreq *)ud)->c = NULL;
+}
+
+static void objreq_done(void *ud, int rc, char *data, size_t len, char *ct)
+{
+    objreq *r = ud;
+    if (r->c) {
+        http_unpark(r->c);
+        r->fn(r->c, rc, data, len, ct);
+    }
+    free(data);
+    free(ct);
+    free(r);
+}
+
+static objreq *objreq_new(http_ctx *c, api_object_reply fn)
+{
+    objreq *r = malloc(sizeof *r);
+    if (!r)
+        abort();
+    *r = (objreq){c, fn};
+    http_park(c, objreq_gone, r);
+    return r;
+}
+
+void api_object_get(http_ctx *c, const char *key, api_object_reply fn)
+{
+    objstore_get_async(c->app->os, c->app->loop, key, objreq_done, objreq_new(c, fn));
+}
+
+void api_object_put(http_ctx *c, const char *key, const void *data, size_t len,
+                    const char *content_type, api_object_reply fn)
+{
+    objstore_put_async(c->app->os, c->app->loop, key, data, len, content_type, objreq_done,
+                       objreq_new(c, fn));
+}
+
+void api_object_error(http_ctx *c, int rc)
+{
+    if (rc == ERR_NOT_FOUND)
+        http_reply_error(c, 404, "Not found");
+    else if (rc == ERR_UNAVAILABLE)
+        http_reply_error(c, 503, "The object store is unavailable");
+    else
+        http_reply_error(c, 500, "Object store error");
+}
+
+/* ---- /objects/ ---------------------------------------------------------- */
+
+static void put_done(http_ctx *c, int rc, const char *data, size_t len, const char *ct)
+{
+    (void)data, (void)len, (void)ct;
+    if (rc) {
+        api_object_error(c, rc);
+        return;
+    }
+    http_reply_raw(c, 200, NULL, "", 0);
+}
+
 void api_objects_put(http_ctx *c)
 {
     if (!signed_ok(c, "PUT"))
         return;
     h2o_iovec_t b = http_body(c);
-    const char *ct = http_header(c, "content-type");
-    if (objstore_put(c->app->os, http_param(c, 0), b.base ? b.base : "", b.len, ct) != 0) {
-        http_reply_error(c, 500, "Could not store the object");
+    api_object_put(c, http_param(c, 0), b.base ? b.base : "", b.len,
+                   http_header(c, "content-type"), put_done);
+}
+
+static void get_done(http_ctx *c, int rc, const char *data, size_t len, const char *ct)
+{
+    if (rc) {
+        api_object_error(c, rc);
         return;
     }
-    http_reply_raw(c, 200, NULL, "", 0);
+    http_reply_raw(c, 200, ct ? ct : "application/octet-stream", data, len);
 }
 
 void api_objects_get(http_ctx *c)
 {
     if (!signed_ok(c, "GET"))
         return;
-    char *data = NULL, *ct = NULL;
-    size_t len = 0;
-    int rc = objstore_get(c->app->os, http_param(c, 0), &data, &len, &ct);
-    if (rc) {
-        http_reply_error(c, rc == ERR_NOT_FOUND ? 404 : 500,
-                         rc == ERR_NOT_FOUND ? "Not found" : "Could not read the object");
-        return;
-    }
-    http_reply_raw(c, 200, ct ? ct : "application/octet-stream", data, len);
-    free(data);
-    free(ct);
+    api_object_get(c, http_param(c, 0), get_done);
 }

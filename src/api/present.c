@@ -246,9 +246,11 @@ void api_jwt_headers(http_ctx *c, json_t *scopes, bool full_claims)
 
 char *api_object_url(http_ctx *c, const char *method, const char *key, int64_t ttl_ms)
 {
-    char *path = objstore_sign(c->app->os, method, key, c->now + ttl_ms);
-    char *url = http_sprintf(c, "%s%s", http_origin(c), path);
-    free(path);
+    char *u = objstore_url(c->app->os, http_origin(c), method, key, c->now, c->now + ttl_ms);
+    if (!u)
+        abort();
+    char *url = http_sprintf(c, "%s", u);
+    free(u);
     return url;
 }
 

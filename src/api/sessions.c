@@ -494,6 +494,20 @@ void api_sessions_snapshot_get(http_ctx *c)
     snapshot_url(c, "GET", "read");
 }
 
+/* The page once the snapshot is read (limit checked by the route). */
+static void transcript_done(http_ctx *c, int rc, const char *blob, size_t len, const char *ct)
+{
+    (void)ct;
+    if (rc && rc != ERR_NOT_FOUND) {
+        http_reply_error(c, rc == ERR_UNAVAILABLE ? 503 : 500, "Something went wrong");
+        return;
+    }
+    const char *lim = http_query(c, "limit");
+    int64_t limit = lim ? strtoll(lim, NULL, 10) : 0;
+    http_reply_json(c, 200, transcript_page(rc ? NULL : blob, rc ? 0 : len, limit,
+                                            http_query(c, "before")));
+}
+
 /* GET /api/v1/sessions/:s/transcript[?limit&before] (latest SDK; secret
  * key only): a page of the chat's persisted transcript, read from the
  * snapshot the agent uploaded; no snapshot is an empty page. */
@@ -510,18 +524,11 @@ void api_sessions_transcript(http_ctx *c)
         }
         limit = v;
     }
+    (void)limit;
     store_session s = {0};
     if (!load(c, &s))
         return;
-    char *blob = NULL, *ctype = NULL;
-    size_t len = 0;
-    int rc = objstore_get(c->app->os, snapshot_key(c, &s), &blob, &len, &ctype);
+    const char *key = snapshot_key(c, &s);
     store_session_clear(&s);
-    if (rc && rc != ERR_NOT_FOUND) {
-        http_reply_error(c, 500, "Something went wrong");
-        return;
-    }
-    http_reply_json(c, 200, transcript_page(blob, len, limit, http_query(c, "before")));
-    free(blob);
-    free(ctype);
+    api_object_get(c, key, transcript_done);
 }

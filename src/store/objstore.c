@@ -1,13 +1,17 @@
 /*
- * store/objstore.c - a folder-backed object store with HMAC-signed URLs.
+ * store/objstore.c - the object store: a folder with HMAC-signed URLs, or an
+ * S3 bucket (s3.c) with SigV4-presigned ones.
  *
- * Each object is one file; its content type sits beside it in "<file>.ct".
- * Writes go to a temp file that is fsynced and renamed, so an acknowledged
- * upload survives a crash.
+ * In the folder each object is one file; its content type sits beside it in
+ * "<file>.ct". Writes go to a temp file that is fsynced and renamed, so an
+ * acknowledged upload survives a crash. Either backend blocks (disk or
+ * network), so the server calls the _async forms, which run on the libuv
+ * thread pool and answer on the loop.
  */
 #include "store/objstore.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +23,15 @@
 #include "util/err.h"
 #include "util/id.h"
 
+typedef struct job job;
+
 struct objstore {
-    char *dir;
+    char *dir;   /* the folder, or NULL on S3 */
+    s3_client *s3;
     char *secret;
+    char *desc;
+    job *queue, **queue_tail; /* waiting for a thread */
+    int running;
 };
 
 objstore *objstore_open(const char *dir, const char *secret)
@@ -33,20 +43,44 @@ objstore *objstore_open(const char *dir, const char *secret)
         return NULL;
     os->dir = strdup(dir);
     os->secret = strdup(secret);
-    if (!os->dir || !os->secret) {
+    os->queue_tail = &os->queue;
+    if (!os->dir || !os->secret || asprintf(&os->desc, "folder %s", dir) < 0) {
         objstore_close(os);
         return NULL;
     }
     return os;
 }
 
+objstore *objstore_open_s3(const s3_config *cfg, const char *secret, char *err, size_t errcap)
+{
+    s3_client *s3 = s3_new(cfg, err, errcap);
+    if (!s3)
+        return NULL;
+    objstore *os = calloc(1, sizeof *os);
+    if (!os)
+        abort();
+    os->s3 = s3;
+    os->secret = strdup(secret);
+    os->queue_tail = &os->queue;
+    if (!os->secret || asprintf(&os->desc, "s3 %s", s3_base(s3)) < 0)
+        abort();
+    return os;
+}
+
 void objstore_close(objstore *os)
 {
-    if (!os)
-        return;
+    if (!os || os->running || os->queue)
+        return; /* the loop stopped with jobs in flight: left to the exit */
     free(os->dir);
+    s3_free(os->s3);
     free(os->secret);
+    free(os->desc);
     free(os);
+}
+
+const char *objstore_describe(const objstore *os)
+{
+    return os->desc;
 }
 
 int objstore_key_valid(const char *key)
@@ -95,6 +129,20 @@ char *objstore_sign(objstore *os, const char *method, const char *key, int64_t e
                                 : snprintf(url + o, cap - o, "%c", *p));
     snprintf(url + o, cap - o, "?method=%s&expires=%lld&sig=%s", method, (long long)expires_ms,
              sig);
+    return url;
+}
+
+char *objstore_url(objstore *os, const char *origin, const char *method, const char *key,
+                   int64_t now_ms, int64_t expires_ms)
+{
+    if (os->s3 && strcmp(method, "POST") != 0) {
+        int64_t s = (expires_ms - now_ms + 999) / 1000;
+        return s3_presign(os->s3, method, key, now_ms, s < 1 ? 1 : s);
+    }
+    char *path = objstore_sign(os, method, key, expires_ms), *url = NULL;
+    if (path && asprintf(&url, "%s%s", origin, path) < 0)
+        url = NULL;
+    free(path);
     return url;
 }
 
@@ -165,6 +213,8 @@ int objstore_put(objstore *os, const char *key, const void *data, size_t len,
 {
     if (!objstore_key_valid(key))
         return ERR_INVALID;
+    if (os->s3)
+        return s3_put(os->s3, key, data, len, content_type);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", os->dir, key);
     if (mkdirs_for(path))
@@ -215,6 +265,8 @@ int objstore_get(objstore *os, const char *key, char **data, size_t *len, char *
 {
     if (!objstore_key_valid(key))
         return ERR_NOT_FOUND;
+    if (os->s3)
+        return s3_get(os->s3, key, data, len, content_type);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", os->dir, key);
     int rc = read_file(path, data, len);
@@ -227,4 +279,114 @@ int objstore_get(objstore *os, const char *key, char **data, size_t *len, char *
             *content_type = NULL;
     }
     return 0;
+}
+
+/* ---- off the loop ------------------------------------------------------- */
+
+struct job {
+    uv_work_t work;
+    objstore *os;
+    job *next;
+    bool put;
+    char *key;
+    char *data; /* the put's copy, or the get's result */
+    size_t len;
+    char *content_type;
+    int rc;
+    objstore_done done;
+    void *ud;
+};
+
+static void job_work(uv_work_t *w)
+{
+    job *j = w->data;
+    if (j->put) {
+        j->rc = objstore_put(j->os, j->key, j->data, j->len, j->content_type);
+        return;
+    }
+    j->rc = objstore_get(j->os, j->key, &j->data, &j->len, &j->content_type);
+}
+
+static void start_next(objstore *os, uv_loop_t *loop);
+
+static void job_done(uv_work_t *w, int status)
+{
+    job *j = w->data;
+    objstore *os = j->os;
+    os->running--;
+    if (status != 0 && j->rc == 0)
+        j->rc = ERR_IO; /* cancelled */
+    if (j->put || j->rc) {
+        free(j->data);
+        free(j->content_type);
+        j->data = j->content_type = NULL;
+        j->len = 0;
+    }
+    start_next(os, w->loop);
+    j->done(j->ud, j->rc, j->data, j->len, j->content_type);
+    free(j->key);
+    free(j);
+}
+
+static void start_next(objstore *os, uv_loop_t *loop)
+{
+    while (os->queue && os->running < OBJSTORE_MAX_RUNNING) {
+        job *j = os->queue;
+        os->queue = j->next;
+        if (!os->queue)
+            os->queue_tail = &os->queue;
+        os->running++;
+        j->work.data = j;
+        if (uv_queue_work(loop, &j->work, job_work, job_done) != 0) {
+            os->running--;
+            j->rc = ERR_IO;
+            free(j->data);
+            free(j->content_type);
+            j->done(j->ud, j->rc, NULL, 0, NULL);
+            free(j->key);
+            free(j);
+        }
+    }
+}
+
+static void submit(objstore *os, uv_loop_t *loop, job *j)
+{
+    j->os = os;
+    *os->queue_tail = j;
+    os->queue_tail = &j->next;
+    start_next(os, loop);
+}
+
+void objstore_put_async(objstore *os, uv_loop_t *loop, const char *key, const void *data,
+                        size_t len, const char *content_type, objstore_done done, void *ud)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        abort();
+    j->put = true;
+    j->key = strdup(key);
+    j->data = malloc(len ? len : 1);
+    j->content_type = content_type ? strdup(content_type) : NULL;
+    if (!j->key || !j->data || (content_type && !j->content_type))
+        abort();
+    if (len)
+        memcpy(j->data, data, len);
+    j->len = len;
+    j->done = done;
+    j->ud = ud;
+    submit(os, loop, j);
+}
+
+void objstore_get_async(objstore *os, uv_loop_t *loop, const char *key, objstore_done done,
+                        void *ud)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        abort();
+    j->key = strdup(key);
+    if (!j->key)
+        abort();
+    j->done = done;
+    j->ud = ud;
+    submit(os, loop, j);
 }

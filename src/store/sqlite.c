@@ -978,6 +978,18 @@ int store_project_get(store *st, store_project *p)
     return rc == DB_ROW ? 0 : ERR_NOT_FOUND;
 }
 
+int store_schema_version(store *st, int64_t *version)
+{
+    db_stmt *s = stmt(st, "SELECT COALESCE(MAX(version),0) FROM schema_migrations");
+    if (!s)
+        return ERR_STORE;
+    int rc = db_step(s);
+    if (rc == DB_ROW)
+        *version = db_column_int64(s, 0);
+    db_reset(s);
+    return rc == DB_ROW ? 0 : fail(st, "schema version");
+}
+
 int store_pat_insert(store *st, const char *token, int64_t now)
 {
     if (begin_write(st))

@@ -263,6 +263,10 @@ int store_revoked_key_env(store *st, const char *key, int64_t now, char env_id[3
 int store_revoked_keys_of(store *st, const char *env_id, int64_t now, char (**keys)[64], size_t *n);
 int store_project_insert(store *st, const store_project *p);
 int store_project_get(store *st, store_project *p);
+
+/* The newest migration recorded in the database (schema_migrations), which
+ * may be above store_migrations_count when a newer triggerd migrated it. */
+int store_schema_version(store *st, int64_t *version);
 int store_pat_insert(store *st, const char *token, int64_t now);
 int store_pat_list(store *st, char (**tokens)[64], size_t *n);
 int store_setting_get(store *st, const char *key, char **value);
