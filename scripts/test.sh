@@ -16,6 +16,7 @@ scripts/deps.sh
 scripts/build.sh --asan
 (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/s3 && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/compat && npm --prefix dev/fixture ci --no-audit --no-fund --loglevel=error &&
   npm --prefix dev/fixture-latest ci --no-audit --no-fund --loglevel=error)
 

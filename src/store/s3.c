@@ -315,9 +315,11 @@ static long request(s3_client *s, const char *method, const char *key, const voi
         if (!retryable(status))
             break;
     }
-    if (status != 200 && status != 404)
-        fprintf(stderr, "triggerd: object store %s %s: %s%ld after %d attempt(s)\n", method, path,
-                status ? "HTTP " : "no answer ", status, s->attempts);
+    if (status == 0)
+        fprintf(stderr, "triggerd: object store %s %s: no answer after %d attempt(s)\n", method,
+                path, s->attempts);
+    else if (status != 200 && status != 404)
+        fprintf(stderr, "triggerd: object store %s %s: HTTP %ld\n", method, path, status);
     free(path);
     return status;
 }
