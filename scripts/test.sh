@@ -87,8 +87,9 @@ lane_cli48() {
 }
 
 # The store on PostgreSQL (docs/store.md): one cluster for the lane, a
-# database per triggerd; the integration files (pg.test.mjs, which starts its
-# own cluster, already ran in lane c) and the SDK 4.5 compat suite.
+# database per triggerd; the integration files (but pg.test.mjs and
+# migrate.test.mjs, which start their own cluster and already ran in lane c)
+# and the SDK 4.5 compat suite (s3.test.mjs there: S3 objects on PostgreSQL).
 lane_pg() {
   eval "$(node tests/lib/pg-cluster.mjs start)"
   local files
