@@ -193,6 +193,19 @@ test("server-side PUT (deployment upload) and GET (transcript) in path-style and
     const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     assert.deepEqual(Buffer.from(await got.Body.transformToByteArray()), bytes);
   }
+  // a deployment's build reads its archive back from the bucket: a bad
+  // archive fails in tar (it was found), not as "not uploaded"
+  const { key } = await uploadArtifact(srv, Buffer.from("not a tgz"));
+  const d = await api(srv, "POST", "/api/v1/deployments", { key: srv.keys.prod,
+    body: { contentHash: "-", isNativeBuild: true, artifactKey: key, type: "MANAGED", runtime: "node" } });
+  assert.equal(d.status, 200, d.text);
+  let end;
+  await waitFor(async () => {
+    end = (await api(srv, "GET", `/api/v1/deployments/${d.json.id}`, { key: srv.keys.prod })).json;
+    return ["FAILED", "DEPLOYED"].includes(end?.status);
+  }, { timeout: 20000, what: "the build to end" });
+  assert.equal(end.status, "FAILED");
+  assert.match(end.errorData.stderr ?? "", /gzip|tar/i, JSON.stringify(end.errorData));
   // a transcript read by triggerd from the snapshot the client PUT to S3
   const s = await api(srvVhost, "POST", "/api/v1/sessions", { key: srvVhost.keys.dev,
     body: sessionBody(uid("s3-tx-")) });
