@@ -86,13 +86,14 @@ void crypto_hmac_sha256_hex(const char *key, const void *msg, size_t len, char o
     to_hex(mac, sizeof mac, out);
 }
 
-char *crypto_b64url_encode(const void *data, size_t len)
+size_t crypto_b64url_len(size_t len)
+{
+    return len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0);
+}
+
+void crypto_b64url_encode_to(const void *data, size_t len, char *out)
 {
     const unsigned char *in = data;
-    size_t olen = len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0);
-    char *out = malloc(olen + 1);
-    if (!out)
-        return NULL;
     char *o = out;
     size_t i = 0;
     for (; i + 3 <= len; i += 3) {
@@ -113,6 +114,13 @@ char *crypto_b64url_encode(const void *data, size_t len)
         *o++ = B64URL[v >> 6 & 63];
     }
     *o = '\0';
+}
+
+char *crypto_b64url_encode(const void *data, size_t len)
+{
+    char *out = malloc(crypto_b64url_len(len) + 1);
+    if (out)
+        crypto_b64url_encode_to(data, len, out);
     return out;
 }
 
