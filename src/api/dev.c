@@ -15,6 +15,7 @@
 #include "engine/schedules.h"
 #include "engine/status.h"
 #include "util/id.h"
+#include "util/jsonw.h"
 #include "util/timefmt.h"
 
 static void set_iso(json_t *o, const char *k, int64_t ms)
@@ -139,14 +140,27 @@ static const struct {
     {"medium-2x", 2, 4},   {"large-1x", 4, 8},     {"large-2x", 8, 16},
 };
 
-static json_t *machine_json(const char *name)
+static void w_machine(jsonw *w, const char *name)
 {
     size_t i = 1; /* small-1x */
     for (size_t k = 0; name && k < sizeof presets / sizeof *presets; k++)
         if (strcmp(presets[k].name, name) == 0)
             i = k;
-    return json_pack("{s:s,s:f,s:f,s:i}", "name", presets[i].name, "cpu", presets[i].cpu, "memory",
-                     presets[i].memory, "centsPerMs", 0);
+    jsonw_obj(w);
+    jsonw_kstr(w, "name", presets[i].name);
+    jsonw_key(w, "cpu");
+    jsonw_real(w, presets[i].cpu);
+    jsonw_key(w, "memory");
+    jsonw_real(w, presets[i].memory);
+    jsonw_kint(w, "centsPerMs", 0);
+    jsonw_obj_end(w);
+}
+
+static void w_iso(jsonw *w, const char *k, int64_t ms)
+{
+    char buf[32];
+    time_format_iso(ms, buf);
+    jsonw_kstr(w, k, buf);
 }
 
 static json_t *snapshot_json(const store_run *r)
@@ -167,29 +181,59 @@ static json_t *base_run_json(const store_run *r)
     return o;
 }
 
-static json_t *start_json(http_ctx *c, const store_run *r, const attempt_info *ai);
+/* The writer forms of the two above, for the run loop's answers. */
+static void w_snapshot(jsonw *w, const store_run *r, const char *id, const char *status,
+                       const char *desc)
+{
+    jsonw_obj(w);
+    jsonw_kstr(w, "id", id);
+    jsonw_kstr(w, "friendlyId", id);
+    jsonw_kstr(w, "executionStatus", status);
+    jsonw_kstr(w, "description", desc ? desc : "");
+    w_iso(w, "createdAt", r->snapshot_at);
+    jsonw_obj_end(w);
+}
 
-/* runs[0..n) (consumed) as DevDequeueResponseBody's dequeuedMessages. A run
- * whose attempt the dequeue started ("startAttempts", triggerd's extension,
+static void w_base_run(jsonw *w, const store_run *r)
+{
+    jsonw_obj(w);
+    jsonw_kstr(w, "id", r->friendly_id);
+    jsonw_kstr(w, "friendlyId", r->friendly_id);
+    jsonw_kstr(w, "status", status_db_name((run_status)r->status));
+    if (r->attempt_count > 0)
+        jsonw_kint(w, "attemptNumber", r->attempt_count);
+    jsonw_obj_end(w);
+}
+
+static void w_start(jsonw *w, http_ctx *c, const store_project *p, const store_run *r,
+                    const attempt_info *ai);
+
+/* runs[0..n) (consumed) as DevDequeueResponseBody's dequeuedMessages, an
+ * array (or, single, only the first message: n is then 1). A run whose
+ * attempt the dequeue started ("startAttempts", triggerd's extension,
  * libtrigger's worker) carries the attempt start answer in "attempt", which
  * saves the worker that round trip. */
-static json_t *dequeued_json(http_ctx *c, dequeued_run *runs, size_t n);
+static void w_dequeued(jsonw *w, http_ctx *c, dequeued_run *runs, size_t n, bool single);
 
 /* Answers c with runs[0..n) (consumed) as DevDequeueResponseBody, or, for
  * a warm start (single), the one DequeuedMessage (503 when none: the
  * controller's client treats that as "no run", the supervisor restarts it). */
 static void reply_dequeued_as(http_ctx *c, dequeued_run *runs, size_t n, bool single)
 {
-    json_t *msgs = dequeued_json(c, runs, n);
-    if (!single) {
-        http_reply_json(c, 200, json_pack("{s:o}", "dequeuedMessages", msgs));
-    } else if (json_array_size(msgs)) {
-        http_reply_json(c, 200, json_incref(json_array_get(msgs, 0)));
-        json_decref(msgs);
-    } else {
-        json_decref(msgs);
+    jsonw w = {0};
+    if (single && n == 0) {
+        free(runs);
         http_reply_error(c, 503, "No run");
+        return;
     }
+    if (!single) {
+        jsonw_obj(&w);
+        jsonw_key(&w, "dequeuedMessages");
+    }
+    w_dequeued(&w, c, runs, n, single);
+    if (!single)
+        jsonw_obj_end(&w);
+    http_reply_jsonw(c, 200, &w);
 }
 
 static void reply_dequeued(http_ctx *c, dequeued_run *runs, size_t n)
@@ -197,40 +241,79 @@ static void reply_dequeued(http_ctx *c, dequeued_run *runs, size_t n)
     reply_dequeued_as(c, runs, n, false);
 }
 
-static json_t *dequeued_json(http_ctx *c, dequeued_run *runs, size_t n)
+static void w_message(jsonw *w, http_ctx *c, const store_project *p, dequeued_run *d)
+{
+    const store_run *r = &d->run;
+    jsonw_obj(w);
+    jsonw_kstr(w, "version", "1");
+    jsonw_key(w, "snapshot");
+    if (d->started) /* the message shows the dequeue's own snapshot */
+        w_snapshot(w, r, d->dequeued_snapshot, "PENDING_EXECUTING",
+                   "Run was dequeued for execution");
+    else
+        w_snapshot(w, r, r->snapshot_id, r->snapshot_status, r->snapshot_desc);
+    jsonw_key(w, "completedWaitpoints");
+    jsonw_arr(w);
+    jsonw_arr_end(w);
+    jsonw_key(w, "backgroundWorker");
+    jsonw_obj(w);
+    jsonw_kstr(w, "id", r->worker_id);
+    jsonw_kstr(w, "friendlyId", r->worker_id);
+    jsonw_kstr(w, "version", d->worker_version);
+    jsonw_obj_end(w);
+    jsonw_key(w, "deployment");
+    jsonw_obj(w);
+    jsonw_obj_end(w);
+    jsonw_key(w, "run");
+    jsonw_obj(w);
+    jsonw_kstr(w, "id", r->friendly_id);
+    jsonw_kstr(w, "friendlyId", r->friendly_id);
+    jsonw_kbool(w, "isTest", r->is_test != 0);
+    jsonw_key(w, "machine");
+    w_machine(w, r->machine);
+    jsonw_kint(w, "attemptNumber", d->started ? r->attempt_count : r->attempt_count + 1);
+    jsonw_kstr(w, "masterQueue", "main");
+    jsonw_key(w, "traceContext");
+    jsonw_obj(w);
+    jsonw_obj_end(w);
+    jsonw_obj_end(w);
+    jsonw_key(w, "environment");
+    jsonw_obj(w);
+    jsonw_kstr(w, "id", c->auth.env->id);
+    jsonw_kstr(w, "type", c->auth.env->type);
+    jsonw_obj_end(w);
+    jsonw_key(w, "organization");
+    jsonw_obj(w);
+    jsonw_kstr(w, "id", p->org_id);
+    jsonw_obj_end(w);
+    jsonw_key(w, "project");
+    jsonw_obj(w);
+    jsonw_kstr(w, "id", p->id);
+    jsonw_obj_end(w);
+    w_iso(w, "dequeuedAt", c->now);
+    if (d->started) {
+        jsonw_key(w, "attempt");
+        w_start(w, c, p, r, &d->ai);
+    }
+    jsonw_obj_end(w);
+}
+
+static void w_dequeued(jsonw *w, http_ctx *c, dequeued_run *runs, size_t n, bool single)
 {
     store_project p = {0};
     if (n)
         store_project_get(c->app->st, &p);
-    json_t *msgs = json_array();
+    if (!single)
+        jsonw_arr(w);
     for (size_t i = 0; i < n; i++) {
-        store_run *r = &runs[i].run;
-        json_t *snap = snapshot_json(r);
-        if (runs[i].started) { /* the message shows the dequeue's own snapshot */
-            json_object_set_new(snap, "id", json_string(runs[i].dequeued_snapshot));
-            json_object_set_new(snap, "friendlyId", json_string(runs[i].dequeued_snapshot));
-            json_object_set_new(snap, "executionStatus", json_string("PENDING_EXECUTING"));
-            json_object_set_new(snap, "description", json_string("Run was dequeued for execution"));
-        }
-        json_t *m = json_pack(
-            "{s:s,s:o,s:[],s:{s:s,s:s,s:s},s:{},s:{s:s,s:s,s:b,s:o,s:I,s:s,s:{}},s:{s:s,s:s},"
-            "s:{s:s},s:{s:s}}",
-            "version", "1", "snapshot", snap, "completedWaitpoints", "backgroundWorker",
-            "id", r->worker_id, "friendlyId", r->worker_id, "version", runs[i].worker_version,
-            "deployment", "run", "id", r->friendly_id, "friendlyId", r->friendly_id, "isTest",
-            r->is_test != 0, "machine", machine_json(r->machine), "attemptNumber",
-            (json_int_t)(runs[i].started ? r->attempt_count : r->attempt_count + 1), "masterQueue",
-            "main", "traceContext", "environment", "id", c->auth.env->id, "type", c->auth.env->type,
-            "organization", "id", p.org_id, "project", "id", p.id);
-        set_iso(m, "dequeuedAt", c->now);
-        if (runs[i].started)
-            json_object_set_new(m, "attempt", start_json(c, r, &runs[i].ai));
-        json_array_append_new(msgs, m);
-        store_run_clear(r);
+        if (!single || i == 0)
+            w_message(w, c, &p, &runs[i]);
+        store_run_clear(&runs[i].run);
         attempt_info_clear(&runs[i].ai);
     }
+    if (!single)
+        jsonw_arr_end(w);
     free(runs);
-    return msgs;
 }
 
 /* ---- held dequeues ------------------------------------------------------
@@ -568,56 +651,112 @@ static const char *traceparent(http_ctx *c, const store_run *r)
     return http_sprintf(c, "00-%.32s-%.16s-01", hex, hex + 32);
 }
 
-static json_t *execution_json(http_ctx *c, const store_run *r, const attempt_info *ai)
+/* A stored JSON text (tags, metadata) as the value it holds when it is of
+ * the type wanted (is), else fallback (NULL: nothing, key included). */
+static void w_stored(jsonw *w, const char *k, const char *text, int (*is)(const json_t *),
+                     const char *fallback)
 {
-    store_project p = {0};
-    store_project_get(c->app->st, &p);
+    json_t *v = text ? jsontext_loads(text, 0, NULL) : NULL;
+    if (v && is(v))
+        jsonw_kvalue(w, k, v);
+    else if (fallback) {
+        jsonw_key(w, k);
+        jsonw_raw(w, fallback, strlen(fallback));
+    }
+    json_decref(v);
+}
+
+static int is_array(const json_t *v)
+{
+    return json_is_array(v);
+}
+
+static int is_object(const json_t *v)
+{
+    return json_is_object(v);
+}
+
+static void w_execution(jsonw *w, http_ctx *c, const store_project *p, const store_run *r,
+                        const attempt_info *ai)
+{
     const store_env *env = c->auth.env;
-    json_t *tags = jsontext_loads(r->tags ? r->tags : "[]", 0, NULL);
-    json_t *run = json_pack("{s:s,s:s,s:s,s:o,s:b,s:{s:s}}", "id", r->friendly_id, "payload",
-                            r->payload ? r->payload : "", "payloadType",
-                            r->payload_type ? r->payload_type : "application/json", "tags",
-                            json_is_array(tags) ? tags : json_array(), "isTest", r->is_test != 0,
-                            "traceContext", "traceparent", traceparent(c, r));
-    set_iso(run, "createdAt", r->created_at);
-    set_iso(run, "startedAt", r->started_at);
+    jsonw_obj(w);
+    jsonw_key(w, "attempt");
+    jsonw_obj(w);
+    jsonw_kint(w, "number", r->attempt_count);
+    w_iso(w, "startedAt", c->now);
+    jsonw_obj_end(w);
+    jsonw_key(w, "run");
+    jsonw_obj(w);
+    jsonw_kstr(w, "id", r->friendly_id);
+    jsonw_kstr(w, "payload", r->payload ? r->payload : "");
+    jsonw_kstr(w, "payloadType", r->payload_type ? r->payload_type : "application/json");
+    w_stored(w, "tags", r->tags ? r->tags : "[]", is_array, "[]");
+    jsonw_kbool(w, "isTest", r->is_test != 0);
+    jsonw_key(w, "traceContext");
+    jsonw_obj(w);
+    jsonw_kstr(w, "traceparent", traceparent(c, r));
+    jsonw_obj_end(w);
+    w_iso(w, "createdAt", r->created_at);
+    w_iso(w, "startedAt", r->started_at);
     if (r->max_attempts > 0)
-        json_object_set_new(run, "maxAttempts", json_integer(r->max_attempts));
+        jsonw_kint(w, "maxAttempts", r->max_attempts);
     if (r->max_duration_s > 0)
-        json_object_set_new(run, "maxDuration", json_integer(r->max_duration_s));
-    json_object_set_new(run, "version", json_string(ai->worker_version));
+        jsonw_kint(w, "maxDuration", r->max_duration_s);
+    jsonw_kstr(w, "version", ai->worker_version);
     /* the task-side input stream manager refuses .on/.once/.wait unless the
      * run says "v2"; it reads only this field, and output streams still pick
      * v1 from the create answer (api/streams.c) */
-    json_object_set_new(run, "realtimeStreamsVersion", json_string("v2"));
+    jsonw_kstr(w, "realtimeStreamsVersion", "v2");
     if (r->idempotency_key)
-        json_object_set_new(run, "idempotencyKey", json_string(r->idempotency_key));
-    if (r->metadata && (!r->metadata_type || strcmp(r->metadata_type, "application/json") == 0)) {
-        json_t *md = jsontext_loads(r->metadata, 0, NULL);
-        if (json_is_object(md))
-            json_object_set_new(run, "metadata", md);
-        else
-            json_decref(md);
-    }
+        jsonw_kstr(w, "idempotencyKey", r->idempotency_key);
+    if (r->metadata && (!r->metadata_type || strcmp(r->metadata_type, "application/json") == 0))
+        w_stored(w, "metadata", r->metadata, is_object, NULL);
     if (r->parent_id)
-        json_object_set_new(run, "parentTaskRunId", json_string(r->parent_id));
+        jsonw_kstr(w, "parentTaskRunId", r->parent_id);
     if (r->root_id)
-        json_object_set_new(run, "rootTaskRunId", json_string(r->root_id));
-    json_t *task = json_pack("{s:s,s:s}", "id", r->task, "filePath", ai->task_file_path);
+        jsonw_kstr(w, "rootTaskRunId", r->root_id);
+    jsonw_obj_end(w);
+    jsonw_key(w, "task");
+    jsonw_obj(w);
+    jsonw_kstr(w, "id", r->task);
+    jsonw_kstr(w, "filePath", ai->task_file_path);
     if (ai->export_name)
-        json_object_set_new(task, "exportName", json_string(ai->export_name));
-    json_t *attempt = json_pack("{s:I}", "number", (json_int_t)r->attempt_count);
-    set_iso(attempt, "startedAt", c->now);
-    json_t *ex = json_pack("{s:o,s:o,s:o,s:{s:s,s:s},s:{s:s,s:s,s:s},s:{s:s,s:s,s:s},"
-                           "s:{s:s,s:s,s:s,s:s},s:o}",
-                           "attempt", attempt, "run", run, "task", task, "queue", "id", r->queue,
-                           "name", r->queue, "environment", "id", env->id, "slug", env->slug,
-                           "type", env->type, "organization", "id", p.org_id, "slug", p.org_slug,
-                           "name", p.org_title, "project", "id", p.id, "ref", p.ref, "slug", p.slug,
-                           "name", p.name, "machine", machine_json(r->machine));
-    if (r->batch_id)
-        json_object_set_new(ex, "batch", json_pack("{s:s}", "id", r->batch_id));
-    return ex;
+        jsonw_kstr(w, "exportName", ai->export_name);
+    jsonw_obj_end(w);
+    jsonw_key(w, "queue");
+    jsonw_obj(w);
+    jsonw_kstr(w, "id", r->queue);
+    jsonw_kstr(w, "name", r->queue);
+    jsonw_obj_end(w);
+    jsonw_key(w, "environment");
+    jsonw_obj(w);
+    jsonw_kstr(w, "id", env->id);
+    jsonw_kstr(w, "slug", env->slug);
+    jsonw_kstr(w, "type", env->type);
+    jsonw_obj_end(w);
+    jsonw_key(w, "organization");
+    jsonw_obj(w);
+    jsonw_kstr(w, "id", p->org_id);
+    jsonw_kstr(w, "slug", p->org_slug);
+    jsonw_kstr(w, "name", p->org_title);
+    jsonw_obj_end(w);
+    jsonw_key(w, "project");
+    jsonw_obj(w);
+    jsonw_kstr(w, "id", p->id);
+    jsonw_kstr(w, "ref", p->ref);
+    jsonw_kstr(w, "slug", p->slug);
+    jsonw_kstr(w, "name", p->name);
+    jsonw_obj_end(w);
+    jsonw_key(w, "machine");
+    w_machine(w, r->machine);
+    if (r->batch_id) {
+        jsonw_key(w, "batch");
+        jsonw_obj(w);
+        jsonw_kstr(w, "id", r->batch_id);
+        jsonw_obj_end(w);
+    }
+    jsonw_obj_end(w);
 }
 
 static void put_var(void *ud, const store_env_var *v)
@@ -626,11 +765,13 @@ static void put_var(void *ud, const store_env_var *v)
 }
 
 /* The attempt start answer for r, just started. */
-static json_t *start_json(http_ctx *c, const store_run *r, const attempt_info *ai)
+static void w_start(jsonw *w, http_ctx *c, const store_project *p, const store_run *r,
+                    const attempt_info *ai)
 {
     /* The environment's variables, then the platform's own over them: the CLI
      * (4.8) builds the run's process.env from these (dev-protocol 3.2), not
-     * from the variables it fetched when the worker started. */
+     * from the variables it fetched when the worker started. A tree: a
+     * later name replaces an earlier one in its place. */
     json_t *env = json_object();
     engine_env_var_each(c->app->en, c->auth.env, put_var, env);
     json_object_set_new(env, "TRIGGER_OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -641,8 +782,16 @@ static json_t *start_json(http_ctx *c, const store_run *r, const attempt_info *a
         json_object_set_new(env, "TRIGGER_API_URL", json_string(http_origin(c)));
         json_object_set_new(env, "TRIGGER_SECRET_KEY", json_string(auth_env_key(c->auth.env)));
     }
-    return json_pack("{s:o,s:o,s:o,s:o}", "run", base_run_json(r), "snapshot", snapshot_json(r),
-                     "execution", execution_json(c, r, ai), "envVars", env);
+    jsonw_obj(w);
+    jsonw_key(w, "run");
+    w_base_run(w, r);
+    jsonw_key(w, "snapshot");
+    w_snapshot(w, r, r->snapshot_id, r->snapshot_status, r->snapshot_desc);
+    jsonw_key(w, "execution");
+    w_execution(w, c, p, r, ai);
+    jsonw_kvalue(w, "envVars", env);
+    jsonw_obj_end(w);
+    json_decref(env);
 }
 
 void api_attempt_start(http_ctx *c)
@@ -655,7 +804,11 @@ void api_attempt_start(http_ctx *c)
         http_reply_err(c, &e);
         return;
     }
-    http_reply_json(c, 200, start_json(c, &r, &ai));
+    store_project p = {0};
+    store_project_get(c->app->st, &p);
+    jsonw w = {0};
+    w_start(&w, c, &p, &r, &ai);
+    http_reply_jsonw(c, 200, &w);
     attempt_info_clear(&ai);
     store_run_clear(&r);
 }
@@ -679,8 +832,16 @@ void api_attempt_complete(http_ctx *c)
         return;
     }
     static const char *const names[] = {"RUN_FINISHED", "RETRY_QUEUED", "RUN_PENDING_CANCEL"};
-    json_t *res = json_pack("{s:{s:s,s:o,s:o}}", "result", "attemptStatus", names[st], "snapshot",
-                            snapshot_json(&r), "run", base_run_json(&r));
+    jsonw w = {0};
+    jsonw_obj(&w);
+    jsonw_key(&w, "result");
+    jsonw_obj(&w);
+    jsonw_kstr(&w, "attemptStatus", names[st]);
+    jsonw_key(&w, "snapshot");
+    w_snapshot(&w, &r, r.snapshot_id, r.snapshot_status, r.snapshot_desc);
+    jsonw_key(&w, "run");
+    w_base_run(&w, &r);
+    jsonw_obj_end(&w);
     store_run_clear(&r);
     /* "dequeue" (triggerd's extension, libtrigger's worker): the body of a
      * dequeue to run right after the completion, answered in
@@ -699,9 +860,11 @@ void api_attempt_complete(http_ctx *c)
             runs = NULL;
             n = 0;
         }
-        json_object_set_new(res, "dequeuedMessages", dequeued_json(c, runs, n));
+        jsonw_key(&w, "dequeuedMessages");
+        w_dequeued(&w, c, runs, n, false);
     }
-    http_reply_json(c, 200, res);
+    jsonw_obj_end(&w);
+    http_reply_jsonw(c, 200, &w);
 }
 
 void api_heartbeat(http_ctx *c)

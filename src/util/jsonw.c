@@ -321,6 +321,13 @@ static void put_real(jsonw *w, double v)
     put(w, b, (size_t)n);
 }
 
+void jsonw_real(jsonw *w, double v)
+{
+    sep(w);
+    put_real(w, v);
+    w->comma = true;
+}
+
 void jsonw_raw(jsonw *w, const char *t, size_t n)
 {
     sep(w);
@@ -391,9 +398,7 @@ void jsonw_value(jsonw *w, const json_t *v)
         jsonw_int(w, json_integer_value(v));
         break;
     case JSON_REAL:
-        sep(w);
-        put_real(w, json_real_value(v));
-        w->comma = true;
+        jsonw_real(w, json_real_value(v));
         break;
     case JSON_TRUE:
         jsonw_bool(w, true);

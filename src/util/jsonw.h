@@ -54,6 +54,8 @@ void jsonw_str(jsonw *w, const char *s);
 void jsonw_strn(jsonw *w, const char *s, size_t n);
 void jsonw_int(jsonw *w, int64_t v);
 void jsonw_bool(jsonw *w, bool b);
+/* A real as jansson writes it (%.17g, ".0" added to an integral value). */
+void jsonw_real(jsonw *w, double v);
 void jsonw_null(jsonw *w);
 /* Valid JSON text t[0..n) (jsontext_valid), written as it is but for its
  * escape pairs. */
