@@ -132,12 +132,15 @@ void api_background_workers(http_ctx *c)
 
 /* ---- run loop --------------------------------------------------------- */
 
+/* cpu and memory as jansson writes those reals (what the answers had when
+ * they were trees; the CLI's zod schema reads numbers) */
 static const struct {
     const char *name;
-    double cpu, memory;
+    const char *cpu, *memory;
 } presets[] = {
-    {"micro", 0.25, 0.25}, {"small-1x", 0.5, 0.5}, {"small-2x", 1, 1},  {"medium-1x", 1, 2},
-    {"medium-2x", 2, 4},   {"large-1x", 4, 8},     {"large-2x", 8, 16},
+    {"micro", "0.25", "0.25"}, {"small-1x", "0.5", "0.5"}, {"small-2x", "1.0", "1.0"},
+    {"medium-1x", "1.0", "2.0"}, {"medium-2x", "2.0", "4.0"}, {"large-1x", "4.0", "8.0"},
+    {"large-2x", "8.0", "16.0"},
 };
 
 static void w_machine(jsonw *w, const char *name)
@@ -149,9 +152,9 @@ static void w_machine(jsonw *w, const char *name)
     jsonw_obj(w);
     jsonw_kstr(w, "name", presets[i].name);
     jsonw_key(w, "cpu");
-    jsonw_real(w, presets[i].cpu);
+    jsonw_raw(w, presets[i].cpu, strlen(presets[i].cpu));
     jsonw_key(w, "memory");
-    jsonw_real(w, presets[i].memory);
+    jsonw_raw(w, presets[i].memory, strlen(presets[i].memory));
     jsonw_kint(w, "centsPerMs", 0);
     jsonw_obj_end(w);
 }

@@ -50,7 +50,7 @@ char *jsonw_finish(jsonw *w, size_t *len)
     char *p = NULL;
     size_t n = 0;
     if (!w->failed) {
-        room(w, 0); /* nothing written: an empty text */
+        room(w, 0); /* also when nothing was written: an empty text */
         w->p[w->len] = 0;
         p = w->p;
         n = w->len;
@@ -66,12 +66,12 @@ char *jsonw_finish(jsonw *w, size_t *len)
     return p;
 }
 
+/* The text is NUL-terminated only by jsonw_finish (room keeps a byte). */
 static void put(jsonw *w, const char *s, size_t n)
 {
     char *d = room(w, n);
     memcpy(d, s, n);
     w->len += n;
-    w->p[w->len] = 0;
 }
 
 static void put1(jsonw *w, char ch)
@@ -79,7 +79,6 @@ static void put1(jsonw *w, char ch)
     char *d = room(w, 1);
     d[0] = ch;
     w->len++;
-    w->p[w->len] = 0;
 }
 
 /* Before a value or a key: the comma its predecessor at this level needs. */
@@ -204,8 +203,19 @@ static void put_chars(jsonw *w, const char *str, size_t n)
 
 static void put_string(jsonw *w, const char *s, size_t n)
 {
-    put1(w, '"');
-    put_chars(w, s, n);
+    /* the common case, printable ASCII only, in one pass and one copy */
+    char *d = room(w, n + 2);
+    size_t i = 0;
+    d[0] = '"';
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80)
+            break;
+        d[i + 1] = (char)c;
+    }
+    w->len += i + 1;
+    if (i < n)
+        put_chars(w, s + i, n - i);
     put1(w, '"');
 }
 

@@ -179,6 +179,22 @@ Test(jsonw, reals_are_formatted_as_jansson_formats_them)
     }
 }
 
+Test(jsonw, direct_reals_match_the_tree_form)
+{
+    static const double R[] = {0.25, 0.5, 1, 2, 4, 8, 16, 1e21, -3.5e-9};
+    for (size_t i = 0; i < sizeof R / sizeof *R; i++) {
+        jsonw w = {0};
+        jsonw_real(&w, R[i]);
+        char *got = jsonw_finish(&w, NULL);
+        json_t *v = json_real(R[i]);
+        char *want = reference(v);
+        cr_assert_str_eq(got, want);
+        free(got);
+        free(want);
+        json_decref(v);
+    }
+}
+
 Test(jsonw, integers_at_the_limits)
 {
     static const json_int_t I[] = {0, 1, -1, 9, 10, -10, INT64_MAX, INT64_MIN, 1000000007};
