@@ -243,8 +243,10 @@ static json_t *random_value(int depth)
     switch (next() % (depth > 4 ? 5 : 7)) {
     case 0:
         return json_string(TRICKY[next() % (sizeof TRICKY / sizeof *TRICKY)]);
-    case 1:
-        return json_integer((json_int_t)((int64_t)next() << 32 | next()) >> (next() % 64));
+    case 1: {
+        uint64_t u = ((uint64_t)next() << 32 | next()) >> (next() % 64);
+        return json_integer((json_int_t)u); /* negative ones too: the top bit kept */
+    }
     case 2: {
         double d = (double)(int32_t)next() / (double)(next() | 1);
         return json_real(next() % 2 ? d : d * 1e15);
