@@ -10,11 +10,13 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/devanswers.h"
 #include "api/devpush.h"
 #include "realtime/realtime.h"
 #include "engine/schedules.h"
 #include "engine/status.h"
 #include "util/id.h"
+#include "util/jsonw.h"
 #include "util/timefmt.h"
 
 static void set_iso(json_t *o, const char *k, int64_t ms)
@@ -131,24 +133,6 @@ void api_background_workers(http_ctx *c)
 
 /* ---- run loop --------------------------------------------------------- */
 
-static const struct {
-    const char *name;
-    double cpu, memory;
-} presets[] = {
-    {"micro", 0.25, 0.25}, {"small-1x", 0.5, 0.5}, {"small-2x", 1, 1},  {"medium-1x", 1, 2},
-    {"medium-2x", 2, 4},   {"large-1x", 4, 8},     {"large-2x", 8, 16},
-};
-
-static json_t *machine_json(const char *name)
-{
-    size_t i = 1; /* small-1x */
-    for (size_t k = 0; name && k < sizeof presets / sizeof *presets; k++)
-        if (strcmp(presets[k].name, name) == 0)
-            i = k;
-    return json_pack("{s:s,s:f,s:f,s:i}", "name", presets[i].name, "cpu", presets[i].cpu, "memory",
-                     presets[i].memory, "centsPerMs", 0);
-}
-
 static json_t *snapshot_json(const store_run *r)
 {
     json_t *s = json_pack("{s:s,s:s,s:s,s:s}", "id", r->snapshot_id, "friendlyId", r->snapshot_id,
@@ -167,70 +151,30 @@ static json_t *base_run_json(const store_run *r)
     return o;
 }
 
-static json_t *start_json(http_ctx *c, const store_run *r, const attempt_info *ai);
-
-/* runs[0..n) (consumed) as DevDequeueResponseBody's dequeuedMessages. A run
- * whose attempt the dequeue started ("startAttempts", triggerd's extension,
- * libtrigger's worker) carries the attempt start answer in "attempt", which
- * saves the worker that round trip. */
-static json_t *dequeued_json(http_ctx *c, dequeued_run *runs, size_t n);
-
 /* Answers c with runs[0..n) (consumed) as DevDequeueResponseBody, or, for
  * a warm start (single), the one DequeuedMessage (503 when none: the
  * controller's client treats that as "no run", the supervisor restarts it). */
 static void reply_dequeued_as(http_ctx *c, dequeued_run *runs, size_t n, bool single)
 {
-    json_t *msgs = dequeued_json(c, runs, n);
-    if (!single) {
-        http_reply_json(c, 200, json_pack("{s:o}", "dequeuedMessages", msgs));
-    } else if (json_array_size(msgs)) {
-        http_reply_json(c, 200, json_incref(json_array_get(msgs, 0)));
-        json_decref(msgs);
-    } else {
-        json_decref(msgs);
+    jsonw w = {0};
+    if (single && n == 0) {
+        free(runs);
         http_reply_error(c, 503, "No run");
+        return;
     }
+    if (!single) {
+        jsonw_obj(&w);
+        jsonw_key(&w, "dequeuedMessages");
+    }
+    devanswers_dequeued(&w, c, runs, n, single);
+    if (!single)
+        jsonw_obj_end(&w);
+    http_reply_jsonw(c, 200, &w);
 }
 
 static void reply_dequeued(http_ctx *c, dequeued_run *runs, size_t n)
 {
     reply_dequeued_as(c, runs, n, false);
-}
-
-static json_t *dequeued_json(http_ctx *c, dequeued_run *runs, size_t n)
-{
-    store_project p = {0};
-    if (n)
-        store_project_get(c->app->st, &p);
-    json_t *msgs = json_array();
-    for (size_t i = 0; i < n; i++) {
-        store_run *r = &runs[i].run;
-        json_t *snap = snapshot_json(r);
-        if (runs[i].started) { /* the message shows the dequeue's own snapshot */
-            json_object_set_new(snap, "id", json_string(runs[i].dequeued_snapshot));
-            json_object_set_new(snap, "friendlyId", json_string(runs[i].dequeued_snapshot));
-            json_object_set_new(snap, "executionStatus", json_string("PENDING_EXECUTING"));
-            json_object_set_new(snap, "description", json_string("Run was dequeued for execution"));
-        }
-        json_t *m = json_pack(
-            "{s:s,s:o,s:[],s:{s:s,s:s,s:s},s:{},s:{s:s,s:s,s:b,s:o,s:I,s:s,s:{}},s:{s:s,s:s},"
-            "s:{s:s},s:{s:s}}",
-            "version", "1", "snapshot", snap, "completedWaitpoints", "backgroundWorker",
-            "id", r->worker_id, "friendlyId", r->worker_id, "version", runs[i].worker_version,
-            "deployment", "run", "id", r->friendly_id, "friendlyId", r->friendly_id, "isTest",
-            r->is_test != 0, "machine", machine_json(r->machine), "attemptNumber",
-            (json_int_t)(runs[i].started ? r->attempt_count : r->attempt_count + 1), "masterQueue",
-            "main", "traceContext", "environment", "id", c->auth.env->id, "type", c->auth.env->type,
-            "organization", "id", p.org_id, "project", "id", p.id);
-        set_iso(m, "dequeuedAt", c->now);
-        if (runs[i].started)
-            json_object_set_new(m, "attempt", start_json(c, r, &runs[i].ai));
-        json_array_append_new(msgs, m);
-        store_run_clear(r);
-        attempt_info_clear(&runs[i].ai);
-    }
-    free(runs);
-    return msgs;
 }
 
 /* ---- held dequeues ------------------------------------------------------
@@ -553,98 +497,6 @@ void api_dev_dequeue(http_ctx *c)
     reply_dequeued(c, runs, n);
 }
 
-/* The W3C traceparent of an attempt: its spans are children of the run's
- * span (the root of the run's trace); a run from before runs had one gets
- * a random parent. */
-static const char *traceparent(http_ctx *c, const store_run *r)
-{
-    if (r->trace_id && strlen(r->trace_id) == 32 && r->span_id && strlen(r->span_id) == 16)
-        return http_sprintf(c, "00-%s-%s-01", r->trace_id, r->span_id);
-    unsigned char b[24];
-    id_random_bytes(b, sizeof b);
-    char hex[49];
-    for (size_t i = 0; i < sizeof b; i++)
-        snprintf(hex + 2 * i, 3, "%02x", b[i]);
-    return http_sprintf(c, "00-%.32s-%.16s-01", hex, hex + 32);
-}
-
-static json_t *execution_json(http_ctx *c, const store_run *r, const attempt_info *ai)
-{
-    store_project p = {0};
-    store_project_get(c->app->st, &p);
-    const store_env *env = c->auth.env;
-    json_t *tags = jsontext_loads(r->tags ? r->tags : "[]", 0, NULL);
-    json_t *run = json_pack("{s:s,s:s,s:s,s:o,s:b,s:{s:s}}", "id", r->friendly_id, "payload",
-                            r->payload ? r->payload : "", "payloadType",
-                            r->payload_type ? r->payload_type : "application/json", "tags",
-                            json_is_array(tags) ? tags : json_array(), "isTest", r->is_test != 0,
-                            "traceContext", "traceparent", traceparent(c, r));
-    set_iso(run, "createdAt", r->created_at);
-    set_iso(run, "startedAt", r->started_at);
-    if (r->max_attempts > 0)
-        json_object_set_new(run, "maxAttempts", json_integer(r->max_attempts));
-    if (r->max_duration_s > 0)
-        json_object_set_new(run, "maxDuration", json_integer(r->max_duration_s));
-    json_object_set_new(run, "version", json_string(ai->worker_version));
-    /* the task-side input stream manager refuses .on/.once/.wait unless the
-     * run says "v2"; it reads only this field, and output streams still pick
-     * v1 from the create answer (api/streams.c) */
-    json_object_set_new(run, "realtimeStreamsVersion", json_string("v2"));
-    if (r->idempotency_key)
-        json_object_set_new(run, "idempotencyKey", json_string(r->idempotency_key));
-    if (r->metadata && (!r->metadata_type || strcmp(r->metadata_type, "application/json") == 0)) {
-        json_t *md = jsontext_loads(r->metadata, 0, NULL);
-        if (json_is_object(md))
-            json_object_set_new(run, "metadata", md);
-        else
-            json_decref(md);
-    }
-    if (r->parent_id)
-        json_object_set_new(run, "parentTaskRunId", json_string(r->parent_id));
-    if (r->root_id)
-        json_object_set_new(run, "rootTaskRunId", json_string(r->root_id));
-    json_t *task = json_pack("{s:s,s:s}", "id", r->task, "filePath", ai->task_file_path);
-    if (ai->export_name)
-        json_object_set_new(task, "exportName", json_string(ai->export_name));
-    json_t *attempt = json_pack("{s:I}", "number", (json_int_t)r->attempt_count);
-    set_iso(attempt, "startedAt", c->now);
-    json_t *ex = json_pack("{s:o,s:o,s:o,s:{s:s,s:s},s:{s:s,s:s,s:s},s:{s:s,s:s,s:s},"
-                           "s:{s:s,s:s,s:s,s:s},s:o}",
-                           "attempt", attempt, "run", run, "task", task, "queue", "id", r->queue,
-                           "name", r->queue, "environment", "id", env->id, "slug", env->slug,
-                           "type", env->type, "organization", "id", p.org_id, "slug", p.org_slug,
-                           "name", p.org_title, "project", "id", p.id, "ref", p.ref, "slug", p.slug,
-                           "name", p.name, "machine", machine_json(r->machine));
-    if (r->batch_id)
-        json_object_set_new(ex, "batch", json_pack("{s:s}", "id", r->batch_id));
-    return ex;
-}
-
-static void put_var(void *ud, const store_env_var *v)
-{
-    json_object_set_new(ud, engine_env_var_run_name(v->name), json_string(v->value));
-}
-
-/* The attempt start answer for r, just started. */
-static json_t *start_json(http_ctx *c, const store_run *r, const attempt_info *ai)
-{
-    /* The environment's variables, then the platform's own over them: the CLI
-     * (4.8) builds the run's process.env from these (dev-protocol 3.2), not
-     * from the variables it fetched when the worker started. */
-    json_t *env = json_object();
-    engine_env_var_each(c->app->en, c->auth.env, put_var, env);
-    json_object_set_new(env, "TRIGGER_OTEL_EXPORTER_OTLP_ENDPOINT",
-                        json_string(http_sprintf(c, "%s/otel", http_origin(c))));
-    json_object_set_new(env, "TRIGGER_RUN_ID", json_string(r->id));
-    if (strcmp(c->auth.env->type, "DEVELOPMENT") != 0) {
-        /* a deployed worker's task process has no CLI to set these */
-        json_object_set_new(env, "TRIGGER_API_URL", json_string(http_origin(c)));
-        json_object_set_new(env, "TRIGGER_SECRET_KEY", json_string(auth_env_key(c->auth.env)));
-    }
-    return json_pack("{s:o,s:o,s:o,s:o}", "run", base_run_json(r), "snapshot", snapshot_json(r),
-                     "execution", execution_json(c, r, ai), "envVars", env);
-}
-
 void api_attempt_start(http_ctx *c)
 {
     store_run r = {0};
@@ -655,7 +507,11 @@ void api_attempt_start(http_ctx *c)
         http_reply_err(c, &e);
         return;
     }
-    http_reply_json(c, 200, start_json(c, &r, &ai));
+    store_project p = {0};
+    store_project_get(c->app->st, &p);
+    jsonw w = {0};
+    devanswers_start(&w, c, &p, &r, &ai);
+    http_reply_jsonw(c, 200, &w);
     attempt_info_clear(&ai);
     store_run_clear(&r);
 }
@@ -679,8 +535,16 @@ void api_attempt_complete(http_ctx *c)
         return;
     }
     static const char *const names[] = {"RUN_FINISHED", "RETRY_QUEUED", "RUN_PENDING_CANCEL"};
-    json_t *res = json_pack("{s:{s:s,s:o,s:o}}", "result", "attemptStatus", names[st], "snapshot",
-                            snapshot_json(&r), "run", base_run_json(&r));
+    jsonw w = {0};
+    jsonw_obj(&w);
+    jsonw_key(&w, "result");
+    jsonw_obj(&w);
+    jsonw_kstr(&w, "attemptStatus", names[st]);
+    jsonw_key(&w, "snapshot");
+    devanswers_snapshot(&w, &r, r.snapshot_id, r.snapshot_status, r.snapshot_desc);
+    jsonw_key(&w, "run");
+    devanswers_base_run(&w, &r);
+    jsonw_obj_end(&w);
     store_run_clear(&r);
     /* "dequeue" (triggerd's extension, libtrigger's worker): the body of a
      * dequeue to run right after the completion, answered in
@@ -699,9 +563,11 @@ void api_attempt_complete(http_ctx *c)
             runs = NULL;
             n = 0;
         }
-        json_object_set_new(res, "dequeuedMessages", dequeued_json(c, runs, n));
+        jsonw_key(&w, "dequeuedMessages");
+        devanswers_dequeued(&w, c, runs, n, false);
     }
-    http_reply_json(c, 200, res);
+    jsonw_obj_end(&w);
+    http_reply_jsonw(c, 200, &w);
 }
 
 void api_heartbeat(http_ctx *c)

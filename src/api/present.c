@@ -14,6 +14,7 @@
 #include "engine/status.h"
 #include "store/schedules.h"
 #include "util/crypto.h"
+#include "util/jsonw.h"
 #include "util/timefmt.h"
 
 static const char *const machine_presets[] = {"micro",     "small-1x", "small-2x", "medium-1x",
@@ -228,19 +229,24 @@ void api_jwt_headers(http_ctx *c, json_t *scopes, bool full_claims)
     if (rt)
         extra = json_pack("{s:O}", "realtime", rt);
     char *tok = auth_mint(env, scopes, extra, c->now, 3600);
-    json_t *claims = full_claims
-                         ? json_pack("{s:s,s:b,s:O}", "sub", env->id, "pub", 1, "scopes", scopes)
-                         : json_pack("{s:s,s:b}", "sub", env->id, "pub", 1);
-    if (full_claims && extra)
-        json_object_update(claims, extra);
-    char *ctext = jsontext_dumps(claims, JSON_COMPACT);
+    /* {sub, pub[, scopes, realtime]}: written as text, no tree */
+    jsonw w = {0};
+    jsonw_obj(&w);
+    jsonw_kstr(&w, "sub", env->id);
+    jsonw_kbool(&w, "pub", true);
+    if (full_claims) {
+        jsonw_kvalue(&w, "scopes", scopes);
+        if (rt)
+            jsonw_kvalue(&w, "realtime", rt);
+    }
+    jsonw_obj_end(&w);
+    char *ctext = jsonw_finish(&w, NULL);
     if (tok)
         http_add_header(c, "x-trigger-jwt", tok);
     if (ctext)
         http_add_header(c, "x-trigger-jwt-claims", ctext);
     free(tok);
     free(ctext);
-    json_decref(claims);
     json_decref(extra);
 }
 

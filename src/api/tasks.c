@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "util/jsonw.h"
 
 static void reply_run(http_ctx *c, const char *run_id, bool cached)
 {
@@ -16,7 +17,12 @@ static void reply_run(http_ctx *c, const char *run_id, bool cached)
                                http_sprintf(c, "write:inputStreams:%s", run_id));
     api_jwt_headers(c, scopes, true);
     json_decref(scopes);
-    http_reply_json(c, 200, json_pack("{s:s,s:b}", "id", run_id, "isCached", cached));
+    jsonw w = {0};
+    jsonw_obj(&w);
+    jsonw_kstr(&w, "id", run_id);
+    jsonw_kbool(&w, "isCached", cached);
+    jsonw_obj_end(&w);
+    http_reply_jsonw(c, 200, &w);
 }
 
 void api_trigger(http_ctx *c)

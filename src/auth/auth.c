@@ -3,8 +3,10 @@
  * mirrors the envs table (a handful of rows). Rotated keys are looked up in
  * the store, where their grace windows live, so a key past its window stops
  * working by time alone. The keyring follows rotations made by another
- * process (`triggerd rotate-key`) through the store's data version, checked
- * on every resolve: one cheap pragma, no table read unless something changed.
+ * process (`triggerd rotate-key`) through the store's data version: checked
+ * on every resolve, or, once the server calls auth_turn, on the first resolve
+ * of each event-loop turn and again whenever a credential is refused (a key
+ * another process just made is then found at once).
  */
 #include "auth/auth.h"
 
@@ -14,10 +16,13 @@
 #include "auth/jwt.h"
 #include "util/crypto.h"
 #include "util/id.h"
+#include "util/jsonw.h"
 
 struct auth {
     store *st;
     int64_t data_version; /* the store's, when the keyring was loaded */
+    bool by_turn;         /* auth_turn was called: one version check a turn */
+    bool checked;         /* the version was checked this turn */
     store_env *envs;
     size_t n_envs;
     char (*pats)[64];
@@ -73,12 +78,25 @@ static int reload(auth *a)
 }
 
 /* Reloads the keyring when another process committed to the store since it
- * was loaded. On a store error the keyring in memory stays in use. */
-static void refresh(auth *a)
+ * was loaded. On a store error the keyring in memory stays in use. Returns
+ * whether it was reloaded. */
+static bool recheck(auth *a)
 {
     int64_t version;
-    if (store_data_version(a->st, &version) == 0 && version != a->data_version)
-        reload(a);
+    a->checked = true;
+    return store_data_version(a->st, &version) == 0 && version != a->data_version && reload(a) == 0;
+}
+
+static void refresh(auth *a)
+{
+    if (!a->by_turn || !a->checked)
+        recheck(a);
+}
+
+void auth_turn(auth *a)
+{
+    a->by_turn = true;
+    a->checked = false;
 }
 
 auth *auth_new(store *st)
@@ -183,13 +201,10 @@ static bool find_key(auth *a, const char *token, auth_result *out)
     return false;
 }
 
-int auth_resolve(auth *a, const char *token, bool allow_jwt, int64_t now_ms, auth_result *out,
-                 err_t *e)
+static int resolve(auth *a, const char *token, bool allow_jwt, int64_t now_ms, auth_result *out,
+                   err_t *e)
 {
     memset(out, 0, sizeof *out);
-    if (!token || !token[0])
-        return err_set(e, ERR_UNAUTHORIZED, "Invalid or Missing API Key");
-    refresh(a);
     json_t *peek = jwt_peek_payload(token);
     if (peek && json_is_true(json_object_get(peek, "pub"))) {
         int rc = allow_jwt ? resolve_jwt(a, token, peek, now_ms, out, e)
@@ -211,13 +226,37 @@ int auth_resolve(auth *a, const char *token, bool allow_jwt, int64_t now_ms, aut
     return err_set(e, ERR_UNAUTHORIZED, "Invalid or Missing API Key");
 }
 
-int auth_resolve_pat(auth *a, const char *token, err_t *e)
+int auth_resolve(auth *a, const char *token, bool allow_jwt, int64_t now_ms, auth_result *out,
+                 err_t *e)
 {
+    memset(out, 0, sizeof *out);
+    if (!token || !token[0])
+        return err_set(e, ERR_UNAUTHORIZED, "Invalid or Missing API Key");
+    bool fresh = !a->by_turn || !a->checked;
     refresh(a);
+    int rc = resolve(a, token, allow_jwt, now_ms, out, e);
+    /* refused with a keyring checked earlier in the turn: a rotation since
+     * then may have made the credential */
+    if (rc == ERR_UNAUTHORIZED && !fresh && recheck(a))
+        rc = resolve(a, token, allow_jwt, now_ms, out, e);
+    return rc;
+}
+
+static bool known_pat(const auth *a, const char *token)
+{
     if (token && strncmp(token, "tr_pat_", 7) == 0)
         for (size_t i = 0; i < a->n_pats; i++)
             if (same_secret(a->pats[i], token))
-                return 0;
+                return true;
+    return false;
+}
+
+int auth_resolve_pat(auth *a, const char *token, err_t *e)
+{
+    bool fresh = !a->by_turn || !a->checked;
+    refresh(a);
+    if (known_pat(a, token) || (!fresh && recheck(a) && known_pat(a, token)))
+        return 0;
     return err_set(e, ERR_UNAUTHORIZED, "Invalid or Missing Access Token");
 }
 
@@ -238,17 +277,57 @@ int auth_rotate(auth *a, const char *env_id, int64_t now_ms, int64_t grace_ms, c
     return reload(a);
 }
 
+/* Whether extra has none of the registered claims auth_mint writes: its
+ * members then simply follow them (json_object_update would append them). */
+static bool extra_is_new(json_t *extra)
+{
+    static const char *const own[] = {"sub", "pub", "scopes", "iat", "exp", "iss", "aud"};
+    const char *k;
+    json_t *v;
+    json_object_foreach(extra, k, v)
+    {
+        for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+            if (strcmp(k, own[i]) == 0)
+                return false;
+    }
+    return true;
+}
+
 char *auth_mint(const store_env *env, json_t *scopes, json_t *extra, int64_t now_ms, int64_t ttl_s)
 {
-    json_t *claims =
-        json_pack("{s:s,s:b,s:O,s:I,s:I,s:s,s:s}", "sub", env->id, "pub", 1, "scopes", scopes,
-                  "iat", (json_int_t)(now_ms / 1000), "exp", (json_int_t)(now_ms / 1000 + ttl_s),
-                  "iss", JWT_ISSUER, "aud", JWT_AUDIENCE);
-    if (!claims)
+    if (!scopes)
         return NULL;
-    if (extra)
+    if (!json_is_object(extra)) /* json_object_update would ignore it */
+        extra = NULL;
+    if (extra && !extra_is_new(extra)) { /* extra overrides a registered claim in place */
+        json_t *claims =
+            json_pack("{s:s,s:b,s:O,s:I,s:I,s:s,s:s}", "sub", env->id, "pub", 1, "scopes", scopes,
+                      "iat", (json_int_t)(now_ms / 1000), "exp",
+                      (json_int_t)(now_ms / 1000 + ttl_s), "iss", JWT_ISSUER, "aud", JWT_AUDIENCE);
+        if (!claims)
+            return NULL;
         json_object_update(claims, extra);
-    char *tok = jwt_sign(claims, env->api_key);
-    json_decref(claims);
+        char *tok = jwt_sign(claims, env->api_key);
+        json_decref(claims);
+        return tok;
+    }
+    /* the claims written straight as text, in the order the tree had */
+    jsonw w = {0};
+    jsonw_obj(&w);
+    jsonw_kstr(&w, "sub", env->id);
+    jsonw_kbool(&w, "pub", true);
+    jsonw_kvalue(&w, "scopes", scopes);
+    jsonw_kint(&w, "iat", now_ms / 1000);
+    jsonw_kint(&w, "exp", now_ms / 1000 + ttl_s);
+    jsonw_kstr(&w, "iss", JWT_ISSUER);
+    jsonw_kstr(&w, "aud", JWT_AUDIENCE);
+    const char *k;
+    json_t *v;
+    json_object_foreach(extra, k, v) jsonw_kvalue(&w, k, v);
+    jsonw_obj_end(&w);
+    size_t len;
+    char *payload = jsonw_finish(&w, &len);
+    char *tok = jwt_sign_text(payload, len, env->api_key);
+    free(payload);
     return tok;
 }

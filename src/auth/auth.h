@@ -41,6 +41,12 @@ void auth_free(auth *a);
 int auth_resolve(auth *a, const char *token, bool allow_jwt, int64_t now_ms, auth_result *out,
                  err_t *e);
 
+/* From the first call on, the keyring follows other processes' changes
+ * (rotations) by checking the store once per event-loop turn, on the first
+ * resolve after this call, and again when a credential is refused, instead
+ * of on every resolve. The server calls it at the start of every turn. */
+void auth_turn(auth *a);
+
 /* Resolves a personal access token. */
 int auth_resolve_pat(auth *a, const char *token, err_t *e);
 

@@ -10,6 +10,7 @@
 
 #include "util/crypto.h"
 #include "util/err.h"
+#include "util/jsonw.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -153,38 +154,34 @@ out:
     return rc;
 }
 
-char *jwt_sign(json_t *claims, const char *key)
+char *jwt_sign_text(const char *payload, size_t len, const char *key)
 {
-    char *payload = NULL, *p64 = NULL, *s64 = NULL, *token = NULL;
-    if (!json_is_object(claims) || !key)
-        goto out;
-    payload = json_dumps(claims, JSON_COMPACT);
-    if (!payload)
-        goto out;
-    p64 = crypto_b64url_encode(payload, strlen(payload));
-    if (!p64)
-        goto out;
-    size_t hlen = strlen(JWT_HEADER_B64), plen = strlen(p64);
+    if (!payload || !key)
+        return NULL;
+    size_t hlen = strlen(JWT_HEADER_B64), plen = crypto_b64url_len(len);
     /* header.payload.signature, signature = 43 chars for 32 bytes */
-    token = malloc(hlen + 1 + plen + 1 + 43 + 1);
+    char *token = malloc(hlen + 1 + plen + 1 + 43 + 1);
     if (!token)
-        goto out;
+        return NULL;
     memcpy(token, JWT_HEADER_B64, hlen);
     token[hlen] = '.';
-    memcpy(token + hlen + 1, p64, plen);
+    crypto_b64url_encode_to(payload, len, token + hlen + 1);
     unsigned char mac[32];
     crypto_hmac_sha256(key, strlen(key), token, hlen + 1 + plen, mac);
-    s64 = crypto_b64url_encode(mac, sizeof mac);
-    if (!s64) {
-        free(token);
-        token = NULL;
-        goto out;
-    }
     token[hlen + 1 + plen] = '.';
-    memcpy(token + hlen + 1 + plen + 1, s64, 44); /* 43 chars + NUL */
-out:
+    crypto_b64url_encode_to(mac, sizeof mac, token + hlen + 1 + plen + 1); /* 43 chars + NUL */
+    return token;
+}
+
+char *jwt_sign(json_t *claims, const char *key)
+{
+    if (!json_is_object(claims) || !key)
+        return NULL;
+    size_t len;
+    jsonw w = {0};
+    jsonw_value(&w, claims);
+    char *payload = jsonw_finish(&w, &len);
+    char *token = jwt_sign_text(payload, len, key);
     free(payload);
-    free(p64);
-    free(s64);
     return token;
 }

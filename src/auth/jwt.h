@@ -6,6 +6,7 @@
 #define TD_AUTH_JWT_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define JWT_ISSUER "https://id.trigger.dev"
@@ -22,8 +23,14 @@ json_t *jwt_peek_payload(const char *token);
  * ERR_EXPIRED when exp has passed. */
 int jwt_verify(const char *token, const char *key, int64_t now_s, json_t **claims);
 
-/* Signs claims (borrowed) as HS256 with header {"alg":"HS256"}.
- * Returns a malloc'd token string, or NULL on failure. */
+/* Signs claims (borrowed) as HS256 with header {"alg":"HS256"}, the
+ * payload being the claims' compact JSON text (jsontext_dumps: lone
+ * surrogates as their escapes). Returns a malloc'd token string, or NULL
+ * on failure. */
 char *jwt_sign(json_t *claims, const char *key);
+
+/* The same for a payload already written as JSON text payload[0..len)
+ * (a JSON object: the caller's promise). */
+char *jwt_sign_text(const char *payload, size_t len, const char *key);
 
 #endif

@@ -105,6 +105,11 @@ void http_add_header(http_ctx *c, const char *name, const char *value);
 /* Replies with a JSON body (stolen: the reference is consumed). */
 void http_reply_json(http_ctx *c, int status, json_t *body);
 
+/* Replies with the JSON text written in w (emptied; 500 when it failed,
+ * as http_reply_json does for a NULL body). */
+struct jsonw;
+void http_reply_jsonw(http_ctx *c, int status, struct jsonw *w);
+
 /* A value of the next http_reply_json of c written as the JSON text
  * t[0..n) itself, for values jansson cannot hold (deeper than it parses):
  * returns a placeholder string to put in the reply's tree (new reference),

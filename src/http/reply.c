@@ -11,6 +11,7 @@
 #include "http/router.h"
 #include "util/id.h"
 #include "util/jsontext.h"
+#include "util/jsonw.h"
 
 const char *http_param(http_ctx *c, size_t i)
 {
@@ -222,6 +223,18 @@ void http_reply_json(http_ctx *c, int status, json_t *body)
         return;
     }
     http_reply_raw(c, status, "application/json", text, strlen(text));
+    free(text);
+}
+
+void http_reply_jsonw(http_ctx *c, int status, jsonw *w)
+{
+    size_t len;
+    char *text = jsonw_finish(w, &len);
+    if (!text) {
+        http_reply_raw(c, 500, "application/json", "{\"error\":\"Internal Server Error\"}", 33);
+        return;
+    }
+    http_reply_raw(c, status, "application/json", text, len);
     free(text);
 }
 

@@ -296,6 +296,9 @@ static void on_idle(uv_idle_t *h)
 static void on_prepare(uv_prepare_t *h)
 {
     http_server *hs = h->data;
+    /* the requests of the coming poll see rotations made before it */
+    if (hs->app->au)
+        auth_turn(hs->app->au);
     if (hs->pending || store_dirty(hs->app->st))
         uv_idle_start(&hs->idle, on_idle);
 }

@@ -19,6 +19,10 @@ void crypto_hmac_sha256(const void *key, size_t klen, const void *msg, size_t le
 /* base64url without padding. Returns a malloc'd NUL-terminated string. */
 char *crypto_b64url_encode(const void *data, size_t len);
 
+/* The same into out, which has room for crypto_b64url_len(len) + 1 bytes. */
+void crypto_b64url_encode_to(const void *data, size_t len, char *out);
+size_t crypto_b64url_len(size_t len);
+
 /* Decodes base64url (padding optional). Returns malloc'd bytes (NUL-terminated
  * for convenience) and *out_len, or NULL if malformed. */
 unsigned char *crypto_b64url_decode(const char *s, size_t len, size_t *out_len);

@@ -6,6 +6,7 @@
  * need neither are handed over unchanged.
  */
 #include "util/jsontext.h"
+#include "util/jsonw.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,8 +16,8 @@
 
 /* U+FDD0 in UTF-8, the escape's first character. */
 static const char MARK[3] = {'\xEF', '\xB7', '\x90'};
-#define NUL_CODE 0xE800   /* U+FDD0 U+E800 is U+0000 */
-#define SURR_BASE 0xE000  /* U+FDD0 U+E000+k is U+D800+k */
+#define NUL_CODE 0xE800  /* U+FDD0 U+E800 is U+0000 */
+#define SURR_BASE 0xE000 /* U+FDD0 U+E000+k is U+D800+k */
 
 /* ---- a growable output buffer; allocation failure aborts -------------- */
 
@@ -239,13 +240,35 @@ static char *unmark(char *text)
     return out.p;
 }
 
+/* Compact text, what nearly every dump asks for, is written by jsonw, which
+ * writes what jansson and unmark would at a fraction of the cost (jansson
+ * tracks the containers it is inside in a hash table keyed by pointer
+ * text). Other flags (indentation, sorted keys) go to jansson. */
+static bool writer_flags(const json_t *v, size_t flags)
+{
+    return (flags & ~(size_t)(JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER)) == 0 &&
+           (flags & JSON_COMPACT) &&
+           (flags & JSON_ENCODE_ANY || json_is_object(v) || json_is_array(v));
+}
+
+static char *write_text(const json_t *v, const jsontext_splice *sp, size_t n)
+{
+    jsonw w = {.sp = sp, .n_sp = n};
+    jsonw_value(&w, v);
+    return jsonw_finish(&w, NULL);
+}
+
 char *jsontext_dumps(const json_t *v, size_t flags)
 {
+    if (v && writer_flags(v, flags))
+        return write_text(v, NULL, 0);
     return unmark(json_dumps(v, flags));
 }
 
 char *jsontext_dumps_spliced(const json_t *v, size_t flags, const jsontext_splice *sp, size_t n)
 {
+    if (v && writer_flags(v, flags))
+        return write_text(v, sp, n);
     char *text = json_dumps(v, flags);
     for (size_t k = 0; text && k < n; k++) {
         size_t pl = strlen(sp[k].placeholder);
@@ -276,8 +299,8 @@ typedef struct scan {
 
 static void sc_ws(scan *s)
 {
-    while (s->i < s->n && (s->t[s->i] == ' ' || s->t[s->i] == '\t' || s->t[s->i] == '\n' ||
-                           s->t[s->i] == '\r'))
+    while (s->i < s->n &&
+           (s->t[s->i] == ' ' || s->t[s->i] == '\t' || s->t[s->i] == '\n' || s->t[s->i] == '\r'))
         s->i++;
 }
 

@@ -183,3 +183,23 @@ Test(crypto, equal_compares_whole_buffers)
     cr_assert_not(crypto_equal("xbcdef", "abcdef", 6));
     cr_assert(crypto_equal("a", "b", 0));
 }
+
+Test(crypto, hmac_sha256_with_keys_taking_turns_uses_each_key)
+{
+    /* the keyed digest states are kept for the last key: switching keys
+     * back and forth, and a message with the same key twice, still gives
+     * each key's MAC (RFC 4231 cases 1 and 2) */
+    unsigned char k1[20], mac[32];
+    memset(k1, 0x0b, sizeof k1);
+    const char *msg = "what do ya want for nothing?";
+    for (int round = 0; round < 3; round++) {
+        crypto_hmac_sha256(k1, sizeof k1, "Hi There", 8, mac);
+        char hex[65];
+        hex_of(mac, 32, hex);
+        cr_assert_str_eq(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+        for (int twice = 0; twice < 2; twice++) {
+            crypto_hmac_sha256_hex("Jefe", msg, strlen(msg), hex);
+            cr_assert_str_eq(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        }
+    }
+}
