@@ -463,82 +463,124 @@ static json_t *completion(trigger_ctx *ctx, int rc, char *output, long long dur,
     return o;
 }
 
-/* Runs the dequeued run msg. With next, the completion also asks for the
- * next run (triggerd's "dequeue" extension) and its answer is returned
- * (a new reference, or NULL), so the caller goes on without a dequeue. */
+/* Starts an attempt of run_id at snapshot snap, unless msg already carries
+ * one (triggerd's "startAttempts"); the start answer (new ref) or NULL. */
+static json_t *start_attempt(trigger_client *c, json_t *msg, const char *run_id, const char *snap)
+{
+    json_t *start = json_incref(json_object_get(msg, "attempt"));
+    if (json_is_object(json_object_get(start, "execution")))
+        return start;
+    json_decref(start);
+    start = NULL;
+    char path[512];
+    snprintf(path, sizeof path, "/engine/v1/dev/runs/%s/snapshots/%s/attempts/start", run_id, snap);
+    json_t *empty = json_object();
+    int rc = post_json(c, path, empty, &start);
+    json_decref(empty);
+    if (rc != TRIGGER_OK) {
+        json_decref(start);
+        return NULL; /* triggerd requeues a run that is not started in time */
+    }
+    return start;
+}
+
+/* Runs the dequeued run msg, its attempts one after another while the
+ * server answers a failure with RETRY_IMMEDIATELY (the run stays here: wait
+ * the retry's delay, start the next attempt on the snapshot it gave). With
+ * next, the last completion also asks for the next run (triggerd's
+ * "dequeue" extension) and its answer is returned (a new reference, or
+ * NULL), so the caller goes on without a dequeue. */
 static json_t *execute(trigger_worker *w, trigger_client *c, slot *sl, json_t *msg,
                        unsigned *seed, json_t *next)
 {
     json_t *run = json_object_get(msg, "run");
     const char *run_id = json_string_value(json_object_get(run, "friendlyId"));
-    const char *snap =
+    const char *snap0 =
         json_string_value(json_object_get(json_object_get(msg, "snapshot"), "friendlyId"));
-    if (!run_id || !snap)
+    if (!run_id || !snap0)
         return NULL;
-    char path[512];
-    snprintf(path, sizeof path, "/engine/v1/dev/runs/%s/snapshots/%s/attempts/start", run_id, snap);
-    /* triggerd started the attempt with the dequeue ("startAttempts") */
-    json_t *start = json_incref(json_object_get(msg, "attempt"));
-    int rc = TRIGGER_OK;
-    if (!json_is_object(json_object_get(start, "execution"))) {
-        json_decref(start);
-        start = NULL;
-        json_t *empty = json_object();
-        rc = post_json(c, path, empty, &start);
-        json_decref(empty);
-    }
-    if (rc != TRIGGER_OK)
-        return NULL; /* triggerd requeues a run that is not started in time */
-    json_t *ex = json_object_get(start, "execution");
-    const char *task_id = json_string_value(json_object_get(json_object_get(ex, "task"), "id"));
-    const char *payload = json_string_value(json_object_get(json_object_get(ex, "run"), "payload"));
-    trigger_ctx ctx = {.w = w, .c = c, .slot = sl};
-    snprintf(ctx.run_id, sizeof ctx.run_id, "%s", run_id);
-    ctx.attempt =
-        (int)json_integer_value(json_object_get(json_object_get(ex, "attempt"), "number"));
-    ctx.task = task_id ? find_task(w, task_id) : NULL;
-    pthread_mutex_lock(&sl->mu);
-    snprintf(sl->run_id, sizeof sl->run_id, "%s", run_id);
-    snprintf(sl->snapshot_id, sizeof sl->snapshot_id, "%s",
-             json_string_value(json_object_get(json_object_get(start, "snapshot"), "friendlyId"))
-                 ?: "");
-    sl->busy = true;
-    pthread_mutex_unlock(&sl->mu);
-    char *output = NULL;
-    long long t0 = now_ms();
-    if (ctx.task) {
-        rc = ctx.task->fn(&ctx, payload && *payload ? payload : "null", &output, ctx.task->ud);
-    } else {
-        static const task_def missing = {.id = "unknown", .cfg = {.max_attempts = 1}};
-        ctx.task = &missing;
-        trigger_ctx_fail(&ctx, "Could not find task");
-        rc = TRIGGER_EBADREQ;
-    }
-    json_t *comp = completion(&ctx, rc, output, now_ms() - t0, seed);
-    free(output);
-    free(ctx.fail_msg);
-    pthread_mutex_lock(&sl->mu);
-    snprintf(path, sizeof path, "/engine/v1/dev/runs/%s/snapshots/%s/attempts/complete", run_id,
-             sl->snapshot_id);
-    sl->busy = false;
-    pthread_mutex_unlock(&sl->mu);
-    json_t *body = json_pack("{s:o}", "completion", comp), *res = NULL;
-    pthread_mutex_lock(&w->mu);
-    bool last = w->stop || (w->max_runs > 0 && w->done_runs + 1 >= w->max_runs);
-    pthread_mutex_unlock(&w->mu);
-    if (next && !last)
-        json_object_set(body, "dequeue", next);
-    if (post_json(c, path, body, json_object_get(body, "dequeue") ? &res : NULL) != TRIGGER_OK) {
+    char snap[128], path[512];
+    snprintf(snap, sizeof snap, "%s", snap0);
+    json_t *res = NULL;
+    for (json_t *m = msg;; m = NULL) {
+        json_t *start = start_attempt(c, m, run_id, snap);
+        if (!start)
+            break;
+        json_t *ex = json_object_get(start, "execution");
+        const char *task_id =
+            json_string_value(json_object_get(json_object_get(ex, "task"), "id"));
+        const char *payload =
+            json_string_value(json_object_get(json_object_get(ex, "run"), "payload"));
+        trigger_ctx ctx = {.w = w, .c = c, .slot = sl};
+        snprintf(ctx.run_id, sizeof ctx.run_id, "%s", run_id);
+        ctx.attempt =
+            (int)json_integer_value(json_object_get(json_object_get(ex, "attempt"), "number"));
+        ctx.task = task_id ? find_task(w, task_id) : NULL;
+        pthread_mutex_lock(&sl->mu);
+        snprintf(sl->run_id, sizeof sl->run_id, "%s", run_id);
+        snprintf(sl->snapshot_id, sizeof sl->snapshot_id, "%s",
+                 json_string_value(json_object_get(json_object_get(start, "snapshot"), "friendlyId"))
+                     ?: "");
+        sl->busy = true;
+        pthread_mutex_unlock(&sl->mu);
+        char *output = NULL;
+        long long t0 = now_ms();
+        int rc;
+        if (ctx.task) {
+            rc = ctx.task->fn(&ctx, payload && *payload ? payload : "null", &output, ctx.task->ud);
+        } else {
+            static const task_def missing = {.id = "unknown", .cfg = {.max_attempts = 1}};
+            ctx.task = &missing;
+            trigger_ctx_fail(&ctx, "Could not find task");
+            rc = TRIGGER_EBADREQ;
+        }
+        json_t *comp = completion(&ctx, rc, output, now_ms() - t0, seed);
+        free(output);
+        free(ctx.fail_msg);
+        long long delay = json_integer_value(json_object_get(json_object_get(comp, "retry"), "delay"));
+        pthread_mutex_lock(&sl->mu);
+        snprintf(path, sizeof path, "/engine/v1/dev/runs/%s/snapshots/%s/attempts/complete",
+                 run_id, sl->snapshot_id);
+        pthread_mutex_unlock(&sl->mu);
+        json_t *body = json_pack("{s:o}", "completion", comp);
+        pthread_mutex_lock(&w->mu);
+        bool last = w->stop || (w->max_runs > 0 && w->done_runs + 1 >= w->max_runs);
+        pthread_mutex_unlock(&w->mu);
+        if (next && !last)
+            json_object_set(body, "dequeue", next);
         json_decref(res);
         res = NULL;
+        if (post_json(c, path, body, &res) != TRIGGER_OK) {
+            json_decref(res);
+            res = NULL;
+        }
+        json_decref(body);
+        json_decref(start);
+        json_t *result = json_object_get(res, "result");
+        const char *status = json_string_value(json_object_get(result, "attemptStatus"));
+        const char *again =
+            json_string_value(json_object_get(json_object_get(result, "snapshot"), "friendlyId"));
+        if (!status || strcmp(status, "RETRY_IMMEDIATELY") != 0 || !again)
+            break;
+        /* the run stays on this slot: keep its new snapshot alive meanwhile */
+        pthread_mutex_lock(&sl->mu);
+        snprintf(sl->snapshot_id, sizeof sl->snapshot_id, "%s", again);
+        pthread_mutex_unlock(&sl->mu);
+        snprintf(snap, sizeof snap, "%s", again);
+        nap(delay > 0 && delay < 3600000 ? (unsigned)delay : 0);
     }
-    json_decref(body);
-    json_decref(start);
+    pthread_mutex_lock(&sl->mu);
+    sl->busy = false;
+    pthread_mutex_unlock(&sl->mu);
     pthread_mutex_lock(&w->mu);
     w->done_runs++;
     if (w->max_runs > 0 && w->done_runs >= w->max_runs)
         w->stop = 1;
     pthread_mutex_unlock(&w->mu);
+    if (!json_object_get(res, "dequeuedMessages")) {
+        json_decref(res);
+        return NULL;
+    }
     return res;
 }
 

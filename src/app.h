@@ -34,6 +34,7 @@ typedef struct app_config {
     int64_t rate_limit;   /* requests per rate window per environment; 0 = off */
     int64_t rate_window_ms;
     int64_t heartbeat_timeout_ms; /* 0 = the engine's default (60 s) */
+    int64_t retry_warm_start_ms;  /* -1 = the engine's default (30 s), 0 = every retry queued */
     int64_t key_grace_ms;         /* rotate-key: how long the old key keeps working */
     int64_t h2c_idle_ms;          /* an HTTP/2 connection without streams gets GOAWAY; 0 = 30 s */
     int64_t push_ping_interval_ms; /* /dev-worker Engine.IO pings; 0 = 25 s */

@@ -45,6 +45,7 @@ static void usage(void)
             "usage: triggerd [--listen HOST:PORT] [--data DIR] [--sync full|normal]\n"
             "                [--database-url postgres://...] [--object-store-url URL]\n"
             "                [--rate-limit N] [--public-url URL] [--heartbeat-timeout MS]\n"
+            "                [--retry-warm-start MS]\n"
             "       triggerd keys --data DIR [--json]\n"
             "       triggerd rotate-key --data DIR --env dev|stg|prod [--key-grace MS]\n"
             "       triggerd login-link --data DIR [--listen HOST:PORT] [--public-url URL]\n"
@@ -118,6 +119,7 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
     cfg->sync_full = true;
     cfg->rate_limit = 3000;
     cfg->rate_window_ms = 10000;
+    cfg->retry_warm_start_ms = -1;
     cfg->key_grace_ms = AUTH_KEY_GRACE_MS;
     if (envv("TRIGGERD_LISTEN") && parse_listen(cfg, envv("TRIGGERD_LISTEN")))
         return -1;
@@ -127,6 +129,9 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
         return -1;
     if (envv("TRIGGERD_HEARTBEAT_TIMEOUT_MS") &&
         parse_count(envv("TRIGGERD_HEARTBEAT_TIMEOUT_MS"), &cfg->heartbeat_timeout_ms))
+        return -1;
+    if (envv("TRIGGERD_RETRY_WARM_START_MS") &&
+        parse_count(envv("TRIGGERD_RETRY_WARM_START_MS"), &cfg->retry_warm_start_ms))
         return -1;
     if (envv("TRIGGERD_KEY_GRACE_MS") &&
         parse_count(envv("TRIGGERD_KEY_GRACE_MS"), &cfg->key_grace_ms))
@@ -176,6 +181,9 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
                 return -1;
         } else if (strcmp(a, "--heartbeat-timeout") == 0) {
             if (parse_count(v, &cfg->heartbeat_timeout_ms))
+                return -1;
+        } else if (strcmp(a, "--retry-warm-start") == 0) {
+            if (parse_count(v, &cfg->retry_warm_start_ms))
                 return -1;
         } else if (strcmp(a, "--key-grace") == 0) {
             if (parse_count(v, &cfg->key_grace_ms))
@@ -302,7 +310,10 @@ static int serve(app *a)
     a->au = auth_new(a->st);
     a->en = engine_new(a->st, a->loop);
     if (a->en) {
-        engine_limits lim = {.heartbeat_timeout_ms = a->cfg.heartbeat_timeout_ms};
+        /* 0 given: every retry queued; not given: the engine's default */
+        int64_t warm = a->cfg.retry_warm_start_ms;
+        engine_limits lim = {.heartbeat_timeout_ms = a->cfg.heartbeat_timeout_ms,
+                             .retry_warm_start_ms = warm == 0 ? -1 : warm < 0 ? 0 : warm};
         engine_set_limits(a->en, &lim);
     }
     if (a->cfg.rate_limit > 0)

@@ -534,7 +534,8 @@ void api_attempt_complete(http_ctx *c)
         http_reply_err(c, &e);
         return;
     }
-    static const char *const names[] = {"RUN_FINISHED", "RETRY_QUEUED", "RUN_PENDING_CANCEL"};
+    static const char *const names[] = {"RUN_FINISHED", "RETRY_QUEUED", "RETRY_IMMEDIATELY",
+                                        "RUN_PENDING_CANCEL"};
     jsonw w = {0};
     jsonw_obj(&w);
     jsonw_key(&w, "result");
@@ -550,9 +551,10 @@ void api_attempt_complete(http_ctx *c)
      * dequeue to run right after the completion, answered in
      * "dequeuedMessages" (empty when none could be taken, also when the
      * dequeue failed: the completion stands either way); one round trip
-     * from one run to the next */
+     * from one run to the next. None with RETRY_IMMEDIATELY: the worker
+     * goes on with this run. */
     json_t *dq = json_object_get(body, "dequeue");
-    if (json_is_object(dq)) {
+    if (json_is_object(dq) && st != ATTEMPT_RETRY_IMMEDIATELY) { /* that worker keeps this run */
         const char *worker = json_string_value(json_object_get(dq, "currentWorker"));
         dequeued_run *runs = NULL;
         size_t n = 0;

@@ -107,8 +107,13 @@ bool engine_run_finished(const store_run *r)
 
 bool engine_run_executing(const store_run *r)
 {
-    return !status_is_final((run_status)r->status) &&
+    return !status_is_final((run_status)r->status) && !engine_run_between_attempts(r) &&
            (snap_is(r, "EXECUTING") || snap_is(r, "EXECUTING_WITH_WAITPOINTS"));
+}
+
+bool engine_run_between_attempts(const store_run *r)
+{
+    return r->status == RUN_RETRYING_AFTER_FAILURE && snap_is(r, "EXECUTING");
 }
 
 bool engine_run_blocked(const store_run *r)
@@ -150,7 +155,7 @@ char *engine_string_error(const char *raw)
  * while the run is blocked (engine_block_run adds them with that snapshot,
  * every way out of it drops or completes them), so other runs cost no
  * write. */
-static int drop_blockers(engine *en, const store_run *r)
+int engine_drop_blockers(engine *en, const store_run *r)
 {
     if (!snap_is(r, "EXECUTING_WITH_WAITPOINTS"))
         return 0;
@@ -160,7 +165,7 @@ static int drop_blockers(engine *en, const store_run *r)
 int engine_requeue(engine *en, store_run *r, int64_t at, const char *why, int64_t now)
 {
     /* the waits of the attempt that is over are void: a new attempt starts clean */
-    int rc = drop_blockers(en, r);
+    int rc = engine_drop_blockers(en, r);
     if (rc)
         return rc;
     bool held = holds_slot(r);
@@ -411,7 +416,7 @@ int engine_finish(engine *en, store_run *r, int status, const char *error, const
 {
     if (engine_run_finished(r))
         return 0; /* a finished run never changes */
-    int rc = drop_blockers(en, r);
+    int rc = engine_drop_blockers(en, r);
     if (rc)
         return rc;
     bool held = holds_slot(r);
@@ -438,14 +443,15 @@ int engine_cancel(engine *en, store_run *r, const char *reason, int64_t now)
         return 0;
     char *err = engine_string_error(reason);
     int rc;
-    bool held = engine_run_executing(r) || snap_is(r, "PENDING_EXECUTING");
+    bool held = engine_run_executing(r) || engine_run_between_attempts(r) ||
+                snap_is(r, "PENDING_EXECUTING");
     if (!held) {
         rc = engine_finish(en, r, RUN_CANCELED, err, NULL, NULL, now);
         goto out;
     }
     /* a worker holds it: the run is CANCELED at once (as the platform shows
      * it), and PENDING_CANCEL tells the worker to stop and let go */
-    if ((rc = drop_blockers(en, r)))
+    if ((rc = engine_drop_blockers(en, r)))
         goto out;
     set_final(r, RUN_CANCELED, err, NULL, NULL, now);
     engine_snapshot(en, r, "PENDING_CANCEL", "Run was cancelled", NULL, now);

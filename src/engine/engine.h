@@ -192,12 +192,18 @@ int engine_waitpoint_get(engine *en, const store_env *env, const char *id, store
 /* PENDING_EXECUTING stalls before the run fails with TASK_RUN_DEQUEUED_MAX_RETRIES
  * (the platform's run queue default maxAttempts) */
 #define ENGINE_MAX_NACKS 12
+/* the platform's RUN_ENGINE_RETRY_WARM_START_THRESHOLD_MS default */
+#define ENGINE_DEFAULT_RETRY_WARM_START_MS (30LL * 1000)
 #define ENGINE_DEFAULT_ENV_CONCURRENCY 100
 
 /* Tunables; 0 fields take the defaults. */
 typedef struct engine_limits {
     int64_t heartbeat_timeout_ms; /* stall deadline of a snapshot after its last heartbeat */
     int64_t env_concurrency;      /* runs of one environment executing at once */
+    /* a retry due sooner than this goes on in the worker that failed
+     * (RETRY_IMMEDIATELY); later ones are queued (RETRY_QUEUED). 0 = the
+     * platform's default (30 s), negative = always queued */
+    int64_t retry_warm_start_ms;
 } engine_limits;
 
 void engine_set_limits(engine *en, const engine_limits *l);
@@ -275,6 +281,7 @@ int engine_heartbeat(engine *en, const store_env *env, const char *run_id, const
 typedef enum attempt_status {
     ATTEMPT_RUN_FINISHED,
     ATTEMPT_RETRY_QUEUED,
+    ATTEMPT_RETRY_IMMEDIATELY,
     ATTEMPT_RUN_PENDING_CANCEL,
 } attempt_status;
 

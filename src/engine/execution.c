@@ -78,7 +78,8 @@ int engine_attempt_start(engine *en, const store_env *env, const char *run_id,
         return rc;
     store_worker w = {0};
     json_t *tasks = NULL;
-    if (strcmp(r.snapshot_status, "PENDING_EXECUTING") != 0 || !r.worker_id) {
+    if ((strcmp(r.snapshot_status, "PENDING_EXECUTING") != 0 && !engine_run_between_attempts(&r)) ||
+        !r.worker_id) {
         rc = err_set(e, ERR_INVALID, "Run cannot start an attempt now");
         goto out;
     }
@@ -147,6 +148,31 @@ static run_status failed_status(const char *code)
     return RUN_COMPLETED_WITH_ERRORS;
 }
 
+static int64_t warm_start_ms(engine *en)
+{
+    int64_t t = en->limits.retry_warm_start_ms;
+    return t > 0 ? t : t < 0 ? INT64_MIN : ENGINE_DEFAULT_RETRY_WARM_START_MS;
+}
+
+/* A retry due soon goes on where it ran (the platform's RETRY_IMMEDIATELY):
+ * the worker keeps the run and its queue slot, waits the delay itself and
+ * starts the next attempt on this new EXECUTING snapshot. Until it does,
+ * the run is RETRYING_AFTER_FAILURE: no attempt is open, so neither a
+ * completion nor a wait is taken (engine_run_executing), and a worker that
+ * vanishes meanwhile stalls like any executing one. */
+static int retry_in_place(engine *en, store_run *r, int64_t now)
+{
+    int rc = engine_drop_blockers(en, r); /* the over attempt's waits are void */
+    if (rc)
+        return rc;
+    free(r->pending_waitpoints);
+    r->pending_waitpoints = NULL;
+    r->status = RUN_RETRYING_AFTER_FAILURE;
+    engine_snapshot(en, r, "EXECUTING", "Attempt failed with a short delay, starting a new attempt",
+                    NULL, now);
+    return engine_save(en, r);
+}
+
 int engine_attempt_complete(engine *en, const store_env *env, const char *run_id,
                             const char *snapshot_id, json_t *completion, int64_t now,
                             attempt_status *status, store_run *out, err_t *e)
@@ -198,8 +224,13 @@ int engine_attempt_complete(engine *en, const store_env *env, const char *run_id
         free(r.error);
         r.error = err_text;
         err_text = NULL;
-        rc = engine_requeue(en, &r, at, "Run was requeued for a retry", now);
-        *status = ATTEMPT_RETRY_QUEUED;
+        if (at - now < warm_start_ms(en)) {
+            rc = retry_in_place(en, &r, now);
+            *status = ATTEMPT_RETRY_IMMEDIATELY;
+        } else {
+            rc = engine_requeue(en, &r, at, "Run was requeued for a retry", now);
+            *status = ATTEMPT_RETRY_QUEUED;
+        }
     } else {
         rc = engine_finish(en, &r, failed_status(code), err_text, NULL, NULL, now);
     }

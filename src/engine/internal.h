@@ -51,6 +51,10 @@ void engine_snapshot(engine *en, store_run *r, const char *status, const char *d
 bool engine_run_finished(const store_run *r);
 /* An attempt is running (EXECUTING or EXECUTING_WITH_WAITPOINTS). */
 bool engine_run_executing(const store_run *r);
+/* after a RETRY_IMMEDIATELY: the worker holds the run, no attempt is open */
+bool engine_run_between_attempts(const store_run *r);
+/* Drops the blockers of a run whose waits are void (an attempt that is over). */
+int engine_drop_blockers(engine *en, const store_run *r);
 /* Blocked on waitpoints: the only state a waitpoint may continue. */
 bool engine_run_blocked(const store_run *r);
 /* Canceled while a worker holds it; the worker has not let go yet. */

@@ -85,8 +85,14 @@ describe("attempt completions: flushed metadata and compute time", () => {
       usage: { durationMs: 1000 },
       flushedMetadata: superjson({ operations: [{ type: "set", key: "attempt1", value: true }], parentOperations: [], rootOperations: [] }),
     });
-    assert.equal(failed.attemptStatus, "RETRY_QUEUED");
-    snap = await start(id);
+    // a retry due now goes on in the same worker (RETRY_IMMEDIATELY): the
+    // next attempt starts on the snapshot the completion answered
+    assert.equal(failed.attemptStatus, "RETRY_IMMEDIATELY");
+    const again = await api(srv, "POST", `/engine/v1/dev/runs/${id}/snapshots/${failed.snapshot.friendlyId}/attempts/start`, {
+      body: {},
+    });
+    expectStatus(again, 200, "attempt start after RETRY_IMMEDIATELY:");
+    snap = again.json.snapshot.friendlyId;
     const done = await complete(id, snap, {
       ok: true,
       output: '{"ok":true}',

@@ -111,8 +111,9 @@ test("cancel while a run waits for the slot: it finishes at once (its worker see
   assert.equal(await status(d), "FINISHED");
 });
 
-test("every way the slot holder lets go hands the slot to the waiting run: it blocks, it fails into a retry, its cancel is acknowledged", async () => {
-  const { w, status, running, waiting, oneHolder, executing } = await setup();
+test("every way the slot holder lets go hands the slot to the waiting run: it blocks, it fails into a queued retry, its cancel is acknowledged", async () => {
+  // every retry queued (a retry in place keeps its slot: retry-in-place.test.mjs)
+  const { w, status, running, waiting, oneHolder, executing } = await setup(["--retry-warm-start", "0"]);
   // 1. the holder blocks on a wait of its own
   const [a, ta] = await waiting();
   const b = await running();
