@@ -254,7 +254,9 @@ function streamsView(id, isFinal) {
       for (const c of chunks) text.append(`${typeof c === "string" ? c : JSON.stringify(c)}\n`);
       n += chunks.length;
       count.textContent = `${n} chunk${n === 1 ? "" : "s"}`;
-    }, () => !isFinal()));
+    }, () => !isFinal(), { "x-trigger-realtime-streams-version": "v2" }));
+    // (v2, as the SDK asks: a stream with v1 records is still read as v1,
+    // and one not written yet is then waited for where v2 writers write)
   }
   async function refresh() {
     const res = await api(`/dashboard/api/env/${state.env}/runs/${encodeURIComponent(id)}/streams`).catch(() => ({ data: [] }));
@@ -693,11 +695,12 @@ async function keysPage(main) {
       { label: "Environment", cell: (k) => k.slug },
       { label: "Secret key", cell: (k) => {
         const code = h("code", { class: "mono secret", id: `key-${k.slug}`, "data-key": k.apiKey }, `${k.apiKey.slice(0, 10)}${"•".repeat(12)}`);
-        const show = h("button", { type: "button", class: "small secondary", "aria-label": `Show the ${k.slug} key`, "aria-pressed": "false", onclick: () => {
-          const on = show.getAttribute("aria-pressed") !== "true";
-          show.setAttribute("aria-pressed", String(on));
+        let on = false;
+        const show = h("button", { type: "button", class: "small secondary", "aria-label": `Show the ${k.slug} key`, "aria-controls": `key-${k.slug}`, onclick: () => {
+          on = !on;
           code.textContent = on ? k.apiKey : `${k.apiKey.slice(0, 10)}${"•".repeat(12)}`;
           show.textContent = on ? "Hide" : "Show";
+          show.setAttribute("aria-label", `${on ? "Hide" : "Show"} the ${k.slug} key`);
         } }, "Show");
         return h("span", {}, code, " ", show, " ",
           h("button", { type: "button", class: "small secondary", "aria-label": `Copy the ${k.slug} key`, onclick: () => copy(k.apiKey) }, "Copy"));

@@ -98,14 +98,14 @@ export function live(fn) {
 /** Follows one SSE response of a data endpoint (fetch, so the session
  * cookie goes and Last-Event-ID resumes): onEvent({event, id, data}) for
  * each event; reconnects after the body ends while more() says so. */
-export function followSse(url, onEvent, more) {
+export function followSse(url, onEvent, more, extraHeaders = {}) {
   const ctl = new AbortController();
   (async () => {
     let last = null;
     let backoff = 500;
     while (!ctl.signal.aborted) {
       try {
-        const headers = last === null ? {} : { "last-event-id": last };
+        const headers = last === null ? { ...extraHeaders } : { ...extraHeaders, "last-event-id": last };
         const res = await fetch(url, { headers, credentials: "same-origin", signal: ctl.signal });
         if (res.status === 401) return location.assign("/login");
         if (!res.ok) throw new ApiError(res.status, `HTTP ${res.status}`);
