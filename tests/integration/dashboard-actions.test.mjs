@@ -133,6 +133,23 @@ test("bulk replay replays each matching run once: its own replays are not part o
   assert.equal(runs.length, 260);
 });
 
+test("a restart in the middle of a bulk cancel: what it did stays done, the job is gone, a new one finishes", async () => {
+  let s = await login();
+  await seed("bulk-m", "bulk-mid", 400);
+  const start = await raw("POST", "/dashboard/api/env/dev/bulk?filter[tag]=bulk-mid", { headers: s.h, body: JSON.stringify({ action: "cancel" }) });
+  assert.equal(start.status, 202);
+  await srv.restart();
+  s = await login();
+  assert.equal((await raw("GET", `/dashboard/api/env/dev/bulk/${start.json().id}`, { headers: { cookie: s.cookie } })).status, 404);
+  const runs = await listAll("filter[tag]=bulk-mid");
+  assert.equal(runs.length, 400);
+  assert.ok(runs.every((r) => r.status === "CANCELED" || r.status === "DELAYED"), "each run is either cancelled or untouched");
+  const done = await bulk(s, "filter[tag]=bulk-mid", "cancel");
+  assert.equal(done.matched, 400);
+  assert.equal(done.succeeded + done.skipped, 400);
+  assert.deepEqual(new Set((await listAll("filter[tag]=bulk-mid")).map((r) => r.status)), new Set(["CANCELED"]));
+});
+
 test("bulk: bad input, another environment, no CSRF header", async () => {
   const s = await login();
   for (const [q, body, status] of [
