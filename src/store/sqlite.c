@@ -1158,6 +1158,50 @@ static void sql_in(char *sql, size_t cap, const char *colname, size_t n)
     snprintf(sql + len, cap - len, ")");
 }
 
+/* The lowest seq of a run created at or after t, or 0 when none is
+ * known. Runs are inserted as they are triggered, so created_at grows with
+ * seq: a binary search over the primary key finds the boundary in about
+ * log2(n) probes. The list's created_at filter alone cannot stop early
+ * (it walks seq down from the newest run), so a window with no runs in it
+ * ("last hour" of a quiet environment) read every run (1 s at 1,000,000).
+ * The list keeps its created_at condition: the bound only prunes. */
+static int64_t seq_created_from(store *st, int64_t t)
+{
+    static const char *first = "SELECT seq, created_at FROM runs WHERE seq>=? ORDER BY seq LIMIT 1";
+    int64_t lo = 1, hi = 0, found = 0;
+    db_stmt *s = stmt(st, "SELECT MAX(seq) FROM runs");
+    if (!s)
+        return 0;
+    if (db_step(s) == DB_ROW)
+        hi = db_column_int64(s, 0);
+    db_reset(s);
+    if (hi <= 0)
+        return 0;
+    found = hi + 1; /* no run that new: the bound empties the list at once */
+    while (lo <= hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (!(s = stmt(st, first)))
+            return 0;
+        db_bind_int64(s, 1, mid);
+        int64_t seq = 0, at = 0;
+        bool row = db_step(s) == DB_ROW;
+        if (row) {
+            seq = db_column_int64(s, 0);
+            at = db_column_int64(s, 1);
+        }
+        db_reset(s);
+        if (!row) {
+            hi = mid - 1;
+        } else if (at >= t) {
+            found = seq;
+            hi = mid - 1;
+        } else {
+            lo = seq + 1;
+        }
+    }
+    return found;
+}
+
 int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_t *n,
                    bool *has_more)
 {
@@ -1194,15 +1238,20 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
     }
     if (f->is_test >= 0)
         len += (size_t)snprintf(sql + len, sizeof sql - len, " AND is_test=%d", f->is_test);
-    if (f->created_from)
+    const char *seq = by_tag ? "run_tags.run_seq" : "seq";
+    if (f->created_from) {
         len += (size_t)snprintf(sql + len, sizeof sql - len, " AND created_at>=%lld",
                                 (long long)f->created_from);
+        int64_t floor = seq_created_from(st, f->created_from);
+        if (floor > 0)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, " AND %s>=%lld", seq,
+                                    (long long)floor);
+    }
     if (f->created_to)
         len += (size_t)snprintf(sql + len, sizeof sql - len, " AND created_at<=%lld",
                                 (long long)f->created_to);
     /* page[before] wins over page[after], as in the real presenter */
     bool backward = f->before_seq > 0;
-    const char *seq = by_tag ? "run_tags.run_seq" : "seq";
     if (f->after_seq > 0 && !backward)
         len += (size_t)snprintf(sql + len, sizeof sql - len, " AND %s<%lld", seq,
                                 (long long)f->after_seq);

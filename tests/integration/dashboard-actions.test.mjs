@@ -301,3 +301,46 @@ async function limits() {
   // an existing session is not affected
   assert.equal((await raw("GET", "/dashboard/api/session", { headers: { cookie: s.cookie } })).status, 200);
 }
+
+test("served as https (--public-url https://...): the session cookie is Secure, on login and logout", async () => {
+  const main = srv;
+  srv = await startTriggerd({ args: ["--public-url", "https://triggerd.example"] });
+  try {
+    const res = await raw("POST", "/login", { headers: { "content-type": "application/x-www-form-urlencoded" }, body: `token=${srv.pat}` });
+    assert.equal(res.status, 303);
+    const set = res.headers["set-cookie"][0];
+    assert.match(set, /; HttpOnly; SameSite=Strict;.*; Secure$/);
+    const cookie = set.split(";")[0];
+    const { csrf } = (await raw("GET", "/dashboard/api/session", { headers: { cookie } })).json();
+    const out = await raw("POST", "/logout", { headers: { cookie, "x-csrf-token": csrf } });
+    assert.match(out.headers["set-cookie"][0], /Max-Age=0; Secure$/);
+  } finally {
+    await srv.stop();
+    srv = main;
+  }
+});
+
+test("the created-at window: exactly the runs created since its start, across pages and with a tag; an empty window is empty", async () => {
+  const made = [];
+  for (let i = 0; i < 12; i++) {
+    const r = await call("POST", "/api/v1/tasks/dash-window/trigger", { payload: { i }, options: { delay: "1h", tags: ["win"] } });
+    made.push({ id: r.id, at: Date.parse((await call("GET", `/api/v3/runs/${r.id}`)).createdAt) });
+    await new Promise((res) => setTimeout(res, 15));
+  }
+  for (const k of [0, 5, 11]) {
+    const from = made[k].at;
+    const want = made.filter((m) => m.at >= from).map((m) => m.id).reverse();
+    const all = await listAll(`filter[taskIdentifier]=dash-window&filter[createdAt][from]=${from}`);
+    assert.deepEqual(all.map((r) => r.id), want, `from run ${k}`);
+    const paged = [];
+    let after = null;
+    for (;;) {
+      const r = await call("GET", `/api/v1/runs?filter[tag]=win&filter[createdAt][from]=${from}&page[size]=3${after ? `&page[after]=${after}` : ""}`);
+      paged.push(...r.data.map((x) => x.id));
+      if (!(after = r.pagination?.next)) break;
+    }
+    assert.deepEqual(paged, want, `from run ${k}, by tag, pages of 3`);
+  }
+  assert.deepEqual((await call("GET", `/api/v1/runs?filter[createdAt][from]=${Date.now() + 60000}`)).data, []);
+  assert.equal((await call("GET", "/api/v1/runs?filter[createdAt][period]=1h&page[size]=100")).data.length >= 12, true);
+});
