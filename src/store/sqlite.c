@@ -1158,13 +1158,14 @@ static void sql_in(char *sql, size_t cap, const char *colname, size_t n)
     snprintf(sql + len, cap - len, ")");
 }
 
-/* The lowest seq of a run created at or after t, or 0 when none is
- * known. Runs are inserted as they are triggered, so created_at grows with
+/* The lowest seq of a run created at or after t (the highest seq plus one
+ * when every run is older), or 0 when there is no run. Runs are inserted as they are triggered, so created_at grows with
  * seq: a binary search over the primary key finds the boundary in about
  * log2(n) probes. The list's created_at filter alone cannot stop early
  * (it walks seq down from the newest run), so a window with no runs in it
- * ("last hour" of a quiet environment) read every run (1 s at 1,000,000).
- * The list keeps its created_at condition: the bound only prunes. */
+ * ("last hour" of a quiet environment) read every run (1 s at 1,000,000),
+ * and a window ending long ago read every run after it. The list keeps its
+ * created_at conditions: the bounds only prune. */
 static int64_t seq_created_from(store *st, int64_t t)
 {
     static const char *first = "SELECT seq, created_at FROM runs WHERE seq>=? ORDER BY seq LIMIT 1";
@@ -1247,9 +1248,14 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
             len += (size_t)snprintf(sql + len, sizeof sql - len, " AND %s>=%lld", seq,
                                     (long long)floor);
     }
-    if (f->created_to)
+    if (f->created_to) {
         len += (size_t)snprintf(sql + len, sizeof sql - len, " AND created_at<=%lld",
                                 (long long)f->created_to);
+        int64_t ceil = seq_created_from(st, f->created_to + 1);
+        if (ceil > 0)
+            len +=
+                (size_t)snprintf(sql + len, sizeof sql - len, " AND %s<%lld", seq, (long long)ceil);
+    }
     /* page[before] wins over page[after], as in the real presenter */
     bool backward = f->before_seq > 0;
     if (f->after_seq > 0 && !backward)

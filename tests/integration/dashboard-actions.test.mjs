@@ -342,5 +342,11 @@ test("the created-at window: exactly the runs created since its start, across pa
     assert.deepEqual(paged, want, `from run ${k}, by tag, pages of 3`);
   }
   assert.deepEqual((await call("GET", `/api/v1/runs?filter[createdAt][from]=${Date.now() + 60000}`)).data, []);
+  // a window with an end: from run 3 to run 8, and one ending before every run
+  const to = made[8].at;
+  const between = made.filter((m) => m.at >= made[3].at && m.at <= to).map((m) => m.id).reverse();
+  assert.deepEqual((await listAll(`filter[taskIdentifier]=dash-window&filter[createdAt][from]=${made[3].at}&filter[createdAt][to]=${to}`)).map((r) => r.id), between);
+  assert.deepEqual((await listAll(`filter[tag]=win&filter[createdAt][to]=${to}`)).map((r) => r.id), made.filter((m) => m.at <= to).map((m) => m.id).reverse());
+  assert.deepEqual((await call("GET", `/api/v1/runs?filter[createdAt][to]=${made[0].at - 1000}`)).data, []);
   assert.equal((await call("GET", "/api/v1/runs?filter[createdAt][period]=1h&page[size]=100")).data.length >= 12, true);
 });

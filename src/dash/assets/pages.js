@@ -189,7 +189,9 @@ function attemptsOf(trace) {
   };
   const walk = (s) => {
     if (/^Attempt \d+/.test(s.data?.message ?? "")) {
-      out.push({ name: s.data.message, start: s.data.startTime, ms: Number(s.data.duration) || 0, error: s.data.isError, partial: s.data.isPartial, exceptions: exceptions(s, []) });
+      // a running attempt's span has no duration yet: the time since it started
+      const running = s.data.isPartial && !Number(s.data.duration);
+      out.push({ name: s.data.message, start: s.data.startTime, ms: running ? Date.now() - Date.parse(s.data.startTime) : Number(s.data.duration) || 0, error: s.data.isError, partial: s.data.isPartial, exceptions: exceptions(s, []) });
       return;
     }
     for (const c of s.children ?? []) walk(c);
