@@ -1158,27 +1158,28 @@ static void sql_in(char *sql, size_t cap, const char *colname, size_t n)
     snprintf(sql + len, cap - len, ")");
 }
 
-/* The lowest seq of a run created at or after t (the highest seq plus one
- * when every run is older), or 0 when there is no run. Runs are inserted as they are triggered, so created_at grows with
- * seq: a binary search over the primary key finds the boundary in about
- * log2(n) probes. The list's created_at filter alone cannot stop early
- * (it walks seq down from the newest run), so a window with no runs in it
- * ("last hour" of a quiet environment) read every run (1 s at 1,000,000),
- * and a window ending long ago read every run after it. The list keeps its
- * created_at conditions: the bounds only prune. */
+/* A seq below which no run created at or after t can be, or 0 when there
+ * is none to prune by. A run is stored as it is triggered and dated then,
+ * so created_at grows with seq, except a schedule's run, dated at its tick
+ * (overrideCreatedAt), which may be earlier. A binary search over the
+ * primary key among the other runs finds the last one created before t;
+ * no run before it is newer than t (a schedule's run stored before it was
+ * dated no later than it was stored). Without this bound the list's
+ * created_at filter cannot stop early: it walks seq down from the newest
+ * run, so a window with no run in it ("last hour" of a quiet
+ * environment) read every run (1 s at 1,000,000). The list keeps its
+ * created_at condition: the bound only prunes. */
 static int64_t seq_created_from(store *st, int64_t t)
 {
-    static const char *first = "SELECT seq, created_at FROM runs WHERE seq>=? ORDER BY seq LIMIT 1";
-    int64_t lo = 1, hi = 0, found = 0;
+    static const char *first = "SELECT seq, created_at FROM runs"
+                               " WHERE seq>=? AND schedule_id IS NULL ORDER BY seq LIMIT 1";
+    int64_t lo = 1, hi = 0, last_old = 0;
     db_stmt *s = stmt(st, "SELECT MAX(seq) FROM runs");
     if (!s)
         return 0;
     if (db_step(s) == DB_ROW)
         hi = db_column_int64(s, 0);
     db_reset(s);
-    if (hi <= 0)
-        return 0;
-    found = hi + 1; /* no run that new: the bound empties the list at once */
     while (lo <= hi) {
         int64_t mid = lo + (hi - lo) / 2;
         if (!(s = stmt(st, first)))
@@ -1191,16 +1192,14 @@ static int64_t seq_created_from(store *st, int64_t t)
             at = db_column_int64(s, 1);
         }
         db_reset(s);
-        if (!row) {
-            hi = mid - 1;
-        } else if (at >= t) {
-            found = seq;
-            hi = mid - 1;
-        } else {
+        if (row && at < t) {
+            last_old = seq;
             lo = seq + 1;
+        } else {
+            hi = mid - 1;
         }
     }
-    return found;
+    return last_old ? last_old + 1 : 0;
 }
 
 int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_t *n,
@@ -1248,14 +1247,9 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
             len += (size_t)snprintf(sql + len, sizeof sql - len, " AND %s>=%lld", seq,
                                     (long long)floor);
     }
-    if (f->created_to) {
+    if (f->created_to)
         len += (size_t)snprintf(sql + len, sizeof sql - len, " AND created_at<=%lld",
                                 (long long)f->created_to);
-        int64_t ceil = seq_created_from(st, f->created_to + 1);
-        if (ceil > 0)
-            len +=
-                (size_t)snprintf(sql + len, sizeof sql - len, " AND %s<%lld", seq, (long long)ceil);
-    }
     /* page[before] wins over page[after], as in the real presenter */
     bool backward = f->before_seq > 0;
     if (f->after_seq > 0 && !backward)
