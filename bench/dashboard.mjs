@@ -110,6 +110,9 @@ try {
     ["filter: tag (1 run in 100)", `${base}&filter[tag]=t42`],
     ["filter: a tag no run has", `${base}&filter[tag]=none`],
     ["filter: created in the last hour", `${base}&filter[createdAt][period]=1h`],
+    // a window no run is in (a quiet environment's "last hour"): before the seq bound
+    // of store_run_list it read every run
+    ["filter: created since tomorrow (no run)", `${base}&filter[createdAt][from]=${Date.now() + 86400000}`],
   ];
   const count = (await call("GET", "/api/v1/runs?page[size]=1")).data.length;
   console.log(`\nload average ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}; ${N.toLocaleString("en")} runs in the store (${count ? "listed" : "none?"}); ${SAMPLES} requests per case, one at a time\n`);

@@ -196,6 +196,10 @@ void api_healthz(http_ctx *c);
 void api_trigger(http_ctx *c);
 void api_runs_retrieve(http_ctx *c);
 void api_runs_list(http_ctx *c);
+/* The runs-list filter of the request's query (filter[...], page[...]), as
+ * GET /api/v1/runs reads it; its strings are pool memory. Replies 400 and
+ * returns false on a bad one. */
+bool api_runs_filter(http_ctx *c, store_run_filter *f);
 void api_project_runs_list(http_ctx *c);
 void api_runs_cancel(http_ctx *c);
 void api_runs_replay(http_ctx *c);

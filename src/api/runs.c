@@ -197,6 +197,12 @@ static bool parse_list(http_ctx *c, store_run_filter *f, list_parse *p)
     return true;
 }
 
+bool api_runs_filter(http_ctx *c, store_run_filter *f)
+{
+    list_parse p;
+    return parse_list(c, f, &p);
+}
+
 void api_runs_list(http_ctx *c)
 {
     store_run_filter f;

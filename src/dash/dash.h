@@ -47,6 +47,12 @@ void dash_logout(http_ctx *c);
  * changed after change number N (at once, or parked until one changes). */
 void dash_live(http_ctx *c);
 
+/* ---- runs (dash/runs.c) ---------------------------------------------------- */
+
+void dash_bulk_start(http_ctx *c);
+void dash_bulk_get(http_ctx *c);
+void dash_run_streams(http_ctx *c);
+
 /* The environment named by path param i ("dev", "stg", "prod"), or NULL
  * after replying 404. */
 const store_env *dash_env(http_ctx *c, size_t i);

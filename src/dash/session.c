@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "auth/login.h"
 #include "dash/dash.h"
@@ -17,6 +20,13 @@
 #include "util/id.h"
 
 #define DASH_MAX_SESSIONS 256
+/* Failed logins: DASH_LOGIN_FAILS per client address per window, then the
+ * form answers 429 until the window ends (whatever the token), so the
+ * token cannot be guessed at speed. The data endpoints have no limit: they
+ * need a session, and the API's rate limit is for API clients. */
+#define DASH_LOGIN_FAILS 10
+#define DASH_LOGIN_WINDOW_MS (60 * 1000)
+#define DASH_LOGIN_SLOTS 256
 
 typedef struct dash_sess {
     char id[65];   /* the cookie's value, hex */
@@ -24,8 +34,15 @@ typedef struct dash_sess {
     int64_t expires_at;
 } dash_sess;
 
+typedef struct login_fails {
+    char addr[64]; /* the client's address, "" = unused */
+    int64_t window_start;
+    int n;
+} login_fails;
+
 struct dash {
     dash_sess s[DASH_MAX_SESSIONS];
+    login_fails f[DASH_LOGIN_SLOTS];
 };
 
 int dash_new(app *a)
@@ -212,9 +229,62 @@ static dash_sess *slot(dash *d)
     return oldest; /* an unused or expired slot sorts first */
 }
 
+/* The client's address (the TCP peer: a proxy's X-Forwarded-For could be
+ * anyone's) into out. */
+static void peer(http_ctx *c, char out[64])
+{
+    struct sockaddr_storage ss;
+    out[0] = 0;
+    h2o_conn_t *conn = c->req->conn;
+    if (!conn || !conn->callbacks->get_peername ||
+        conn->callbacks->get_peername(conn, (struct sockaddr *)&ss) == 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, 64);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, 64);
+}
+
+/* The failure count of addr (a slot taken for it, the stalest when all are
+ * used), its window restarted when over. */
+static login_fails *fails_of(http_ctx *c, const char *addr)
+{
+    login_fails *free_slot = NULL, *stalest = &c->app->dash->f[0];
+    for (size_t i = 0; i < DASH_LOGIN_SLOTS; i++) {
+        login_fails *f = &c->app->dash->f[i];
+        if (f->addr[0] && !strcmp(f->addr, addr)) {
+            if (c->now - f->window_start >= DASH_LOGIN_WINDOW_MS) {
+                f->window_start = c->now;
+                f->n = 0;
+            }
+            return f;
+        }
+        if (!f->addr[0] && !free_slot)
+            free_slot = f;
+        if (f->window_start < stalest->window_start)
+            stalest = f;
+    }
+    login_fails *f = free_slot ? free_slot : stalest;
+    snprintf(f->addr, sizeof f->addr, "%s", addr);
+    f->window_start = c->now;
+    f->n = 0;
+    return f;
+}
+
 /* POST /login, form field `token`. */
 void dash_login(http_ctx *c)
 {
+    char addr[64];
+    peer(c, addr);
+    login_fails *fails = fails_of(c, addr);
+    if (fails->n >= DASH_LOGIN_FAILS) {
+        int64_t wait = (fails->window_start + DASH_LOGIN_WINDOW_MS - c->now + 999) / 1000;
+        http_add_header(c, "retry-after", http_sprintf(c, "%lld", (long long)wait));
+        login_form(c, 429,
+                   http_sprintf(c, "Too many failed logins from your address: try again in %lld s.",
+                                (long long)wait));
+        return;
+    }
     if (cross_site(c)) {
         login_form(c, 403, "This form only works from triggerd's own page.");
         return;
@@ -226,6 +296,7 @@ void dash_login(http_ctx *c)
         return;
     }
     if (strncmp(tok, "tr_pat_", 7) != 0 || auth_resolve_pat(c->app->au, tok, &e) != 0) {
+        fails->n++;
         login_form(c, 401, "That personal access token is not valid.");
         return;
     }

@@ -3,6 +3,7 @@
  */
 #include "engine/internal.h"
 
+#include "engine/bulk.h"
 #include "engine/cron.h"
 
 #include <stdio.h>
@@ -61,5 +62,6 @@ void engine_free(engine *en)
         json_decref(en->wtasks[i].tasks);
     }
     cron_zones_free(en->zones);
+    engine_bulk_free(en);
     free(en);
 }

@@ -33,6 +33,7 @@ struct engine {
     } wtasks[8];       /* parsed manifests of recent workers, so a dequeue or an
                         * attempt start does not parse the manifest again */
     size_t wtasks_next;
+    struct engine_bulk *bulk; /* bulk actions (engine/bulk.c), NULL until one starts */
 };
 
 /* Writes a run back / inserts a new one, stamped with the next change

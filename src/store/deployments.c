@@ -105,11 +105,12 @@ int store_deployment_list(store *st, const char *env_id, const char *status, int
                           size_t *n)
 {
     static char buf[4400];
-    db_stmt *q = store__stmt(
-        st, with_tail(buf, sizeof buf,
-                      "WHERE env_id=?1 AND (?2 IS NULL OR status=?2) AND (?3=0 OR seq<?3)"
-                      " AND (?4=0 OR created_at>=?4) AND (?5=0 OR created_at<=?5)"
-                      " ORDER BY seq DESC LIMIT ?6"));
+    db_stmt *q =
+        store__stmt(st, with_tail(buf, sizeof buf,
+                                  "WHERE env_id=?1 AND (CAST(?2 AS TEXT) IS NULL OR status=?2)"
+                                  " AND (?3=0 OR seq<?3) AND (?4=0 OR created_at>=?4)"
+                                  " AND (?5=0 OR created_at<=?5)"
+                                  " ORDER BY seq DESC LIMIT ?6"));
     if (!q)
         return ERR_STORE;
     store__bind_text(q, 1, env_id);

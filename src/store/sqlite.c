@@ -1158,6 +1158,50 @@ static void sql_in(char *sql, size_t cap, const char *colname, size_t n)
     snprintf(sql + len, cap - len, ")");
 }
 
+/* A seq below which no run created at or after t can be, or 0 when there
+ * is none to prune by. A run is stored as it is triggered and dated then,
+ * so created_at grows with seq, except a schedule's run, dated at its tick
+ * (overrideCreatedAt), which may be earlier. A binary search over the
+ * primary key among the other runs finds the last one created before t;
+ * no run before it is newer than t (a schedule's run stored before it was
+ * dated no later than it was stored). Without this bound the list's
+ * created_at filter cannot stop early: it walks seq down from the newest
+ * run, so a window with no run in it ("last hour" of a quiet
+ * environment) read every run (1 s at 1,000,000). The list keeps its
+ * created_at condition: the bound only prunes. */
+static int64_t seq_created_from(store *st, int64_t t)
+{
+    static const char *first = "SELECT seq, created_at FROM runs"
+                               " WHERE seq>=? AND schedule_id IS NULL ORDER BY seq LIMIT 1";
+    int64_t lo = 1, hi = 0, last_old = 0;
+    db_stmt *s = stmt(st, "SELECT MAX(seq) FROM runs");
+    if (!s)
+        return 0;
+    if (db_step(s) == DB_ROW)
+        hi = db_column_int64(s, 0);
+    db_reset(s);
+    while (lo <= hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (!(s = stmt(st, first)))
+            return 0;
+        db_bind_int64(s, 1, mid);
+        int64_t seq = 0, at = 0;
+        bool row = db_step(s) == DB_ROW;
+        if (row) {
+            seq = db_column_int64(s, 0);
+            at = db_column_int64(s, 1);
+        }
+        db_reset(s);
+        if (row && at < t) {
+            last_old = seq;
+            lo = seq + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return last_old ? last_old + 1 : 0;
+}
+
 int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_t *n,
                    bool *has_more)
 {
@@ -1194,15 +1238,20 @@ int store_run_list(store *st, const store_run_filter *f, store_run **runs, size_
     }
     if (f->is_test >= 0)
         len += (size_t)snprintf(sql + len, sizeof sql - len, " AND is_test=%d", f->is_test);
-    if (f->created_from)
+    const char *seq = by_tag ? "run_tags.run_seq" : "seq";
+    if (f->created_from) {
         len += (size_t)snprintf(sql + len, sizeof sql - len, " AND created_at>=%lld",
                                 (long long)f->created_from);
+        int64_t floor = seq_created_from(st, f->created_from);
+        if (floor > 0)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, " AND %s>=%lld", seq,
+                                    (long long)floor);
+    }
     if (f->created_to)
         len += (size_t)snprintf(sql + len, sizeof sql - len, " AND created_at<=%lld",
                                 (long long)f->created_to);
     /* page[before] wins over page[after], as in the real presenter */
     bool backward = f->before_seq > 0;
-    const char *seq = by_tag ? "run_tags.run_seq" : "seq";
     if (f->after_seq > 0 && !backward)
         len += (size_t)snprintf(sql + len, sizeof sql - len, " AND %s<%lld", seq,
                                 (long long)f->after_seq);

@@ -10,7 +10,8 @@
 // of the main pages to docs/screenshots/ (README.md shows them).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { request } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,10 +23,50 @@ import { startDevSession } from "../compat/dev/cli.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const SHOTS = join(here, "../../docs/screenshots");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+// axe-core (pinned in package.json): the accessibility rules every page must pass
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const a11yChecked = new Set();
+
+/** Runs axe-core on the page as it is now (evaluated over CDP: the page's
+ * CSP does not apply) and fails on any violation of the WCAG 2.1 A/AA and
+ * best-practice rules, labels, names and roles among them. */
+async function a11y(page, what) {
+  await page.evaluate(AXE);
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  a11yChecked.add(what);
+  assert.deepEqual(found, [], `accessibility of ${what}`);
+}
 
 // a task that schedules may target (imperative schedules, no cron of its own)
 const SCHEDULED = `import { schedules } from "@trigger.dev/sdk";
 export const dashScheduled = schedules.task({ id: "dash-scheduled", run: async () => ({ ok: true }) });
+`;
+
+// a task that logs, writes an output stream slowly, and logs again
+const STREAMING = `import { logger, streams, task } from "@trigger.dev/sdk";
+const out = streams.define<string>({ id: "dash-out" });
+export const dashStream = task({
+  id: "dash-stream",
+  run: async (p: { n: number; delayMs: number }) => {
+    logger.info("dash-stream start");
+    const src = new ReadableStream<string>({
+      async start(c) {
+        for (let i = 0; i < p.n; i++) {
+          c.enqueue("chunk-" + i);
+          await new Promise((r) => setTimeout(r, p.delayMs));
+        }
+        c.close();
+      },
+    });
+    const { waitUntilComplete } = out.pipe(src);
+    await waitUntilComplete();
+    logger.info("dash-stream end");
+    return { chunks: p.n };
+  },
+});
 `;
 
 let srv, dev, browser, ctx;
@@ -99,6 +140,14 @@ async function login(page, token) {
   await page.waitForLoadState("load");
 }
 
+/** Logs the context in when the login test did not run (a --test-name-pattern run). */
+async function ensureLogin() {
+  if ((await ctx.cookies()).length) return;
+  const page = await ctx.newPage();
+  await login(page, srv.pat);
+  await page.close();
+}
+
 test("login: a wrong token is refused, the right one gets an HttpOnly SameSite=Strict session", async () => {
   // not newPage(): the browser reports the refused login's 401 on the console, as it should
   const page = await ctx.newPage();
@@ -111,6 +160,7 @@ test("login: a wrong token is refused, the right one gets an HttpOnly SameSite=S
   await page.getByRole("button", { name: "Log in" }).click();
   assert.match(await page.textContent("#login-error"), /not valid/);
   await page.screenshot({ path: join(SHOTS, "login.png") });
+  await a11y(page, "login");
 
   await page.getByLabel("Personal access token").fill(srv.pat);
   await page.getByRole("button", { name: "Log in" }).click();
@@ -203,7 +253,7 @@ test("the runs list shows a run triggered from the SDK, and its status change, w
 });
 
 test("the dev CLI's run: payload, output, logs and spans on the run page; schedules and keys pages", async () => {
-  dev = await startDevSession(srv, { extraFiles: { "src/trigger/scheduled.ts": SCHEDULED } });
+  dev = await startDevSession(srv, { extraFiles: { "src/trigger/scheduled.ts": SCHEDULED, "src/trigger/dashstream.ts": STREAMING } });
   const marker = `m${Date.now()}`;
   const handle = await tasks.trigger("dev-logs", { marker });
   const done = await until("dev-logs completes", async () => {
@@ -226,6 +276,7 @@ test("the dev CLI's run: payload, output, logs and spans on the run page; schedu
   for (const l of ["one", "two", "three", "warn", "error"]) assert.match(logs, new RegExp(`dev-log ${l} ${marker}`));
   assert.ok((await page.locator("#spans .span").count()) >= 1, "the trace has spans");
   await page.screenshot({ path: join(SHOTS, "run.png"), fullPage: true });
+  await a11y(page, "run");
 
   // a run that fails: its error and stack trace
   const failing = await tasks.trigger("dev-always-fails", {});
@@ -235,6 +286,7 @@ test("the dev CLI's run: payload, output, logs and spans on the run page; schedu
   assert.match(await page.textContent("#run-error"), /boom on attempt 2/);
   await until("both attempts are listed", async () => (await page.locator("#attempts li").count()) === 2);
   assert.match(await page.textContent("#attempts"), /Attempt 1[\s\S]*failed[\s\S]*Attempt 2[\s\S]*failed/);
+  await a11y(page, "failed run");
 
   // a run waiting on a token: the run page names the waitpoint; the tokens page completes it
   const token = await api("POST", "/api/v1/waitpoints/tokens", { timeout: "1h" });
@@ -247,6 +299,7 @@ test("the dev CLI's run: payload, output, logs and spans on the run page; schedu
   // (a dev run blocked on a token keeps its process: the run stays EXECUTING)
   assert.match(await page.textContent("#run-status"), /EXECUTING|WAITING/);
   await page.screenshot({ path: join(SHOTS, "run-waiting.png") });
+  await a11y(page, "waiting run");
   await page.goto(`${srv.url}/#/dev/tokens`);
   await page.getByLabel("Output for “Complete” (JSON)").fill('{"approved":true}');
   await page.getByRole("button", { name: `Complete ${token.id}` }).click();
@@ -288,6 +341,7 @@ test("the keys page shows, copies and rotates the secret keys", async () => {
   await page.getByRole("button", { name: "Show the prod key" }).press("Enter"); // keyboard works too
   assert.equal(await page.textContent("#key-prod"), srv.keys.prod);
   await page.screenshot({ path: join(SHOTS, "keys.png") });
+  await a11y(page, "keys, shown");
   await page.getByRole("button", { name: "Rotate the stg key" }).click();
   await page.getByRole("button", { name: "Yes, rotate" }).click();
   const fresh = await until("the stg key changes", async () => {
@@ -328,8 +382,90 @@ test("the queues page pauses a queue: no dequeues until resumed", async (t) => {
   await new Promise((r) => setTimeout(r, 4000));
   assert.equal((await runs.retrieve(handle.id)).status, "QUEUED", "a paused queue hands out no run");
   await page.screenshot({ path: join(SHOTS, "queues.png") });
+  await a11y(page, "queues, paused");
   await page.getByRole("button", { name: `Resume ${q}` }).click();
   await until("the run completes once resumed", async () => (await runs.retrieve(handle.id)).status === "COMPLETED", 60000);
+  await page.close();
+});
+
+test("the run page is live while the run executes: status, its output stream, attempts and logs", async () => {
+  dev ??= await startDevSession(srv, { extraFiles: { "src/trigger/scheduled.ts": SCHEDULED, "src/trigger/dashstream.ts": STREAMING } });
+  await ensureLogin();
+  const page = await newPage();
+  await page.goto(`${srv.url}/#/dev/runs`);
+  await page.waitForSelector("#runs-list");
+  await page.evaluate(() => (window.__noReload = true));
+  const N = 15;
+  const handle = await tasks.trigger("dash-stream", { n: N, delayMs: 500 });
+  await page.evaluate((id) => (location.hash = `#/dev/run/${id}`), handle.id); // no reload
+  await page.waitForSelector("#run-status");
+  const seen = () => page.evaluate(() => ({
+    status: document.querySelector("#run-status")?.textContent,
+    text: document.querySelector("#stream-dash-out")?.textContent ?? "",
+    logs: document.querySelector("#logs")?.textContent ?? "",
+    attempts: document.querySelectorAll("#attempts li").length,
+  }));
+  await until("chunks show while the run executes", async () => {
+    const x = await seen();
+    return x.status === "EXECUTING" && x.text.includes("chunk-1\n") && !x.text.includes(`chunk-${N - 1}`) && x;
+  }, 60000);
+  await page.screenshot({ path: join(SHOTS, "run-stream.png"), fullPage: true });
+  await until("the page turns COMPLETED", async () => (await seen()).status === "COMPLETED", 60000);
+  const done = await until("the whole stream, the attempt and the last log line show", async () => {
+    const x = await seen();
+    return x.text.includes(`chunk-${N - 1}`) && x.logs.includes("dash-stream end") && x.attempts >= 1 && x;
+  }, 30000);
+  assert.deepEqual(done.text.trim().split("\n"), Array.from({ length: N }, (_, i) => `chunk-${i}`), "each chunk once, in order");
+  assert.match(done.logs, /dash-stream start/);
+  assert.equal(await page.evaluate(() => window.__noReload), true, "the page was not reloaded");
+  // a finished run's stream is read once more from the start after a reload
+  await page.reload();
+  await until("the stream again, whole", async () => (await seen()).text.trim().split("\n").length === N);
+  await a11y(page, "run with a stream");
+  await page.close();
+});
+
+test("keyboard only: the skip link, Tab to the tag filter and Enter; Space on a button", async () => {
+  await tasks.trigger("dash-keys", {}, { delay: "1h", tags: ["dash-kbd"] });
+  await ensureLogin();
+  const page = await newPage();
+  await page.goto(`${srv.url}/#/dev/runs`);
+  await page.waitForSelector("#runs-list table");
+  const focused = (sel) => page.evaluate((s) => !!document.activeElement?.matches(s), sel);
+  const tabTo = async (sel, max = 80) => {
+    for (let i = 0; i < max; i++) {
+      await page.keyboard.press("Tab");
+      if (await focused(sel)) return;
+    }
+    assert.fail(`Tab never reaches ${sel}`);
+  };
+  await page.keyboard.press("Tab");
+  assert.ok(await focused("a.skip"), "the first Tab reaches the skip link");
+  await page.keyboard.press("Enter");
+  assert.ok(await focused("#main"), "the skip link moves focus to the content");
+  await tabTo("#filter-tag");
+  await page.keyboard.type("dash-kbd");
+  await tabTo("button[type=submit]");
+  await page.keyboard.press("Enter");
+  await until("the filter applies", async () => page.url().includes("tag=dash-kbd") && (await page.locator("#runs-list tbody tr").count()) === 1);
+  // a run's page through its link, by keyboard
+  await tabTo("#runs-list a[data-run-id]");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#run-status");
+  // Space presses a button
+  await page.goto(`${srv.url}/#/dev/keys`);
+  await page.waitForSelector("#key-dev");
+  await tabTo('[aria-label="Show the dev key"]');
+  await page.keyboard.press("Space");
+  assert.equal(await page.textContent("#key-dev"), srv.keys.dev);
+  // the rotate confirmation takes the focus; "No" by keyboard puts the button back
+  await tabTo('[aria-label="Rotate the prod key"]');
+  await page.keyboard.press("Enter");
+  assert.ok(await focused("#rotate-confirm-prod"), "the confirmation has the focus");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Enter");
+  await page.getByRole("button", { name: "Rotate the prod key" }).waitFor();
+  assert.equal(await page.locator("#key-prod").getAttribute("data-key"), srv.keys.prod, "nothing rotated");
   await page.close();
 });
 
@@ -340,6 +476,7 @@ test("every page renders without console errors, and logout ends the session", a
     await page.waitForSelector(`nav a[aria-current=page][data-page=${p}]`);
     await page.waitForFunction(() => document.querySelector("#main")?.children.length > 0);
     await page.waitForTimeout(300);
+    await a11y(page, p);
   }
   // the environment switcher
   await page.getByLabel("Environment").selectOption("prod");
@@ -356,6 +493,8 @@ test("every page renders without console errors, and logout ends the session", a
     return vars.some((v) => v.name === "DASH_VAR" && v.value === "two");
   });
   assert.deepEqual(consoleErrors, []);
+  for (const p of ["login", "runs", "run", "failed run", "tasks", "deployments", "queues", "schedules", "tokens", "batches", "sessions", "envvars", "keys"])
+    assert.ok(a11yChecked.has(p), `axe ran on ${p}`);
 
   const cookie = (await ctx.cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
   await page.getByRole("button", { name: "Log out" }).click();

@@ -91,6 +91,12 @@ async function route() {
   app.setAttribute("aria-busy", "false");
 }
 
+// the skip link focuses the content without touching the hash (the router's)
+document.querySelector("a.skip")?.addEventListener("click", (e) => {
+  e.preventDefault();
+  document.getElementById("main")?.focus();
+});
+
 async function start() {
   try {
     const s = await api("/dashboard/api/session");

@@ -4,7 +4,7 @@
 // server runs the API's own handlers), plus the few /dashboard/api/ extras.
 import {
   state, h, api, envApi, live, debounce, fmtTime, fmtDur, badge, FINAL, codeBlock, copy, toast,
-  field, errorBox, table, link, go, swap,
+  field, errorBox, table, link, go, swap, followSse, streamChunks,
 } from "./ui.js";
 
 const STATUSES = ["QUEUED", "DELAYED", "PENDING_VERSION", "DEQUEUED", "EXECUTING", "WAITING",
@@ -72,41 +72,31 @@ async function runsPage(main, r) {
   bulkBar.replaceChildren(...bulkButtons());
   function confirmBulk(action) {
     bulkBar.replaceChildren(
-      h("span", {}, `${action === "cancel" ? "Cancel" : "Replay"} every run that matches these filters (up to 1,000)?`),
+      h("span", {}, `${action === "cancel" ? "Cancel" : "Replay"} every run that matches these filters?`),
       h("button", { type: "button", id: "bulk-confirm", class: action === "cancel" ? "danger" : "", onclick: () => runBulk(action) }, `Yes, ${action}`),
       h("button", { type: "button", class: "secondary", onclick: () => bulkBar.replaceChildren(...bulkButtons()) }, "No"),
       bulkStatus);
     document.getElementById("bulk-confirm").focus();
   }
+  // the server walks every run matching the filter (an engine bulk action)
   async function runBulk(action) {
     bulkBar.replaceChildren(...bulkButtons());
-    bulkStatus.textContent = "Collecting runs…";
-    const ids = [];
-    let after = null;
-    for (let i = 0; i < 10; i++) {
-      const p = runQuery(q, 100);
-      if (after) p.set("page[after]", after);
-      const res = await envApi(`/api/v1/runs?${p}`);
-      for (const run of res.data) if (action === "replay" || !FINAL.has(run.status)) ids.push(run.id);
-      after = res.pagination?.next;
-      if (!after) break;
-    }
-    let done = 0, failed = 0;
-    const path = (id) => (action === "cancel" ? `/api/v2/runs/${id}/cancel` : `/api/v1/runs/${id}/replay`);
-    const queue = [...ids];
-    await Promise.all([0, 1, 2, 3].map(async () => {
-      while (queue.length) {
-        const id = queue.shift();
-        try {
-          await envApi(path(id), { method: "POST", body: {} });
-          done++;
-        } catch {
-          failed++;
-        }
-        bulkStatus.textContent = `${action === "cancel" ? "Cancelled" : "Replayed"} ${done} of ${ids.length}…`;
+    const verb = action === "cancel" ? "Cancelled" : "Replayed";
+    const p = runQuery(q, 100);
+    p.delete("page[size]");
+    try {
+      let job = await api(`/dashboard/api/env/${state.env}/bulk?${p}`, { method: "POST", body: { action } });
+      bulkStatus.textContent = "Started…";
+      while (!job.done) {
+        await new Promise((r) => setTimeout(r, 300));
+        job = await api(`/dashboard/api/env/${state.env}/bulk/${job.id}`);
+        bulkStatus.textContent = `${verb} ${job.succeeded} of ${job.matched} so far…`;
       }
-    }));
-    bulkStatus.textContent = `${action === "cancel" ? "Cancelled" : "Replayed"} ${done} run${done === 1 ? "" : "s"}${failed ? `, ${failed} failed` : ""}.`;
+      const extra = [job.skipped ? `${job.skipped} already finished` : "", job.failed ? `${job.failed} failed` : ""].filter(Boolean);
+      bulkStatus.textContent = `${verb} ${job.succeeded} run${job.succeeded === 1 ? "" : "s"}${extra.length ? ` (${extra.join(", ")})` : ""}.`;
+    } catch (e) {
+      bulkStatus.textContent = `Bulk ${action} failed: ${e.message}`;
+    }
     load();
   }
 
@@ -199,7 +189,9 @@ function attemptsOf(trace) {
   };
   const walk = (s) => {
     if (/^Attempt \d+/.test(s.data?.message ?? "")) {
-      out.push({ name: s.data.message, start: s.data.startTime, ms: Number(s.data.duration) || 0, error: s.data.isError, partial: s.data.isPartial, exceptions: exceptions(s, []) });
+      // a running attempt's span has no duration yet: the time since it started
+      const running = s.data.isPartial && !Number(s.data.duration);
+      out.push({ name: s.data.message, start: s.data.startTime, ms: running ? Date.now() - Date.parse(s.data.startTime) : Number(s.data.duration) || 0, error: s.data.isError, partial: s.data.isPartial, exceptions: exceptions(s, []) });
       return;
     }
     for (const c of s.children ?? []) walk(c);
@@ -243,10 +235,45 @@ function kv(rows) {
   return h("dl", { class: "kv" }, rows.filter(Boolean).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v ?? "–")]));
 }
 
+/* The run's output streams, each followed live; kept across re-renders of
+ * the rest of the page so nothing is read twice. */
+function streamsView(id, isFinal) {
+  const readers = new Map();
+  const list = h("div", {}, h("p", { class: "empty" }, "No streams."));
+  const section = h("section", { class: "card", id: "run-streams", "aria-labelledby": "streams-h" },
+    h("h2", { id: "streams-h" }, "Streams"), list);
+  function add(key) {
+    if (readers.has(key)) return;
+    if (!readers.size) list.replaceChildren();
+    const text = h("pre", { id: `stream-${key.replace(/[^a-zA-Z0-9_-]/g, "_")}`, class: "stream", tabindex: "0", "aria-live": "off", "aria-label": `Stream ${key}` });
+    const count = h("span", { class: "muted" }, "0 chunks");
+    let n = 0;
+    list.append(h("div", { class: "block" }, h("div", { class: "block-head" }, h("h3", {}, key), count), text));
+    const url = `/dashboard/api/env/${state.env}/realtime/v1/streams/${encodeURIComponent(id)}/${encodeURIComponent(key)}`;
+    readers.set(key, followSse(url, (ev) => {
+      const chunks = streamChunks(ev);
+      if (!chunks.length) return;
+      for (const c of chunks) text.append(`${typeof c === "string" ? c : JSON.stringify(c)}\n`);
+      n += chunks.length;
+      count.textContent = `${n} chunk${n === 1 ? "" : "s"}`;
+    }, () => !isFinal(), { "x-trigger-realtime-streams-version": "v2" }));
+    // (v2, as the SDK asks: a stream with v1 records is still read as v1,
+    // and one not written yet is then waited for where v2 writers write)
+  }
+  async function refresh() {
+    const res = await api(`/dashboard/api/env/${state.env}/runs/${encodeURIComponent(id)}/streams`).catch(() => ({ data: [] }));
+    for (const k of res.data ?? []) add(k);
+  }
+  return { section, refresh, stop: () => readers.forEach((stop) => stop()) };
+}
+
 async function runPage(main, r) {
   const id = r.id;
   const box = h("div", { id: "run" });
-  main.append(box);
+  let runFinal = false;
+  let left = false; // the user went to another page
+  const streams = streamsView(id, () => runFinal);
+  main.append(box, streams.section);
   let related = new Set();
   let timer = null;
   async function act(path, verb) {
@@ -278,6 +305,8 @@ async function runPage(main, r) {
     const rel = run.relatedRuns ?? {};
     related = new Set([rel.parent?.id, rel.root?.id, ...(rel.children ?? []).map((c) => c.id)].filter(Boolean));
     const final = FINAL.has(run.status);
+    runFinal = final;
+    streams.refresh();
     const logs = events.filter((e) => e.kind !== "SPAN");
     const err = run.error;
     swap(box, h("div", {},
@@ -339,15 +368,19 @@ async function runPage(main, r) {
           : h("p", { class: "empty" }, "No log lines yet.")),
       null));
     clearTimeout(timer);
-    // logs and spans arrive over OTLP without a run change: poll while it runs
-    if (!final) timer = setTimeout(load, 2000);
+    // logs and spans arrive over OTLP without a run change: poll while it
+    // runs, and a little after (the last export trails the end)
+    const settled = final && Date.now() - Date.parse(run.finishedAt ?? run.updatedAt ?? 0) > 8000;
+    if (!settled && !left) timer = setTimeout(load, final ? 3000 : 1500);
   }
   await load();
   const stop = live((changes) => {
     if (changes.some((c) => c.id === id || related.has(c.id))) load();
   });
   return () => {
+    left = true;
     stop();
+    streams.stop();
     clearTimeout(timer);
   };
 }
@@ -376,25 +409,42 @@ async function deploymentsPage(main, r) {
     main.append(heading("Deployments"), h("p", { class: "empty" }, "This triggerd has no deployments yet."));
     return;
   }
-  const p = new URLSearchParams({ "page[size]": "20" });
-  if (r.query.get("after")) p.set("page[after]", r.query.get("after"));
-  const res = await envApi(`/api/v1/deployments?${p}`);
-  // the current one (the promoted version) only exists once something was deployed
-  const current = res.data.some((d) => d.status === "DEPLOYED")
-    ? await envApi("/api/v1/deployments/current").catch(() => null) : null;
-  main.append(heading("Deployments"),
-    current ? h("p", { id: "deploy-current" }, "Current version: ", h("strong", {}, current.version), ` (${current.shortCode}, deployed ${fmtTime(current.deployedAt)})`)
-      : h("p", { class: "empty" }, "No version is deployed in this environment (trigger.dev deploy)."),
-    table("Deployments, newest first", [
-      { label: "Deployment", cell: (d) => h("span", { class: "mono" }, d.shortCode ?? d.id) },
-      { label: "Version", cell: (d) => link(`#/${state.env}/runs?version=${encodeURIComponent(d.version)}`, d.version) },
-      { label: "Status", cell: (d) => h("span", {}, badge(d.status), current?.id === d.id ? " current" : "") },
-      { label: "Created", cell: (d) => fmtTime(d.createdAt) },
-      { label: "Deployed", cell: (d) => fmtTime(d.deployedAt) },
-      { label: "Error", cell: (d) => (d.error ? h("span", { class: "error" }, d.error.message ?? d.error.name ?? "failed") : "–") },
-    ], res.data ?? [], "No deployments in this environment."),
-    res.pagination?.next ? h("nav", { class: "pager", "aria-label": "Pages of deployments" },
-      link(`#/${state.env}/deployments?after=${encodeURIComponent(res.pagination.next)}`, "Older →", { class: "button secondary" })) : null);
+  const box = h("div", { id: "deployments" });
+  main.append(heading("Deployments"), box);
+  async function promote(d) {
+    try {
+      await envApi(`/api/v1/deployments/${encodeURIComponent(d.version)}/promote`, { method: "POST", body: {} });
+      toast(`Version ${d.version} is now current`);
+      await load();
+      document.getElementById("deploy-current")?.focus();
+    } catch (e) {
+      toast(e.message, true);
+    }
+  }
+  async function load() {
+    const p = new URLSearchParams({ "page[size]": "20" });
+    if (r.query.get("after")) p.set("page[after]", r.query.get("after"));
+    const res = await envApi(`/api/v1/deployments?${p}`);
+    // the current one (the promoted version) only exists once something was deployed
+    const current = res.data.some((d) => d.status === "DEPLOYED")
+      ? await envApi("/api/v1/deployments/current").catch(() => null) : null;
+    swap(box, h("div", {},
+      current ? h("p", { id: "deploy-current", tabindex: "-1" }, "Current version: ", h("strong", {}, current.version), ` (${current.shortCode}, deployed ${fmtTime(current.deployedAt)})`)
+        : h("p", { class: "empty" }, "No version is deployed in this environment (trigger.dev deploy)."),
+      table("Deployments, newest first", [
+        { label: "Deployment", cell: (d) => h("span", { class: "mono" }, d.shortCode ?? d.id) },
+        { label: "Version", cell: (d) => link(`#/${state.env}/runs?version=${encodeURIComponent(d.version)}`, d.version) },
+        { label: "Status", cell: (d) => h("span", {}, badge(d.status), current?.id === d.id ? " current" : "") },
+        { label: "Created", cell: (d) => fmtTime(d.createdAt) },
+        { label: "Deployed", cell: (d) => fmtTime(d.deployedAt) },
+        { label: "Error", cell: (d) => (d.error ? h("span", { class: "error" }, d.error.message ?? d.error.name ?? "failed") : "–") },
+        { label: "Actions", cell: (d) => (d.status === "DEPLOYED" && current?.id !== d.id
+          ? h("button", { type: "button", class: "secondary", "aria-label": `Promote version ${d.version}`, onclick: () => promote(d) }, "Promote") : "–") },
+      ], res.data ?? [], "No deployments in this environment."),
+      res.pagination?.next ? h("nav", { class: "pager", "aria-label": "Pages of deployments" },
+        link(`#/${state.env}/deployments?after=${encodeURIComponent(res.pagination.next)}`, "Older →", { class: "button secondary" })) : null));
+  }
+  await load();
 }
 
 /* ---- queues (the queues API, spec/api.md 6.7) ---------------------------- */
@@ -647,11 +697,12 @@ async function keysPage(main) {
       { label: "Environment", cell: (k) => k.slug },
       { label: "Secret key", cell: (k) => {
         const code = h("code", { class: "mono secret", id: `key-${k.slug}`, "data-key": k.apiKey }, `${k.apiKey.slice(0, 10)}${"•".repeat(12)}`);
-        const show = h("button", { type: "button", class: "small secondary", "aria-label": `Show the ${k.slug} key`, "aria-pressed": "false", onclick: () => {
-          const on = show.getAttribute("aria-pressed") !== "true";
-          show.setAttribute("aria-pressed", String(on));
+        let on = false;
+        const show = h("button", { type: "button", class: "small secondary", "aria-label": `Show the ${k.slug} key`, "aria-controls": `key-${k.slug}`, onclick: () => {
+          on = !on;
           code.textContent = on ? k.apiKey : `${k.apiKey.slice(0, 10)}${"•".repeat(12)}`;
           show.textContent = on ? "Hide" : "Show";
+          show.setAttribute("aria-label", `${on ? "Hide" : "Show"} the ${k.slug} key`);
         } }, "Show");
         return h("span", {}, code, " ", show, " ",
           h("button", { type: "button", class: "small secondary", "aria-label": `Copy the ${k.slug} key`, onclick: () => copy(k.apiKey) }, "Copy"));

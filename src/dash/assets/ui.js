@@ -95,6 +95,74 @@ export function live(fn) {
   return () => ctl.abort();
 }
 
+/** Follows one SSE response of a data endpoint (fetch, so the session
+ * cookie goes and Last-Event-ID resumes): onEvent({event, id, data}) for
+ * each event; reconnects after the body ends while more() says so. */
+export function followSse(url, onEvent, more, extraHeaders = {}) {
+  const ctl = new AbortController();
+  (async () => {
+    let last = null;
+    let backoff = 500;
+    while (!ctl.signal.aborted) {
+      try {
+        const headers = last === null ? { ...extraHeaders } : { ...extraHeaders, "last-event-id": last };
+        const res = await fetch(url, { headers, credentials: "same-origin", signal: ctl.signal });
+        if (res.status === 401) return location.assign("/login");
+        if (!res.ok) throw new ApiError(res.status, `HTTP ${res.status}`);
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value.replace(/\r\n/g, "\n");
+          let cut;
+          while ((cut = buf.indexOf("\n\n")) >= 0) {
+            const ev = { event: "message", id: null, data: [] };
+            for (const line of buf.slice(0, cut).split("\n")) {
+              const m = /^([a-z-]+): ?(.*)$/i.exec(line);
+              if (!m) continue;
+              if (m[1] === "event") ev.event = m[2];
+              else if (m[1] === "id") ev.id = m[2];
+              else if (m[1] === "data") ev.data.push(m[2]);
+            }
+            buf = buf.slice(cut + 2);
+            ev.data = ev.data.join("\n");
+            if (ev.id !== null) last = ev.id;
+            onEvent(ev);
+          }
+        }
+        backoff = 500;
+        if (!more()) return;
+        await new Promise((r) => setTimeout(r, 1000));
+      } catch (e) {
+        if (ctl.signal.aborted) return;
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, 10000);
+      }
+    }
+  })();
+  return () => ctl.abort();
+}
+
+/** The chunks of one event of a run's output stream: v1 sends a chunk per
+ * event, v2 (S2) batches of records whose body is {"data": chunk, ...}. */
+export function streamChunks(ev) {
+  if (ev.event === "ping" || ev.event === "error" || ev.data === "" || ev.data === "[DONE]") return [];
+  if (ev.event !== "batch") return [ev.data];
+  try {
+    return (JSON.parse(ev.data).records ?? []).map((r) => {
+      try {
+        const b = JSON.parse(r.body);
+        return b && typeof b === "object" && "data" in b ? b.data : r.body;
+      } catch {
+        return r.body;
+      }
+    });
+  } catch {
+    return [];
+  }
+}
+
 /** Calls fn at most once per ms (trailing). */
 export function debounce(fn, ms) {
   let t = null;

@@ -389,3 +389,32 @@ test("plain deploy: 4.5 is refused naming --native-build-server, 4.8 asks deploy
   const d = await waitDeployment(srv, list.data[0].id);
   assert.equal(d.status, "DEPLOYED", JSON.stringify(d.errorData ?? d));
 });
+
+test("the dashboard promotes an older deployment (session cookie + CSRF header), and new runs move to it", { timeout: 90_000 }, async () => {
+  assert.ok(deployed, "needs the deployments");
+  const login = await fetch(`${srv.url}/login`, {
+    method: "POST", redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: `token=${srv.pat}`,
+  });
+  assert.equal(login.status, 303);
+  const cookie = login.headers.get("set-cookie").split(";")[0];
+  const { csrf } = await (await fetch(`${srv.url}/dashboard/api/session`, { headers: { cookie } })).json();
+  const dash = (method, path, headers = {}) => fetch(`${srv.url}/dashboard/api/env/prod${path}`, {
+    method, headers: { cookie, "content-type": "application/json", ...headers }, body: method === "POST" ? "{}" : undefined,
+  });
+  const list = await (await dash("GET", "/api/v1/deployments")).json();
+  const current = await (await dash("GET", "/api/v1/deployments/current")).json();
+  const older = list.data.find((d) => d.status === "DEPLOYED" && d.version !== current.version);
+  assert.ok(older, `an older DEPLOYED version among ${JSON.stringify(list.data.map((d) => [d.version, d.status]))}`);
+  const refused = await dash("POST", `/api/v1/deployments/${older.version}/promote`);
+  assert.equal(refused.status, 403, "no CSRF header, no promotion");
+  assert.equal((await api(srv, "GET", "/api/v1/deployments/current")).body.version, current.version);
+  const pr = await dash("POST", `/api/v1/deployments/${older.version}/promote`, { "x-csrf-token": csrf });
+  assert.equal(pr.status, 200, await pr.text());
+  assert.equal((await api(srv, "GET", "/api/v1/deployments/current")).body.version, older.version);
+  const trig = await api(srv, "POST", "/api/v1/tasks/deploy-hello/trigger", { payload: { name: "dash" } });
+  const r = await waitRun(srv, trig.body.id);
+  assert.equal(r.status, "COMPLETED", JSON.stringify(r));
+  assert.equal(r.output.version, older.version);
+});
