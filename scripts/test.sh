@@ -90,6 +90,8 @@ lane_cli48() {
 # database per triggerd; the integration files (but pg.test.mjs and
 # migrate.test.mjs, which start their own cluster and already ran in lane c)
 # and the SDK 4.5 compat suite (s3.test.mjs there: S3 objects on PostgreSQL).
+# The nodes*.test.mjs files (many triggerd nodes on one database; they skip
+# themselves in lane c, off PostgreSQL) run here with the other files.
 lane_pg() {
   eval "$(node tests/lib/pg-cluster.mjs start)"
   local files

@@ -330,6 +330,11 @@ static int dequeue(engine *en, const store_env *env, const char *worker_id, size
     engine_dev_seen(en, env->id, now);
     *out = NULL;
     *n = 0;
+    /* on a shared database the poll's reads and its claims are one
+     * transaction, serialized with the other nodes' */
+    int rc0 = store_claim_begin(en->st);
+    if (rc0)
+        return err_set(e, rc0, "Something went wrong");
     dq_poll p = {.en = en, .env = env, .now = now, .max = max, .strict = strict, .mf = mf,
                  .start = start};
     p.env_limit = en->limits.env_concurrency > 0 ? en->limits.env_concurrency

@@ -24,6 +24,7 @@ struct engine {
     struct {
         char env_id[32];
         int64_t at;
+        int64_t shared_at; /* last written to the database (store_shared) */
     } dev_seen[64]; /* last poll of each dev CLI: dev schedules fire only while it polls */
     size_t n_dev_seen;
     int64_t started_at;

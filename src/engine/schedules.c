@@ -463,26 +463,48 @@ int engine_schedules_sync(engine *en, const store_env *env, json_t *tasks, const
 
 /* ---- firing ------------------------------------------------------------ */
 
+/* On a shared database the CLI may poll another node: the last poll is
+ * also a setting every node reads, written at most every DEV_SEEN_MS/4. */
+static void dev_seen_share(engine *en, size_t k, int64_t now)
+{
+    if (!store_shared(en->st) || now - en->dev_seen[k].shared_at < DEV_SEEN_MS / 4)
+        return;
+    char key[48], v[24];
+    snprintf(key, sizeof key, "dev_seen:%s", en->dev_seen[k].env_id);
+    snprintf(v, sizeof v, "%lld", (long long)now);
+    if (store_setting_set(en->st, key, v) == 0)
+        en->dev_seen[k].shared_at = now;
+}
+
 void engine_dev_seen(engine *en, const char *env_id, int64_t now)
 {
     for (size_t k = 0; k < en->n_dev_seen; k++) {
         if (strcmp(en->dev_seen[k].env_id, env_id) == 0) {
             en->dev_seen[k].at = now;
+            dev_seen_share(en, k, now);
             return;
         }
     }
     if (en->n_dev_seen == sizeof en->dev_seen / sizeof en->dev_seen[0])
         return;
     snprintf(en->dev_seen[en->n_dev_seen].env_id, sizeof en->dev_seen[0].env_id, "%s", env_id);
+    en->dev_seen[en->n_dev_seen].shared_at = 0;
     en->dev_seen[en->n_dev_seen++].at = now;
+    dev_seen_share(en, en->n_dev_seen - 1, now);
 }
 
 static bool dev_connected(engine *en, const char *env_id, int64_t now)
 {
     for (size_t k = 0; k < en->n_dev_seen; k++)
-        if (strcmp(en->dev_seen[k].env_id, env_id) == 0)
-            return now - en->dev_seen[k].at <= DEV_SEEN_MS;
-    return false;
+        if (strcmp(en->dev_seen[k].env_id, env_id) == 0 && now - en->dev_seen[k].at <= DEV_SEEN_MS)
+            return true;
+    if (!store_shared(en->st))
+        return false;
+    char key[48], *v = NULL;
+    snprintf(key, sizeof key, "dev_seen:%s", env_id);
+    bool seen = store_setting_get(en->st, key, &v) == 0 && v && now - strtoll(v, NULL, 10) <= DEV_SEEN_MS;
+    free(v);
+    return seen;
 }
 
 static void add_iso(json_t *o, const char *k, int64_t ms)

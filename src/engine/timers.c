@@ -14,6 +14,7 @@
 #include "util/timefmt.h"
 
 #define TICK_BATCH 512
+#define SHARED_TICK_MS 500
 
 static void on_timer(uv_timer_t *t)
 {
@@ -79,6 +80,11 @@ static int fire(engine *en, store_run *r, int64_t now)
 
 int engine_tick(engine *en, int64_t now)
 {
+    /* on a shared database every node scans: the scans and what they fire
+     * are one transaction, serialized with the other nodes', so each due
+     * row is fired by one of them */
+    if (store_claim_begin(en->st) != 0)
+        return ERR_STORE;
     if (now - en->purged_at >= PURGE_EVERY_MS) {
         en->purged_at = now;
         if (store_request_purge(en->st, now) != 0)
@@ -130,7 +136,12 @@ int engine_tick(engine *en, int64_t now)
     if (en->timer_started) {
         uv_timer_stop(&en->timer);
         int64_t purge_at = en->purged_at + PURGE_EVERY_MS;
-        engine_arm(en, next && next < purge_at ? next : purge_at);
+        int64_t at = next && next < purge_at ? next : purge_at;
+        /* other nodes write deadlines this one has no hint of (and one that
+         * dies leaves its timers to the others): look again soon */
+        if (store_shared(en->st) && at > now + SHARED_TICK_MS)
+            at = now + SHARED_TICK_MS;
+        engine_arm(en, at);
     }
     return 0;
 }

@@ -8,9 +8,16 @@
  * subscribers, so nobody is shown a change that a crash could take back.
  * With no subscriber parked, the hook records nothing: a subscriber that
  * parks later first reads the store for what happened before.
+ *
+ * On a shared database (PostgreSQL, many nodes) the other nodes' changes
+ * arrive as notifications naming an environment (store_run_notes, polled
+ * every REMOTE_POLL_MS); the hub reads that environment's runs changed since
+ * its cursor and delivers them like a batch of its own (already committed
+ * by the node that wrote them).
  */
 #include "realtime/realtime.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +25,9 @@
 #include "util/timefmt.h"
 
 #define SWEEP_MS 1000
+#define REMOTE_POLL_MS 20
+#define REMOTE_ENVS 64
+#define REMOTE_READ 256
 
 struct realtime_sub {
     feed_filter f;
@@ -52,6 +62,15 @@ struct realtime {
     bool sweeping;
     realtime_watcher watchers[REALTIME_MAX_WATCHERS];
     size_t n_watchers;
+    /* other nodes' changes (store_shared): a cursor per environment, from
+     * remote_base (the head when the hub started) */
+    uv_timer_t *remote;
+    int64_t remote_base;
+    struct {
+        char env_id[32];
+        int64_t cursor;
+    } cursors[REMOTE_ENVS];
+    size_t n_cursors;
 };
 
 static char *hub_strdup(const char *s)
@@ -260,6 +279,86 @@ static void on_durable(app *a, uint64_t gen)
     }
 }
 
+/* ---- other nodes' changes ------------------------------------------------ */
+
+static int64_t *cursor_of(realtime *rt, const char *env_id)
+{
+    for (size_t i = 0; i < rt->n_cursors; i++)
+        if (strcmp(rt->cursors[i].env_id, env_id) == 0)
+            return &rt->cursors[i].cursor;
+    size_t k = rt->n_cursors < REMOTE_ENVS ? rt->n_cursors++ : REMOTE_ENVS - 1;
+    snprintf(rt->cursors[k].env_id, sizeof rt->cursors[k].env_id, "%s", env_id);
+    rt->cursors[k].cursor = rt->remote_base;
+    return &rt->cursors[k].cursor;
+}
+
+/* Delivers env's runs changed since its cursor (some may be ours: a
+ * subscriber skips what it saw, a watcher filters again). */
+static void remote_env(realtime *rt, const char *env_id)
+{
+    int64_t *cur = cursor_of(rt, env_id);
+    for (int round = 0; round < 8; round++) {
+        store_run *runs = NULL;
+        size_t n = 0;
+        if (store_run_changed_since(rt->a->st, env_id, *cur, REMOTE_READ, &runs, &n) != 0)
+            return; /* the next notification (or reconnect) tries again */
+        if (n) {
+            size_t keep = rt->n_written; /* (none: this runs between turns) */
+            for (size_t i = 0; i < n; i++) {
+                if (runs[i].change_seq > *cur)
+                    *cur = runs[i].change_seq;
+                on_change(rt, &runs[i]);
+                store_run_clear(&runs[i]);
+            }
+            free(runs);
+            if (rt->n_written > keep) {
+                batch b = {.c = rt->written + keep, .n = rt->n_written - keep};
+                deliver(rt, &b);
+                for (size_t i = 0; i < b.n; i++)
+                    change_clear(&b.c[i]);
+                rt->n_written = keep;
+            }
+        } else {
+            free(runs);
+        }
+        if (n < REMOTE_READ)
+            return;
+    }
+}
+
+static void on_remote(uv_timer_t *t)
+{
+    realtime *rt = t->data;
+    char (*envs)[32] = NULL;
+    size_t n = 0;
+    int all = store_run_notes(rt->a->st, &envs, &n);
+    if (all == 1) {
+        store_env *ev = NULL;
+        size_t ne = 0;
+        if (store_env_list(rt->a->st, &ev, &ne) == 0)
+            for (size_t i = 0; i < ne; i++)
+                remote_env(rt, ev[i].id);
+        free(ev);
+    }
+    for (size_t i = 0; i < n; i++)
+        remote_env(rt, envs[i]);
+    free(envs);
+}
+
+static void start_remote(realtime *rt)
+{
+    if (!store_shared(rt->a->st))
+        return;
+    rt->remote = calloc(1, sizeof *rt->remote);
+    if (!rt->remote)
+        abort();
+    rt->remote_base = store_change_seq_head(rt->a->st);
+    uv_timer_init(rt->a->loop, rt->remote);
+    rt->remote->data = rt;
+    uv_timer_start(rt->remote, on_remote, REMOTE_POLL_MS, REMOTE_POLL_MS);
+    uv_unref((uv_handle_t *)rt->remote);
+}
+
 /* ---- subscribers ------------------------------------------------------- */
 
 static void on_sweep(uv_timer_t *t)
@@ -289,6 +388,7 @@ realtime *realtime_new(app *a, json_t *(*serialize)(const store_run *r))
     a->on_commit = on_commit;
     a->on_durable = on_durable;
     engine_set_change_hook(a->en, on_change, rt);
+    start_remote(rt);
     return rt;
 }
 
@@ -307,6 +407,8 @@ void realtime_free(realtime *rt)
         batch_free(b);
     }
     engine_set_change_hook(rt->a->en, NULL, NULL);
+    if (rt->remote)
+        uv_close((uv_handle_t *)rt->remote, (uv_close_cb)free);
     rt->a->on_commit = NULL;
     rt->a->on_durable = NULL;
     rt->a->rt = NULL;

@@ -33,6 +33,15 @@
 #define TEXTOID 25
 #define MIGRATION_LOCK 0x74726764 /* "trgd": the advisory lock of migrations */
 #define DATA_CHANNEL "triggerd_data"
+/* Run changes: a writing transaction notifies the env ids whose runs it
+ * changed; every node LISTENs and wakes its subscribers and held dequeues. */
+#define RUNS_CHANNEL "triggerd_runs"
+/* Every write transaction of every node takes this advisory lock first
+ * (docs/store.md, "Many nodes"): the nodes' write transactions run one at a
+ * time, so a claim (dequeue, a due timer) reads what the other nodes
+ * committed, and change numbers are handed out in commit order. */
+#define WRITE_LOCK 0x74726477 /* "trdw" */
+#define MAX_NOTES 32
 /* The durable transaction of pg_sync. It must write WAL of its own:
  * PostgreSQL flushes at COMMIT only a transaction that did (an xid alone is
  * not enough). One row per connection, so nodes do not contend. */
@@ -61,6 +70,9 @@ struct store_pg {
     char sqlstate[6];
     char err[512];
     int64_t data_version;
+    char notes[MAX_NOTES][32]; /* env ids other nodes announced run changes of */
+    int n_notes;
+    bool notes_all; /* more than MAX_NOTES, or a reconnect: every env */
     int64_t last_connect_ms;
     bool setup_locked; /* holds MIGRATION_LOCK until the first commit (bootstrap) */
     /* what pg_sync needs to know that its flush covers the loop's commits
@@ -158,7 +170,8 @@ static int64_t incarnation(PGconn *c)
 static int setup_session(store_pg *pg)
 {
     char sql[160];
-    snprintf(sql, sizeof sql, "SET synchronous_commit TO %s; LISTEN " DATA_CHANNEL,
+    snprintf(sql, sizeof sql,
+             "SET synchronous_commit TO %s; LISTEN " DATA_CHANNEL "; LISTEN " RUNS_CHANNEL,
              pg->durable ? "on" : "off");
     pg->loop_inc = incarnation(pg->conn);
     return exec_cmd(pg, pg->conn, sql);
@@ -192,6 +205,7 @@ static int ensure_conn(store_pg *pg)
     pg->gen++;          /* named statements are per connection */
     pg->setup_locked = false; /* session locks end with their connection */
     pg->data_version++; /* keyring notifications may have been missed */
+    pg->notes_all = true; /* and run changes */
     if (setup_session(pg))
         return -1;
     fprintf(stderr, "store: connected to PostgreSQL\n");
@@ -341,7 +355,7 @@ static void absorb(store_pg *pg, PGresult *r)
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         const char *t = PQcmdTuples(r); /* empty for BEGIN, SAVEPOINT, ...: not a write */
-        if (t && *t)
+        if (t && *t && strncmp(PQcmdStatus(r), "SELECT", 6) != 0) /* the write lock's */
             pg->changes = strtoll(t, NULL, 10);
     } else if (!pg->tx_failed) {
         pg->tx_failed = true;
@@ -655,6 +669,10 @@ int pg_begin(store_pg *pg)
     pg->tx_lost = false;
     if (pipe_cmd(pg, "BEGIN")) /* answered with the turn's first read */
         return -1;
+    char lock[64];
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%d)", WRITE_LOCK);
+    if (pipe_cmd(pg, lock))
+        return -1;
     pg->in_tx = true;
     return 0;
 }
@@ -784,17 +802,37 @@ const char *pg_errmsg(store_pg *pg)
 
 /* ---- keyring changes -------------------------------------------------- */
 
+/* Reads the notifications that arrived (no wait): the keyring channel's
+ * bump data_version, the runs channel's are kept for pg_run_notes. Our own
+ * backend's are news to nobody. */
+static void consume(store_pg *pg)
+{
+    if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK || pg->pipe || !PQconsumeInput(pg->conn))
+        return;
+    PGnotify *n;
+    int self = PQbackendPID(pg->conn);
+    while ((n = PQnotifies(pg->conn))) {
+        if (n->be_pid == self) {
+        } else if (strcmp(n->relname, DATA_CHANNEL) == 0) {
+            pg->data_version++;
+        } else if (strcmp(n->extra, "*") == 0) {
+            pg->notes_all = true;
+        } else if (!pg->notes_all) {
+            int i = 0;
+            while (i < pg->n_notes && strcmp(pg->notes[i], n->extra) != 0)
+                i++;
+            if (i == pg->n_notes && (pg->n_notes == MAX_NOTES || strlen(n->extra) >= 32))
+                pg->notes_all = true;
+            else if (i == pg->n_notes)
+                snprintf(pg->notes[pg->n_notes++], 32, "%s", n->extra);
+        }
+        PQfreemem(n);
+    }
+}
+
 int pg_data_version(store_pg *pg, int64_t *version)
 {
-    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK && PQconsumeInput(pg->conn)) {
-        PGnotify *n;
-        int self = PQbackendPID(pg->conn);
-        while ((n = PQnotifies(pg->conn))) {
-            if (n->be_pid != self)
-                pg->data_version++;
-            PQfreemem(n);
-        }
-    }
+    consume(pg);
     *version = pg->data_version;
     return 0;
 }
@@ -804,6 +842,39 @@ int pg_notify_data(store_pg *pg)
     if (ensure_conn(pg))
         return -1;
     return pg->pipe ? pipe_cmd(pg, "NOTIFY " DATA_CHANNEL) : exec_cmd(pg, pg->conn, "NOTIFY " DATA_CHANNEL);
+}
+
+int pg_notify_runs(store_pg *pg, const char *env_id)
+{
+    char sql[96];
+    for (const char *c = env_id; *c; c++)
+        if (*c == '\'' || *c == '\\' || (unsigned char)*c < ' ')
+            return -1; /* ids are [a-z0-9_]: nothing to quote */
+    snprintf(sql, sizeof sql, "NOTIFY " RUNS_CHANNEL ", '%.40s'", env_id);
+    if (!pg->pipe)
+        return -1; /* only inside the writing transaction */
+    return pipe_cmd(pg, sql);
+}
+
+int pg_run_notes(store_pg *pg, char (**envs)[32], size_t *n)
+{
+    consume(pg);
+    *envs = NULL;
+    *n = 0;
+    if (pg->notes_all) {
+        pg->notes_all = false;
+        pg->n_notes = 0;
+        return 1;
+    }
+    if (!pg->n_notes)
+        return 0;
+    *envs = malloc((size_t)pg->n_notes * sizeof **envs);
+    if (!*envs)
+        abort();
+    memcpy(*envs, pg->notes, (size_t)pg->n_notes * sizeof **envs);
+    *n = (size_t)pg->n_notes;
+    pg->n_notes = 0;
+    return 0;
 }
 
 /* ---- open and migrate ------------------------------------------------- */
@@ -843,6 +914,13 @@ static int migrate(store_pg *pg)
         if (bad)
             goto out;
     }
+    /* the change counter of many nodes (store_next_change_seq): a row, not a
+     * sequence, so it moves with the transaction that hands numbers out */
+    if (exec_cmd(pg, pg->conn, "CREATE TABLE IF NOT EXISTS td_counters(k TEXT PRIMARY KEY,"
+                               " v BIGINT NOT NULL)") ||
+        exec_cmd(pg, pg->conn, "INSERT INTO td_counters SELECT 'change_seq',"
+                               " COALESCE(MAX(change_seq),0) FROM runs ON CONFLICT DO NOTHING"))
+        goto out;
     rc = 0;
 out:
     if (rc)

@@ -8,6 +8,7 @@
 #define TD_STORE_PG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store/db.h"
@@ -45,5 +46,13 @@ const char *pg_errmsg(store_pg *pg);
  * keyring (pg_notify_data in its transaction) or after a reconnect. */
 int pg_data_version(store_pg *pg, int64_t *version);
 int pg_notify_data(store_pg *pg);
+
+/* Inside a write transaction: tells the other nodes, at its commit, that
+ * runs of env_id changed (NOTIFY triggerd_runs). */
+int pg_notify_runs(store_pg *pg, const char *env_id);
+/* The env ids other nodes announced run changes of since the last call
+ * (caller frees *envs); returns 1 when every env must be looked at (too
+ * many, or notifications may have been missed over a reconnect). */
+int pg_run_notes(store_pg *pg, char (**envs)[32], size_t *n);
 
 #endif

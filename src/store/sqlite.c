@@ -186,6 +186,12 @@ struct store {
     table_sql waitpoints;
     table_sql workers;
     int64_t change_seq; /* the last change number handed out (runs.change_seq) */
+    /* PostgreSQL: the counter is td_counters' row, read by the transaction's
+     * first change (under the nodes' write lock) and written at its commit;
+     * the envs whose runs it changed are notified then */
+    bool seq_loaded;
+    char notify[8][32];
+    int n_notify; /* > 8: too many, the envs of the overflow go unnamed */
     struct {
         const char *sql;
         db_stmt st;
@@ -749,11 +755,37 @@ bool store_dirty(const store *st)
     return st->in_tx;
 }
 
+/* Before the COMMIT of a PostgreSQL transaction that changed runs: the
+ * counter's new value, and a notification per env for the other nodes. */
+static void pg_before_commit(store *st)
+{
+    if (st->seq_loaded) {
+        db_stmt *s = stmt(st, "UPDATE td_counters SET v=? WHERE k='change_seq'");
+        if (s) {
+            db_bind_int64(s, 1, st->change_seq);
+            db_step(s);
+            db_reset(s);
+        }
+    }
+    for (int i = 0; i < st->n_notify && i < 8; i++)
+        pg_notify_runs(st->pg, st->notify[i]);
+    if (st->n_notify > 8)
+        pg_notify_runs(st->pg, "*");
+}
+
+static void pg_tx_done(store *st)
+{
+    st->seq_loaded = false;
+    st->n_notify = 0;
+}
+
 int store_commit(store *st)
 {
     if (st->pg) {
         int rc = 0;
         if (st->in_tx) {
+            pg_before_commit(st);
+            pg_tx_done(st);
             st->in_tx = false;
             rc = pg_commit(st->pg) == 0 ? 0 : ERR_STORE; /* a failed COMMIT rolls back */
         }
@@ -778,9 +810,10 @@ void store_rollback(store *st)
 {
     if (!st->in_tx)
         return;
-    if (st->pg)
+    if (st->pg) {
         pg_rollback(st->pg);
-    else
+        pg_tx_done(st);
+    } else
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     st->in_tx = false;
 }
@@ -1047,24 +1080,76 @@ int store_setting_set(store *st, const char *key, const char *value)
 
 /* ---- runs ------------------------------------------------------------- */
 
+/* PostgreSQL: the counter as the database has it (other nodes count too). */
+static int64_t pg_seq_read(store *st)
+{
+    db_stmt *s = stmt(st, "SELECT v FROM td_counters WHERE k='change_seq'");
+    int64_t v = st->change_seq;
+    if (s && db_step(s) == DB_ROW)
+        v = db_column_int64(s, 0);
+    if (s)
+        db_reset(s);
+    return v;
+}
+
 int64_t store_next_change_seq(store *st)
 {
+    if (st->pg && !st->seq_loaded && begin_write(st) == 0) {
+        /* a failed read fails the transaction, so a number it hands out
+         * meanwhile is never committed */
+        st->change_seq = pg_seq_read(st);
+        st->seq_loaded = true;
+    }
     return ++st->change_seq;
 }
 
 int64_t store_change_seq_head(store *st)
 {
+    if (st->pg && !st->seq_loaded)
+        return pg_seq_read(st);
     return st->change_seq;
+}
+
+/* PostgreSQL: remembers that runs of env changed, for the commit's notification. */
+static void note_env(store *st, const char *env_id)
+{
+    if (!st->pg || !env_id)
+        return;
+    for (int i = 0; i < st->n_notify && i < 8; i++)
+        if (strcmp(st->notify[i], env_id) == 0)
+            return;
+    if (st->n_notify < 8 && strlen(env_id) < sizeof st->notify[0])
+        snprintf(st->notify[st->n_notify], sizeof st->notify[0], "%s", env_id);
+    st->n_notify++;
 }
 
 int store_run_insert(store *st, store_run *r)
 {
+    note_env(st, r->env_id);
     return insert_row(st, st->runs.insert, &RUN_ROW, r);
 }
 
 int store_run_update(store *st, const store_run *r)
 {
+    note_env(st, r->env_id);
     return update_row(st, st->runs.update, &RUN_ROW, r);
+}
+
+bool store_shared(const store *st)
+{
+    return st->pg != NULL;
+}
+
+int store_claim_begin(store *st)
+{
+    return st->pg ? begin_write(st) : 0;
+}
+
+int store_run_notes(store *st, char (**envs)[32], size_t *n)
+{
+    *envs = NULL;
+    *n = 0;
+    return st->pg ? pg_run_notes(st->pg, envs, n) : 0;
 }
 
 /* Steps a run SELECT and reads its first row. */
@@ -1092,6 +1177,8 @@ int store_run_get(store *st, const char *env_id, const char *friendly_id, store_
 int store_run_by_idempotency(store *st, const char *env_id, const char *task, const char *key,
                              store_run *r)
 {
+    if (st->pg && begin_write(st)) /* a claim across nodes (store_claim_begin) */
+        return ERR_STORE;
     static char sql[4400];
     if (!sql[0])
         snprintf(sql, sizeof sql,
@@ -1444,6 +1531,8 @@ int store_batch_get(store *st, const char *env_id, const char *friendly_id, stor
 
 int store_batch_by_idempotency(store *st, const char *env_id, const char *key, store_batch *b)
 {
+    if (st->pg && begin_write(st)) /* a claim across nodes (store_claim_begin) */
+        return ERR_STORE;
     static char sql[4400];
     if (!sql[0])
         snprintf(sql, sizeof sql,
@@ -1497,6 +1586,8 @@ int store_batch_item_set_run(store *st, const char *batch_id, int64_t idx, const
 
 int store_request_get(store *st, const char *hash, int64_t now, char **entity)
 {
+    if (st->pg && begin_write(st)) /* a claim across nodes (store_claim_begin) */
+        return ERR_STORE;
     db_stmt *s = stmt(st, "SELECT entity FROM request_keys WHERE hash=? AND expires_at>?");
     if (!s)
         return ERR_STORE;
@@ -1576,6 +1667,8 @@ int store_waitpoint_get(store *st, const char *env_id, const char *friendly_id, 
 int store_waitpoint_by_idempotency(store *st, const char *env_id, const char *key,
                                    store_waitpoint *w)
 {
+    if (st->pg && begin_write(st)) /* a claim across nodes (store_claim_begin) */
+        return ERR_STORE;
     static char sql[4400];
     if (!sql[0])
         snprintf(sql, sizeof sql,

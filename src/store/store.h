@@ -17,6 +17,21 @@
 
 typedef struct store store;
 
+/* ---- many nodes on one database (PostgreSQL; docs/store.md) ----------- */
+
+/* True when other processes serve the same database (PostgreSQL): timers
+ * must look at the database now and then, not only at their own hints. */
+bool store_shared(const store *st);
+/* Starts the turn's write transaction now, before the reads of a claim (a
+ * dequeue, a timer scan), so they see every other node's commits and no
+ * other node claims alongside (PostgreSQL; a no-op on SQLite, which has one
+ * writer). */
+int store_claim_begin(store *st);
+/* The env ids other nodes changed runs of since the last call (caller
+ * frees *envs); returns 1 when every env must be looked at. Always 0 and
+ * none on SQLite. */
+int store_run_notes(store *st, char (**envs)[32], size_t *n);
+
 /* ---- tenancy ---------------------------------------------------------- */
 
 typedef struct store_env {
@@ -245,6 +260,21 @@ void store_rollback(store *st);
  * it alone (SQLite's PRAGMA data_version). Cheap: no disk read. */
 int store_data_version(store *st, int64_t *version);
 
+/* ---- many nodes on one database (PostgreSQL; docs/store.md) ----------- */
+
+/* True when other processes serve the same database (PostgreSQL): timers
+ * must look at the database now and then, not only at their own hints. */
+bool store_shared(const store *st);
+/* Starts the turn's write transaction now, before the reads of a claim (a
+ * dequeue, a timer scan), so they see every other node's commits and no
+ * other node claims alongside (PostgreSQL; a no-op on SQLite, which has one
+ * writer). */
+int store_claim_begin(store *st);
+/* The env ids other nodes changed runs of since the last call (caller
+ * frees *envs); returns 1 when every env must be looked at. Always 0 and
+ * none on SQLite. */
+int store_run_notes(store *st, char (**envs)[32], size_t *n);
+
 /* ---- tenancy ---------------------------------------------------------- */
 
 /* Number of environments; 0 means a fresh data dir. */
@@ -277,7 +307,8 @@ int store_setting_set(store *st, const char *key, const char *value);
 /* The next number of the store-wide run change order (monotonic across
  * restarts); the engine stamps it on every run it writes. */
 int64_t store_next_change_seq(store *st);
-/* The newest change number handed out so far (no query). */
+/* The newest change number handed out so far (no query on SQLite; on
+ * PostgreSQL the database's, as other nodes hand numbers out too). */
 int64_t store_change_seq_head(store *st);
 /* Runs of env changed after change_seq since, in change order, at most max.
  * Caller clears. */

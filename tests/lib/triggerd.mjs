@@ -52,13 +52,14 @@ const ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 export async function startTriggerd(opts = {}) {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "triggerd-test-"));
   const port = opts.port ?? (await freePort());
-  const keys = {
+  // nodes of one database share these (tests/lib/nodes.mjs passes them)
+  const keys = opts.keys ?? {
     dev: "tr_dev_" + rand(20, ALNUM),
     stg: "tr_stg_" + rand(20, ALNUM),
     prod: "tr_prod_" + rand(20, ALNUM),
   };
-  const projectRef = "proj_" + rand(20, "abcdefghijklmnopqrstuvwxyz");
-  const pat = "tr_pat_" + rand(40, "123456789abcdefghijkmnopqrstuvwxyz");
+  const projectRef = opts.projectRef ?? "proj_" + rand(20, "abcdefghijklmnopqrstuvwxyz");
+  const pat = opts.pat ?? "tr_pat_" + rand(40, "123456789abcdefghijkmnopqrstuvwxyz");
   const env = {
     ...process.env,
     TRIGGERD_PROJECT_REF: projectRef,
