@@ -323,18 +323,13 @@ int engine_dequeue_own(engine *en, const store_env *env, const char *worker_id, 
     return dequeue(en, env, worker_id, max, true, mf, false, now, out, n, e);
 }
 
-static int dequeue(engine *en, const store_env *env, const char *worker_id, size_t max,
-                   bool strict, const machine_filter *mf, bool start, int64_t now,
-                   dequeued_run **out, size_t *n, err_t *e)
+static int dequeue_in(engine *en, const store_env *env, const char *worker_id, size_t max,
+                      bool strict, const machine_filter *mf, bool start, int64_t now,
+                      dequeued_run **out, size_t *n, err_t *e)
 {
     engine_dev_seen(en, env->id, now);
     *out = NULL;
     *n = 0;
-    /* on a shared database the poll's reads and its claims are one
-     * transaction, serialized with the other nodes' */
-    int rc0 = store_claim_begin(en->st);
-    if (rc0)
-        return err_set(e, rc0, "Something went wrong");
     dq_poll p = {.en = en, .env = env, .now = now, .max = max, .strict = strict, .mf = mf,
                  .start = start};
     p.env_limit = en->limits.env_concurrency > 0 ? en->limits.env_concurrency
@@ -393,5 +388,21 @@ out:
     store_queue_limits_free(p.limits, p.n_limits);
     held_free(&p.h);
     workers_free(&p.ws);
+    return rc;
+}
+
+/* On a shared database the poll's reads and its claims are one
+ * transaction, serialized with the other nodes' (store_claim_begin). */
+static int dequeue(engine *en, const store_env *env, const char *worker_id, size_t max,
+                   bool strict, const machine_filter *mf, bool start, int64_t now,
+                   dequeued_run **out, size_t *n, err_t *e)
+{
+    *out = NULL;
+    *n = 0;
+    int rc = store_claim_begin(en->st);
+    if (rc)
+        return err_set(e, rc, "Something went wrong");
+    rc = dequeue_in(en, env, worker_id, max, strict, mf, start, now, out, n, e);
+    store_claim_end(en->st);
     return rc;
 }

@@ -78,14 +78,8 @@ static int fire(engine *en, store_run *r, int64_t now)
 
 #define PURGE_EVERY_MS (3600LL * 1000)
 
-int engine_tick(engine *en, int64_t now)
-{
-    /* on a shared database every node scans: the scans and what they fire
-     * are one transaction, serialized with the other nodes', so each due
-     * row is fired by one of them */
-    if (store_claim_begin(en->st) != 0)
-        return ERR_STORE;
-    if (now - en->purged_at >= PURGE_EVERY_MS) {
+static int tick(engine *en, int64_t now)
+{    if (now - en->purged_at >= PURGE_EVERY_MS) {
         en->purged_at = now;
         if (store_request_purge(en->st, now) != 0)
             return ERR_STORE;
@@ -144,4 +138,19 @@ int engine_tick(engine *en, int64_t now)
         engine_arm(en, at);
     }
     return 0;
+}
+
+/* On a shared database every node scans: the scans and what they fire are
+ * one transaction, serialized with the other nodes', so each due row is
+ * fired by one of them; a node that dies leaves its rows to the others'
+ * next scans (SHARED_TICK_MS). */
+int engine_tick(engine *en, int64_t now)
+{
+    int rc = store_claim_begin(en->st);
+    if (rc == 0)
+        rc = tick(en, now);
+    store_claim_end(en->st);
+    if (rc && store_shared(en->st) && en->timer_started) /* the database is back soon */
+        engine_arm(en, now + SHARED_TICK_MS);
+    return rc;
 }

@@ -66,6 +66,7 @@ struct store_pg {
     bool pipe;
     int npending;   /* sent in the pipeline, results not read yet */
     bool tx_failed; /* a drained result was an error: the transaction is lost */
+    bool wrote;     /* the transaction ran a statement other than a SELECT */
     int64_t changes, last_rowid;
     char sqlstate[6];
     char err[512];
@@ -461,6 +462,8 @@ static PGresult *run_in_pipe(pgq *q, bool *deferred)
         set_err(pg, "an earlier statement of the transaction failed", "25P02");
         return NULL;
     }
+    if (strncmp(q->sql, "SELECT", 6) != 0)
+        pg->wrote = true;
     bool sp = q->info.savepoint;
     if (sp && pipe_cmd(pg, "SAVEPOINT td"))
         return NULL;
@@ -667,6 +670,7 @@ int pg_begin(store_pg *pg)
     pg->npending = 0;
     pg->tx_failed = false;
     pg->tx_lost = false;
+    pg->wrote = false;
     if (pipe_cmd(pg, "BEGIN")) /* answered with the turn's first read */
         return -1;
     char lock[64];
@@ -837,10 +841,16 @@ int pg_data_version(store_pg *pg, int64_t *version)
     return 0;
 }
 
+bool pg_wrote(store_pg *pg)
+{
+    return pg->in_tx && pg->wrote;
+}
+
 int pg_notify_data(store_pg *pg)
 {
     if (ensure_conn(pg))
         return -1;
+    pg->wrote = true;
     return pg->pipe ? pipe_cmd(pg, "NOTIFY " DATA_CHANNEL) : exec_cmd(pg, pg->conn, "NOTIFY " DATA_CHANNEL);
 }
 

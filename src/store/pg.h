@@ -37,6 +37,8 @@ void pg_rollback(store_pg *pg);
  * the loop's use of pg (it has its own connection). 0 or ERR_STORE. */
 int pg_sync(store_pg *pg);
 
+/* The open transaction wrote something (ran more than SELECTs). */
+bool pg_wrote(store_pg *pg);
 int64_t pg_changes(store_pg *pg);
 int64_t pg_last_rowid(store_pg *pg);
 bool pg_conflict(store_pg *pg);

@@ -1145,6 +1145,12 @@ int store_claim_begin(store *st)
     return st->pg ? begin_write(st) : 0;
 }
 
+void store_claim_end(store *st)
+{
+    if (st->pg && st->in_tx && !st->seq_loaded && !pg_wrote(st->pg))
+        store_commit(st);
+}
+
 int store_run_notes(store *st, char (**envs)[32], size_t *n)
 {
     *envs = NULL;

@@ -27,6 +27,11 @@ bool store_shared(const store *st);
  * other node claims alongside (PostgreSQL; a no-op on SQLite, which has one
  * writer). */
 int store_claim_begin(store *st);
+/* Ends the transaction a claim began when the claim wrote nothing (an
+ * empty poll, a timer scan with nothing due), so it holds the nodes' write
+ * lock no longer and the turn has nothing to make durable. A no-op on
+ * SQLite and when anything was written. */
+void store_claim_end(store *st);
 /* The env ids other nodes changed runs of since the last call (caller
  * frees *envs); returns 1 when every env must be looked at. Always 0 and
  * none on SQLite. */
@@ -270,6 +275,11 @@ bool store_shared(const store *st);
  * other node claims alongside (PostgreSQL; a no-op on SQLite, which has one
  * writer). */
 int store_claim_begin(store *st);
+/* Ends the transaction a claim began when the claim wrote nothing (an
+ * empty poll, a timer scan with nothing due), so it holds the nodes' write
+ * lock no longer and the turn has nothing to make durable. A no-op on
+ * SQLite and when anything was written. */
+void store_claim_end(store *st);
 /* The env ids other nodes changed runs of since the last call (caller
  * frees *envs); returns 1 when every env must be looked at. Always 0 and
  * none on SQLite. */
