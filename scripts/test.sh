@@ -100,8 +100,9 @@ lane_pg() {
   files=$(ls tests/integration/*.test.mjs | grep -v -e '/pg.test.mjs$' -e '/migrate.test.mjs$' -e '/deploy-routes.test.mjs$')
   run pg "integration tests on PostgreSQL" env TRIGGERD_STORE=pg \
     node --test --test-concurrency=1 $files
-  run pg "compat tests (@trigger.dev/sdk 4.5) on PostgreSQL" env TRIGGERD_STORE=pg \
-    npm --prefix tests/compat test
+  # two nodes on one database: the SDK talks to one, the tests' workers to the other
+  run pg "compat tests (@trigger.dev/sdk 4.5) on PostgreSQL, two nodes" env TRIGGERD_STORE=pg \
+    TRIGGERD_NODES=2 npm --prefix tests/compat test
   node tests/lib/pg-cluster.mjs stop "$TRIGGERD_PG_DIR"
 }
 

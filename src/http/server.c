@@ -510,6 +510,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     c->current_api = ver && strcmp(ver, "2025-07-16") == 0;
     if (!body_ok(c) || !authenticate(c) || rate_limited(c))
         return 0;
+    /* many nodes on one database: a request that may write reads inside the
+     * turn's transaction, serialized with the other nodes' writes, so what
+     * it writes back is not based on a row another node changed meanwhile
+     * (docs/store.md, "Many nodes") */
+    if (store_shared(c->app->st) && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) &&
+        store_claim_begin(c->app->st) != 0) {
+        http_reply_error(c, 500, "Something went wrong");
+        return 0;
+    }
     c->route->fn(c);
     if (!c->replied)
         http_reply_error(c, 500, "Internal Server Error");

@@ -34,7 +34,7 @@ export class FakeWorker {
    * that env (`register`), each a version; `current` is the latest.
    */
   constructor(srv, { key } = {}) {
-    this.srv = srv;
+    this.srv = srv.peer ?? srv; // TRIGGERD_NODES=2: the worker talks to the other node
     this.key = key ?? srv.keys.dev;
     this.workers = []; // {id, version, contentHash}
     this.current = null;

@@ -8,7 +8,10 @@
 //
 // TRIGGERD_STORE=pg runs triggerd on PostgreSQL (tests/lib/pg.mjs): one
 // database per data dir, in a cluster the test process starts (or the one
-// TRIGGERD_PG_URL names).
+// TRIGGERD_PG_URL names). With TRIGGERD_NODES=2 as well, a second node
+// serves the same database and data dir: srv.peer (the worker side of the
+// tests, FakeWorker and the dev CLI, talks to it; the SDK to srv); kill,
+// restart and stop apply to both.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,6 +24,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, "../..");
 const REAL_BINARY = process.env.TRIGGERD_BIN ?? join(ROOT, "build", "triggerd");
 const ON_PG = process.env.TRIGGERD_STORE === "pg";
+const NODES = ON_PG ? Number(process.env.TRIGGERD_NODES || 1) : 1;
 // on PostgreSQL a wrapper adds --database-url (tests/lib/triggerd-pg)
 export const BINARY = ON_PG ? join(here, "triggerd-pg") : REAL_BINARY;
 if (ON_PG) process.env.TRIGGERD_REAL_BIN = REAL_BINARY;
@@ -117,5 +121,29 @@ export async function startTriggerd(opts = {}) {
     },
   };
   await srv.start();
+  if (NODES > 1 && !opts.single) await addPeer(srv, opts);
   return srv;
+}
+
+// The second node of TRIGGERD_NODES=2: same data dir, keys and project.
+async function addPeer(srv, opts) {
+  const peer = await startTriggerd({ ...opts, port: undefined, dataDir: srv.dataDir, keepData: true,
+    keys: srv.keys, projectRef: srv.projectRef, pat: srv.pat, single: true });
+  srv.peer = peer;
+  const own = { start: srv.start, kill: srv.kill, stop: srv.stop };
+  srv.start = async function () {
+    await own.start.call(this);
+    await peer.start();
+  };
+  srv.kill = async function (signal) {
+    await Promise.all([own.kill.call(this, signal), peer.kill(signal)]);
+  };
+  srv.restart = async function (signal = "SIGTERM") {
+    await this.kill(signal);
+    await this.start();
+  };
+  srv.stop = async function () {
+    await peer.kill();
+    await own.stop.call(this);
+  };
 }

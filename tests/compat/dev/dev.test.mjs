@@ -72,7 +72,7 @@ async function startCli() {
   );
   Object.assign(env, {
     TRIGGER_ACCESS_TOKEN: srv.pat,
-    TRIGGER_API_URL: srv.url,
+    TRIGGER_API_URL: (srv.peer ?? srv).url, // TRIGGERD_NODES=2: the other node
     TRIGGER_PROJECT_REF: srv.projectRef,
     XDG_CONFIG_HOME: join(dirname(projectDir), "config"), // never the user's profile
     FORCE_COLOR: "0",
