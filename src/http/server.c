@@ -521,6 +521,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     c->route->fn(c);
+    if (store_shared(c->app->st))
+        store_claim_end(c->app->st); /* it only read: no lock held, nothing to flush */
     if (!c->replied)
         http_reply_error(c, 500, "Internal Server Error");
     return 0;

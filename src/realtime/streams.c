@@ -52,7 +52,10 @@ struct streams {
     streams_watch *watchers;
     size_t n_watchers;
     streams_watch *iter_next; /* the next watcher of a wake-up in progress */
+    uv_timer_t *remote; /* store_shared: other nodes' appends (REMOTE_POLL_MS) */
 };
+
+#define REMOTE_POLL_MS 20
 
 static char *xstrdup(const char *s)
 {
@@ -145,6 +148,32 @@ static void on_durable(app *a, uint64_t gen)
     }
 }
 
+/* Other nodes appended to streams: their watchers here read what is
+ * committed (the writing node's commit; INT64_MAX: all of it). */
+static void on_remote(uv_timer_t *t)
+{
+    streams *s = t->data;
+    char (*keys)[200] = NULL;
+    size_t n = 0;
+    int all = store_stream_notes(s->a->st, &keys, &n);
+    if (!s->n_watchers) {
+        free(keys);
+        return;
+    }
+    for (streams_watch *w = s->watchers; w; w = s->iter_next) {
+        s->iter_next = w->next;
+        bool hit = all == 1;
+        size_t rl = strlen(w->run_id);
+        for (size_t i = 0; i < n && !hit; i++)
+            hit = strncmp(keys[i], w->run_id, rl) == 0 && keys[i][rl] == '\t' &&
+                  strcmp(keys[i] + rl + 1, w->stream) == 0;
+        if (hit)
+            w->fn(w->ud, INT64_MAX);
+    }
+    s->iter_next = NULL;
+    free(keys);
+}
+
 streams *streams_new(app *a)
 {
     streams *s = calloc(1, sizeof *s);
@@ -158,6 +187,15 @@ streams *streams_new(app *a)
     a->streams = s;
     a->on_commit = on_commit;
     a->on_durable = on_durable;
+    if (store_shared(a->st)) {
+        s->remote = calloc(1, sizeof *s->remote);
+        if (!s->remote)
+            abort();
+        uv_timer_init(a->loop, s->remote);
+        s->remote->data = s;
+        uv_timer_start(s->remote, on_remote, REMOTE_POLL_MS, REMOTE_POLL_MS);
+        uv_unref((uv_handle_t *)s->remote);
+    }
     return s;
 }
 
@@ -170,6 +208,8 @@ void streams_free(streams *s)
     if (s->a->on_durable == on_durable)
         s->a->on_durable = s->prev_durable;
     s->a->streams = NULL;
+    if (s->remote)
+        uv_close((uv_handle_t *)s->remote, (uv_close_cb)free);
     notes_free(s->turn, s->n_turn);
     while (s->committed) {
         nbatch *b = s->committed;
@@ -196,6 +236,7 @@ int streams_append(streams *s, const char *run_id, const char *stream, const cha
 
 void streams_note(streams *s, const char *run_id, const char *stream, int64_t seq)
 {
+    store_stream_noted(s->a->st, run_id, stream); /* other nodes' readers (PostgreSQL) */
     if (!s->n_watchers)
         return; /* nobody to wake: a reader that comes later reads the store */
     if (s->n_turn == s->cap_turn) {

@@ -42,6 +42,9 @@
  * committed, and change numbers are handed out in commit order. */
 #define WRITE_LOCK 0x74726477 /* "trdw" */
 #define MAX_NOTES 32
+/* Stream records: "<run id>\t<stream>" of the streams a transaction appended to. */
+#define STREAMS_CHANNEL "triggerd_streams"
+#define MAX_SNOTES 16
 /* The durable transaction of pg_sync. It must write WAL of its own:
  * PostgreSQL flushes at COMMIT only a transaction that did (an xid alone is
  * not enough). One row per connection, so nodes do not contend. */
@@ -74,6 +77,9 @@ struct store_pg {
     char notes[MAX_NOTES][32]; /* env ids other nodes announced run changes of */
     int n_notes;
     bool notes_all; /* more than MAX_NOTES, or a reconnect: every env */
+    char snotes[MAX_SNOTES][200]; /* streams other nodes appended to */
+    int n_snotes;
+    bool snotes_all;
     int64_t last_connect_ms;
     bool setup_locked; /* holds MIGRATION_LOCK until the first commit (bootstrap) */
     /* what pg_sync needs to know that its flush covers the loop's commits
@@ -172,7 +178,7 @@ static int setup_session(store_pg *pg)
 {
     char sql[160];
     snprintf(sql, sizeof sql,
-             "SET synchronous_commit TO %s; LISTEN " DATA_CHANNEL "; LISTEN " RUNS_CHANNEL,
+             "SET synchronous_commit TO %s; LISTEN " DATA_CHANNEL "; LISTEN " RUNS_CHANNEL "; LISTEN " STREAMS_CHANNEL,
              pg->durable ? "on" : "off");
     pg->loop_inc = incarnation(pg->conn);
     return exec_cmd(pg, pg->conn, sql);
@@ -207,6 +213,7 @@ static int ensure_conn(store_pg *pg)
     pg->setup_locked = false; /* session locks end with their connection */
     pg->data_version++; /* keyring notifications may have been missed */
     pg->notes_all = true; /* and run changes */
+    pg->snotes_all = true;
     if (setup_session(pg))
         return -1;
     fprintf(stderr, "store: connected to PostgreSQL\n");
@@ -819,6 +826,15 @@ static void consume(store_pg *pg)
         if (n->be_pid == self) {
         } else if (strcmp(n->relname, DATA_CHANNEL) == 0) {
             pg->data_version++;
+        } else if (strcmp(n->relname, STREAMS_CHANNEL) == 0) {
+            int i = 0;
+            while (i < pg->n_snotes && strcmp(pg->snotes[i], n->extra) != 0)
+                i++;
+            if (i == pg->n_snotes &&
+                (pg->n_snotes == MAX_SNOTES || strlen(n->extra) >= sizeof pg->snotes[0]))
+                pg->snotes_all = true;
+            else if (i == pg->n_snotes)
+                snprintf(pg->snotes[pg->n_snotes++], sizeof pg->snotes[0], "%s", n->extra);
         } else if (strcmp(n->extra, "*") == 0) {
             pg->notes_all = true;
         } else if (!pg->notes_all) {
@@ -864,6 +880,44 @@ int pg_notify_runs(store_pg *pg, const char *env_id)
     if (!pg->pipe)
         return -1; /* only inside the writing transaction */
     return pipe_cmd(pg, sql);
+}
+
+int pg_notify_stream(store_pg *pg, const char *key)
+{
+    if (!pg->pipe || strlen(key) >= 200)
+        return -1;
+    char sql[320];
+    size_t k = 0;
+    for (const char *c = key; *c && k < sizeof sql - 8; c++) { /* a literal: '' for ' */
+        if (*c == '\'')
+            sql[k++] = '\'';
+        sql[k++] = *c;
+    }
+    sql[k] = 0;
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "NOTIFY " STREAMS_CHANNEL ", '%s'", sql);
+    return pipe_cmd(pg, cmd);
+}
+
+int pg_stream_notes(store_pg *pg, char (**keys)[200], size_t *n)
+{
+    consume(pg);
+    *keys = NULL;
+    *n = 0;
+    if (pg->snotes_all) {
+        pg->snotes_all = false;
+        pg->n_snotes = 0;
+        return 1;
+    }
+    if (!pg->n_snotes)
+        return 0;
+    *keys = malloc((size_t)pg->n_snotes * sizeof **keys);
+    if (!*keys)
+        abort();
+    memcpy(*keys, pg->snotes, (size_t)pg->n_snotes * sizeof **keys);
+    *n = (size_t)pg->n_snotes;
+    pg->n_snotes = 0;
+    return 0;
 }
 
 int pg_run_notes(store_pg *pg, char (**envs)[32], size_t *n)

@@ -56,5 +56,9 @@ int pg_notify_runs(store_pg *pg, const char *env_id);
  * (caller frees *envs); returns 1 when every env must be looked at (too
  * many, or notifications may have been missed over a reconnect). */
 int pg_run_notes(store_pg *pg, char (**envs)[32], size_t *n);
+/* The same for stream records: key "<run id>\t<stream>" (a backslash-free
+ * literal), and the keys other nodes announced (1: every stream). */
+int pg_notify_stream(store_pg *pg, const char *key);
+int pg_stream_notes(store_pg *pg, char (**keys)[200], size_t *n);
 
 #endif

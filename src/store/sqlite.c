@@ -192,6 +192,8 @@ struct store {
     bool seq_loaded;
     char notify[8][32];
     int n_notify; /* > 8: too many, the envs of the overflow go unnamed */
+    char snotify[8][200]; /* "<run id>\t<stream>" appended to, likewise */
+    int n_snotify;
     struct {
         const char *sql;
         db_stmt st;
@@ -769,6 +771,10 @@ static void pg_before_commit(store *st)
     }
     for (int i = 0; i < st->n_notify && i < 8; i++)
         pg_notify_runs(st->pg, st->notify[i]);
+    for (int i = 0; i < st->n_snotify && i < 8; i++)
+        pg_notify_stream(st->pg, st->snotify[i]);
+    if (st->n_snotify > 8)
+        pg_notify_stream(st->pg, "*");
     if (st->n_notify > 8)
         pg_notify_runs(st->pg, "*");
 }
@@ -777,6 +783,7 @@ static void pg_tx_done(store *st)
 {
     st->seq_loaded = false;
     st->n_notify = 0;
+    st->n_snotify = 0;
 }
 
 int store_commit(store *st)
@@ -1149,6 +1156,31 @@ void store_claim_end(store *st)
 {
     if (st->pg && st->in_tx && !st->seq_loaded && !pg_wrote(st->pg))
         store_commit(st);
+}
+
+void store_stream_noted(store *st, const char *run_id, const char *stream)
+{
+    if (!st->pg)
+        return;
+    char key[200];
+    int k = snprintf(key, sizeof key, "%s\t%s", run_id, stream);
+    if (k < 0 || (size_t)k >= sizeof key || strchr(key, '\\')) {
+        st->n_snotify = 9; /* unnameable: every stream */
+        return;
+    }
+    for (int i = 0; i < st->n_snotify && i < 8; i++)
+        if (strcmp(st->snotify[i], key) == 0)
+            return;
+    if (st->n_snotify < 8)
+        memcpy(st->snotify[st->n_snotify], key, sizeof key);
+    st->n_snotify++;
+}
+
+int store_stream_notes(store *st, char (**keys)[200], size_t *n)
+{
+    *keys = NULL;
+    *n = 0;
+    return st->pg ? pg_stream_notes(st->pg, keys, n) : 0;
 }
 
 int store_run_notes(store *st, char (**envs)[32], size_t *n)

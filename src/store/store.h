@@ -32,6 +32,12 @@ int store_claim_begin(store *st);
  * lock no longer and the turn has nothing to make durable. A no-op on
  * SQLite and when anything was written. */
 void store_claim_end(store *st);
+/* A record was appended to (run_id, stream) in this transaction: the other
+ * nodes' readers are told at its commit (PostgreSQL; a no-op on SQLite). */
+void store_stream_noted(store *st, const char *run_id, const char *stream);
+/* The "<run id>\t<stream>" keys other nodes appended to since the last call
+ * (caller frees *keys); 1 when every stream must be looked at. */
+int store_stream_notes(store *st, char (**keys)[200], size_t *n);
 /* The env ids other nodes changed runs of since the last call (caller
  * frees *envs); returns 1 when every env must be looked at. Always 0 and
  * none on SQLite. */
@@ -280,6 +286,12 @@ int store_claim_begin(store *st);
  * lock no longer and the turn has nothing to make durable. A no-op on
  * SQLite and when anything was written. */
 void store_claim_end(store *st);
+/* A record was appended to (run_id, stream) in this transaction: the other
+ * nodes' readers are told at its commit (PostgreSQL; a no-op on SQLite). */
+void store_stream_noted(store *st, const char *run_id, const char *stream);
+/* The "<run id>\t<stream>" keys other nodes appended to since the last call
+ * (caller frees *keys); 1 when every stream must be looked at. */
+int store_stream_notes(store *st, char (**keys)[200], size_t *n);
 /* The env ids other nodes changed runs of since the last call (caller
  * frees *envs); returns 1 when every env must be looked at. Always 0 and
  * none on SQLite. */

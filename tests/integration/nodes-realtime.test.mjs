@@ -124,3 +124,30 @@ test("a dequeue held on node B is answered with a run triggered through node A",
   assert.ok(trig - t0 >= 250, "was held");
   assert.ok(took < 2000, `trigger on a -> answer on b after ${took} ms`);
 });
+
+test("a stream reader parked on node B gets the records appended through node A", { skip }, async () => {
+  const id = await wa.trigger(task);
+  const stream = uid("s-");
+  let text = "";
+  const got = new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port: b.port, path: `/realtime/v1/streams/${id}/${stream}`, agent: false,
+      headers: { authorization: `Bearer ${b.keys.dev}`, accept: "text/event-stream", "timeout-seconds": "20" } }, (res) => {
+      res.setEncoding("utf8");
+      res.on("data", (d) => {
+        text += d;
+        if (text.includes("two")) (req.destroy(), resolve(text));
+      });
+    });
+    req.on("error", (e) => (text.includes("two") ? resolve(text) : reject(e)));
+    setTimeout(() => (req.destroy(), reject(new Error(`no records on b in 8 s: ${text}`))), 8000);
+  });
+  await sleep(300); // parked
+  const t0 = performance.now();
+  for (const body of ["one", "two"]) {
+    const r = await api(a, "POST", `/realtime/v1/streams/${id}/self/${stream}/append`, { body, headers: { "content-type": "text/plain" } });
+    assert.equal(r.status, 200, r.text);
+  }
+  const all = await got;
+  assert.ok(all.indexOf("one") < all.indexOf("two"), all);
+  assert.ok(performance.now() - t0 < 3000);
+});
