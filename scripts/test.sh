@@ -103,6 +103,8 @@ lane_pg() {
   # two nodes on one database: the SDK talks to one, the tests' workers to the other
   run pg "compat tests (@trigger.dev/sdk 4.5) on PostgreSQL, two nodes" env TRIGGERD_STORE=pg \
     TRIGGERD_NODES=2 npm --prefix tests/compat test
+  run pg "compat tests: trigger.dev dev CLI 4.5 push channel on the other node of two" \
+    env TRIGGERD_STORE=pg TRIGGERD_NODES=2 bash -c 'cd tests/compat && node --test dev/push.test.mjs'
   node tests/lib/pg-cluster.mjs stop "$TRIGGERD_PG_DIR"
 }
 

@@ -25,7 +25,8 @@ after(async () => {
 });
 
 async function stats() {
-  const r = await fetch(srv.url + "/engine/v1/dev/push", { headers: { authorization: `Bearer ${srv.keys.dev}` } });
+  // the CLI's node (TRIGGERD_NODES=2: the other one)
+  const r = await fetch((srv.peer ?? srv).url + "/engine/v1/dev/push", { headers: { authorization: `Bearer ${srv.keys.dev}` } });
   return r.json();
 }
 
