@@ -24,7 +24,8 @@ export async function startNodes(n = 2, opts = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "triggerd-nodes-"));
   const keys = { dev: "tr_dev_" + rnd(), stg: "tr_stg_" + rnd(), prod: "tr_prod_" + rnd() };
   const shared = { dataDir, keepData: true, keys, projectRef: "proj_" + rnd(),
-    pat: "tr_pat_" + rnd() + rnd(), ...opts };
+    pat: "tr_pat_" + rnd() + rnd(), startTimeout: 30000, ...opts };
+  // (nodes started together wait in turn for the migrations' lock: more time to be healthy)
   // all at once on an empty database: the migrations and the bootstrap must
   // happen once among them
   const nodes = await Promise.all(Array.from({ length: n }, () => startTriggerd(shared)));

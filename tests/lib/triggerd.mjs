@@ -90,7 +90,7 @@ export async function startTriggerd(opts = {}) {
       proc.stdout.on("data", (d) => (this.output += d));
       proc.stderr.on("data", (d) => (this.output += d));
       if (process.env.TRIGGERD_ECHO) proc.stderr.pipe(process.stderr); // debugging a test
-      const deadline = Date.now() + 10000;
+      const deadline = Date.now() + (opts.startTimeout ?? 10000);
       while (Date.now() < deadline) {
         if (proc.exitCode !== null) throw new Error(`triggerd exited ${proc.exitCode}: ${this.output}`);
         try {
