@@ -95,9 +95,7 @@ lane_cli48() {
 lane_pg() {
   eval "$(node tests/lib/pg-cluster.mjs start)"
   local files
-  # not yet on PostgreSQL: the deployment routes (merged after the store
-  # port; docs/store.md)
-  files=$(ls tests/integration/*.test.mjs | grep -v -e '/pg.test.mjs$' -e '/migrate.test.mjs$' -e '/deploy-routes.test.mjs$')
+  files=$(ls tests/integration/*.test.mjs | grep -v -e '/pg.test.mjs$' -e '/migrate.test.mjs$')
   run pg "integration tests on PostgreSQL" env TRIGGERD_STORE=pg \
     node --test --test-concurrency=1 $files
   # two nodes on one database: the SDK talks to one, the tests' workers to the other

@@ -107,6 +107,9 @@ describe("deployment routes", () => {
     await waitFinal(srv, d2.json.id);
     const page = await prod("GET", "/api/v1/deployments?page[size]=5");
     assert.equal(page.json.data[0].id, d2.json.id);
+    // the status filter (with and without it: one statement, both stores)
+    assert.equal((await prod("GET", "/api/v1/deployments?status=FAILED")).json.data.length, 2);
+    assert.equal((await prod("GET", "/api/v1/deployments?status=DEPLOYED")).json.data.length, 0);
     expectStatus(await prod("GET", "/api/v1/deployments?page[size]=500"), 400);
   });
 
