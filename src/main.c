@@ -153,6 +153,8 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
         if (cfg->deploy_pool == 0)
             cfg->deploy_pool = -1;
     }
+    if (envv("TRIGGERD_CGROUP"))
+        snprintf(cfg->cgroup, sizeof cfg->cgroup, "%s", envv("TRIGGERD_CGROUP"));
     if (envv("TRIGGERD_PUBLIC_URL"))
         snprintf(cfg->public_url, sizeof cfg->public_url, "%s", envv("TRIGGERD_PUBLIC_URL"));
     int i = 1;

@@ -381,6 +381,7 @@ int deploy_new(app *a)
         }
         free(v);
     }
+    deploy__limits_init(d);
     deploy__pools_start(d);
     return 0;
 }

@@ -30,6 +30,7 @@ struct deployer {
     deploy_runner found; /* deploy_runner_find's answer */
     int64_t started, crashed;
     int closing; /* handles still closing after deploy_free */
+    char cg_root[1024]; /* the cgroup v2 tree worker slots get cgroups in; "" = none */
     bool stopping;
 };
 
@@ -42,6 +43,15 @@ void deploy__local_origin(deployer *d, char *buf, size_t cap);
  * with deploy__env_free. */
 char **deploy__env(char *const *extra);
 void deploy__env_free(char **env);
+
+/* Machine limits (limits.c). init picks the cgroup v2 tree (or none); slot
+ * makes or updates the cgroup `name` under it with a preset's memory and
+ * vCPUs, its path into dir, -1 when there is no tree (the caller falls back
+ * to RLIMIT_DATA); release removes it once its processes are gone. */
+void deploy__limits_init(deployer *d);
+int deploy__limits_slot(deployer *d, const char *name, double cpu, double memory_gb, char *dir,
+                        size_t cap);
+void deploy__limits_release(deployer *d, const char *name);
 
 void deploy__pools_start(deployer *d);
 void deploy__pools_stop(deployer *d);

@@ -43,6 +43,7 @@ typedef struct wproc {
     int fails;
     int64_t started_at;
     char secret[48];
+    char cgroup[128]; /* its slot's cgroup under the limits tree, once made */
 } wproc;
 
 struct pool {
@@ -123,6 +124,8 @@ static void pool_maybe_close(pool *p)
             return;
     p->open_handles = (int)p->n + 1;
     for (size_t i = 0; i < p->n; i++) {
+        if (p->w[i].cgroup[0])
+            deploy__limits_release(p->d, p->w[i].cgroup);
         p->w[i].restart.data = p;
         uv_close((uv_handle_t *)&p->w[i].restart, on_pool_handle_closed);
     }
@@ -222,17 +225,30 @@ static void proc_start(wproc *w)
     char log_path[1300];
     snprintf(log_path, sizeof log_path, "%s/../workers.log", p->out_dir);
     int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    /* the preset's memory as a data limit (RLIMIT_DATA: private writable
-     * memory, heap and buffers) on the controller and the task process it
-     * forks, with half a GB over it for the two Node runtimes themselves;
-     * the task's JS heap is capped tighter by the controller
-     * (--max-old-space-size from TRIGGER_MACHINE_MEMORY). Not RLIMIT_AS:
-     * Node's WebAssembly (fetch's HTTP parser) reserves gigabytes of
-     * address space it never uses. */
-    char limit_kb[32];
+    /* The preset's limits (limits.c): the slot's cgroup, which the shell
+     * joins before it execs node, so the controller and the task process
+     * it forks are in it from their start. Else (or when joining fails) a
+     * data limit (RLIMIT_DATA: private writable memory, heap and buffers)
+     * on both, with half a GB over the preset for the two Node runtimes
+     * themselves. Either way the task's JS heap is capped tighter by the
+     * controller (--max-old-space-size from TRIGGER_MACHINE_MEMORY). Not
+     * RLIMIT_AS: Node's WebAssembly (fetch's HTTP parser) reserves
+     * gigabytes of address space it never uses. */
+    char limit_kb[32], cg_dir[1300];
     snprintf(limit_kb, sizeof limit_kb, "%lld", (long long)((0.5 + p->memory_gb) * 1048576));
-    char *args[] = {"/bin/sh", "-c",      "ulimit -d \"$1\" && exec node \"$2\"",
-                    "sh",      limit_kb, p->run_controller,
+    if (!w->cgroup[0])
+        snprintf(w->cgroup, sizeof w->cgroup, "%s-%s-%d", p->fid, p->machine,
+                 (int)(w - p->w));
+    bool cg = deploy__limits_slot(d, w->cgroup, p->cpu, p->memory_gb, cg_dir, sizeof cg_dir) == 0;
+    char *args[] = {"/bin/sh",
+                    "-c",
+                    cg ? "{ echo $$ >\"$3/cgroup.procs\"; } 2>/dev/null || ulimit -d \"$1\";"
+                         " exec node \"$2\""
+                       : "ulimit -d \"$1\" && exec node \"$2\"",
+                    "sh",
+                    limit_kb,
+                    p->run_controller,
+                    cg ? cg_dir : NULL,
                     NULL};
     uv_stdio_container_t stdio[3] = {
         {.flags = UV_IGNORE},
@@ -337,17 +353,25 @@ static void pool_start(deployer *d, const store_deployment *dep)
         json_t *t;
         json_array_foreach(tasks, i, t)
         {
-            const char *m = json_string_value(
-                json_object_get(json_object_get(t, "machine"), "preset"));
-            double cpu, mem;
-            if (!m || strcmp(m, DEFAULT_PRESET) == 0 || !preset_of(m, &cpu, &mem))
-                continue;
-            bool seen = false;
-            for (size_t k = 0; k < def.n_except; k++)
-                seen = seen || strcmp(def.except[k], m) == 0;
-            if (seen || def.n_except == MACHINE_SET_MAX)
-                continue;
-            snprintf(def.except[def.n_except++], sizeof def.except[0], "%s", m);
+            /* the task's machine, and the one it is retried on after running
+             * out of memory (engine/retry.c) */
+            const char *ms[2] = {
+                json_string_value(json_object_get(json_object_get(t, "machine"), "preset")),
+                json_string_value(json_object_get(
+                    json_object_get(json_object_get(t, "retry"), "outOfMemory"), "machine")),
+            };
+            for (size_t j = 0; j < 2; j++) {
+                const char *m = ms[j];
+                double cpu, mem;
+                if (!m || strcmp(m, DEFAULT_PRESET) == 0 || !preset_of(m, &cpu, &mem))
+                    continue;
+                bool seen = false;
+                for (size_t k = 0; k < def.n_except; k++)
+                    seen = seen || strcmp(def.except[k], m) == 0;
+                if (seen || def.n_except == MACHINE_SET_MAX)
+                    continue;
+                snprintf(def.except[def.n_except++], sizeof def.except[0], "%s", m);
+            }
         }
         json_decref(tasks);
     }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/retry.h"
 #include "engine/status.h"
 #include "util/id.h"
 
@@ -173,6 +174,31 @@ static int retry_in_place(engine *en, store_run *r, int64_t now)
     return engine_save(en, r);
 }
 
+/* The out-of-memory retry of r's attempt (engine/retry.c) with its task's
+ * retry settings from the worker it ran on: the delay, *machine (a copy is
+ * the caller's to take with engine_strdup before the next call), or -1. */
+static int64_t oom_retry_delay(engine *en, const store_run *r, const char **machine)
+{
+    static char name[32];
+    store_worker w = {0};
+    int64_t delay = -1;
+    if (r->worker_id && store_worker_get(en->st, r->env_id, r->worker_id, &w) == 0) {
+        json_t *tasks = engine_worker_tasks(en, &w);
+        json_t *task = engine_find_task(tasks, r->task);
+        uint32_t rnd;
+        id_random_bytes((unsigned char *)&rnd, sizeof rnd);
+        const char *m = NULL;
+        delay = engine_oom_retry(json_object_get(task, "retry"), r->machine, r->attempt_count,
+                                 rnd / 4294967296.0, &m);
+        if (delay >= 0)
+            snprintf(name, sizeof name, "%s", m);
+        json_decref(tasks);
+    }
+    store_worker_clear(&w);
+    *machine = name;
+    return delay;
+}
+
 int engine_attempt_complete(engine *en, const store_env *env, const char *run_id,
                             const char *snapshot_id, json_t *completion, int64_t now,
                             attempt_status *status, store_run *out, err_t *e)
@@ -214,6 +240,23 @@ int engine_attempt_complete(engine *en, const store_env *env, const char *run_id
         rc = engine_finish(en, &r, RUN_CANCELED, err_text, NULL, NULL, now);
     } else if (code && strcmp(code, "MAX_DURATION_EXCEEDED") == 0) {
         rc = engine_finish(en, &r, RUN_TIMED_OUT, err_text, NULL, NULL, now);
+    } else if (engine_error_is_oom(err)) {
+        /* not the ordinary retry: again on a larger machine, if the task says which */
+        const char *machine = NULL;
+        int64_t delay = oom_retry_delay(en, &r, &machine);
+        if (delay >= 0) {
+            free(r.error);
+            r.error = err_text;
+            err_text = NULL;
+            free(r.machine);
+            r.machine = engine_strdup(machine);
+            rc = engine_requeue(en, &r, now + delay,
+                                "Run was requeued on a larger machine after running out of memory",
+                                now);
+            *status = ATTEMPT_RETRY_QUEUED;
+        } else {
+            rc = engine_finish(en, &r, failed_status(code), err_text, NULL, NULL, now);
+        }
     } else if (json_is_object(retry) &&
                !json_is_true(json_object_get(completion, "skippedRetrying")) &&
                (r.max_attempts <= 0 || r.attempt_count < r.max_attempts)) {

@@ -2,7 +2,8 @@
  * Unit tests for engine/deploy.c and store/deployments.c: versions numbered
  * YYYYMMDD.N per environment and day, the status rules (final is final,
  * only DEPLOYED promotes, no worker means FAILED), promotion and the
- * version new runs lock to.
+ * version new runs lock to; engine/retry.c's out-of-memory retry (which
+ * errors are OOM, when a run goes again on a larger machine).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine/deploy.h"
+#include "engine/retry.h"
 #include "store/store.h"
 
 static char dir[64];
@@ -185,4 +187,60 @@ Test(deploy, skip_promotion_keeps_the_current_version_until_promoted)
     store_deployment_clear(&g);
     store_deployment_clear(&a);
     store_deployment_clear(&b);
+}
+
+static bool oom(const char *json)
+{
+    json_t *j = json_loads(json, 0, NULL);
+    cr_assert_not_null(j, "%s", json);
+    bool r = engine_error_is_oom(j);
+    json_decref(j);
+    return r;
+}
+
+Test(oom, errors_the_platform_counts_as_out_of_memory)
+{
+    cr_assert(oom("{\"type\":\"INTERNAL_ERROR\",\"code\":\"TASK_PROCESS_OOM_KILLED\"}"));
+    cr_assert(oom("{\"type\":\"INTERNAL_ERROR\",\"code\":\"TASK_PROCESS_MAYBE_OOM_KILLED\"}"));
+    /* the kernel's OOM killer (a cgroup's memory.max) */
+    cr_assert(oom("{\"type\":\"INTERNAL_ERROR\",\"code\":\"TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE\","
+                  "\"message\":\"Process exited with code -1 after signal SIGKILL.\"}"));
+    /* V8 at its heap limit (--max-old-space-size from the preset) */
+    cr_assert(oom("{\"type\":\"INTERNAL_ERROR\",\"code\":\"TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE\","
+                  "\"message\":\"Process exited with code -1 after signal SIGABRT.\","
+                  "\"stackTrace\":\"FATAL ERROR: Reached heap limit Allocation failed\"}"));
+    cr_assert(oom("{\"type\":\"BUILT_IN_ERROR\",\"name\":\"OutOfMemoryError\","
+                  "\"message\":\"MANUAL_OOM_KILL_ERROR\"}"));
+    cr_assert_not(oom("{\"type\":\"INTERNAL_ERROR\",\"code\":\"TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE\","
+                      "\"message\":\"Process exited with code -1 after signal SIGABRT.\"}"),
+                  "an abort that is not the heap limit");
+    cr_assert_not(oom("{\"type\":\"INTERNAL_ERROR\",\"code\":\"TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE\","
+                      "\"message\":\"Process exited with code 1 after signal null.\"}"));
+    cr_assert_not(oom("{\"type\":\"BUILT_IN_ERROR\",\"name\":\"Error\",\"message\":\"boom\"}"));
+    cr_assert_not(oom("{\"type\":\"INTERNAL_ERROR\"}"));
+    cr_assert_not(oom("{}"));
+}
+
+Test(oom, retried_once_on_the_machine_the_task_names)
+{
+    json_t *retry = json_loads("{\"maxAttempts\":3,\"minTimeoutInMs\":100,\"factor\":2,"
+                               "\"randomize\":false,\"outOfMemory\":{\"machine\":\"large-1x\"}}",
+                               0, NULL);
+    const char *m = NULL;
+    cr_assert_eq(engine_oom_retry(retry, "micro", 1, 0.5, &m), 100);
+    cr_assert_str_eq(m, "large-1x");
+    cr_assert_eq(engine_oom_retry(retry, "small-1x", 2, 0.5, &m), 200);
+    cr_assert_eq(engine_oom_retry(retry, "large-1x", 1, 0.5, &m), -1,
+                 "already on that machine: fails");
+    cr_assert_null(m);
+    cr_assert_eq(engine_oom_retry(retry, "micro", 3, 0.5, &m), -1, "no attempts left");
+    json_decref(retry);
+    retry = json_loads("{\"outOfMemory\":{\"machine\":\"small-2x\"}}", 0, NULL);
+    int64_t d = engine_oom_retry(retry, "small-1x", 1, 0.5, &m);
+    cr_assert_eq(d, 1500, "the SDK's defaults (1 s, randomized), got %lld", (long long)d);
+    json_decref(retry);
+    retry = json_loads("{\"maxAttempts\":5}", 0, NULL);
+    cr_assert_eq(engine_oom_retry(retry, "small-1x", 1, 0.5, &m), -1, "no outOfMemory machine");
+    json_decref(retry);
+    cr_assert_eq(engine_oom_retry(NULL, "small-1x", 1, 0.5, &m), -1, "no retry settings");
 }
