@@ -40,6 +40,7 @@ typedef struct app_config {
     int64_t push_ping_interval_ms; /* /dev-worker Engine.IO pings; 0 = 25 s */
     int64_t push_ping_timeout_ms;  /* unanswered ping cut-off; 0 = 20 s */
     int64_t deploy_pool;           /* worker processes per deployed version; 0 = 2, -1 = none */
+    int64_t deploy_build_timeout_ms; /* a build's time limit; 0 = 20 min */
     char cgroup[1024]; /* TRIGGERD_CGROUP: the cgroup v2 tree of worker limits; "" = auto, "off" */
 } app_config;
 

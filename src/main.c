@@ -153,6 +153,9 @@ static int parse_args(int argc, char **argv, app_config *cfg, cli *c)
         if (cfg->deploy_pool == 0)
             cfg->deploy_pool = -1;
     }
+    if (envv("TRIGGERD_DEPLOY_BUILD_TIMEOUT_MS") &&
+        parse_count(envv("TRIGGERD_DEPLOY_BUILD_TIMEOUT_MS"), &cfg->deploy_build_timeout_ms))
+        return -1;
     if (envv("TRIGGERD_CGROUP"))
         snprintf(cfg->cgroup, sizeof cfg->cgroup, "%s", envv("TRIGGERD_CGROUP"));
     if (envv("TRIGGERD_PUBLIC_URL"))

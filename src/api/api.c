@@ -184,6 +184,7 @@ const http_route api_routes[] = {
     {"POST", "/api/v1/deployments/:id/background-workers", api_deployments_worker, S,
      8 * 1024 * 1024},
     {"POST", "/api/v1/deployments/:id/fail", api_deployments_fail, S, 1024 * 1024},
+    {"POST", "/api/v1/deployments/:id/cancel", api_deployments_cancel, S, 4096},
     {"POST", "/api/v1/deployments/:id/promote", api_deployments_promote, S, 4 * 1024},
     /* the workload API of deployed worker processes (deploy/supervisor.c) */
     {"GET", "/connect", api_warm_connect, ROUTE_NOAUTH, 0},

@@ -118,6 +118,7 @@ void api_deployments_current(http_ctx *c);
 void api_deployments_list(http_ctx *c);
 void api_deployments_worker(http_ctx *c);
 void api_deployments_fail(http_ctx *c);
+void api_deployments_cancel(http_ctx *c);
 void api_deployments_promote(http_ctx *c);
 void api_workload_attempt_start(http_ctx *c);
 void api_workload_attempt_complete(http_ctx *c);

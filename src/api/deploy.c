@@ -328,6 +328,35 @@ void api_deployments_fail(http_ctx *c)
     http_reply_json(c, 200, json_pack("{s:s}", "id", http_param(c, 0)));
 }
 
+/* POST /api/v1/deployments/{id}/cancel: {reason?} (optional body) -> 204 */
+void api_deployments_cancel(http_ctx *c)
+{
+    h2o_iovec_t b = http_body(c);
+    json_t *body = b.len ? http_json(c) : NULL;
+    if (b.len && !body)
+        return;
+    json_t *reason = json_object_get(body, "reason");
+    if (reason && (!json_is_string(reason) || json_string_length(reason) > 200)) {
+        http_reply_error(c, 400, "Invalid request body");
+        return;
+    }
+    err_t e = {0};
+    store_deployment d = {0};
+    int rc = engine_deploy_get(c->app->en, c->auth.env, http_param(c, 0), &d, &e);
+    if (rc == 0)
+        rc = engine_deploy_end(c->app->en, c->auth.env, d.friendly_id, "CANCELED", NULL, c->now,
+                               &e);
+    if (rc == 0)
+        deploy_build_cancel(c->app, d.friendly_id);
+    store_deployment_clear(&d);
+    if (rc == ERR_CONFLICT)
+        http_reply_error(c, 409, "Deployment is already in a final state and cannot be canceled");
+    else if (rc)
+        http_reply_err(c, &e);
+    else
+        http_reply_raw(c, 204, "text/plain", "", 0);
+}
+
 /* POST /api/v1/deployments/{version}/promote */
 void api_deployments_promote(http_ctx *c)
 {

@@ -5,7 +5,9 @@
  * code, install externals, index, which registers the background worker).
  * Its output is the build log (<work>/build.log). When it exits the engine
  * is told: DEPLOYED (and promoted) with a worker, else FAILED with the log's
- * tail. A build that runs past DEPLOY_BUILD_TIMEOUT_MS is killed.
+ * tail. A build that runs past DEPLOY_BUILD_TIMEOUT_MS (or
+ * TRIGGERD_DEPLOY_BUILD_TIMEOUT_MS) is killed and ends TIMED_OUT; a
+ * canceled one is taken off the queue, or killed, and stays CANCELED.
  */
 #include "deploy/internal.h"
 
@@ -25,6 +27,12 @@
 #include "build_mjs.h"
 
 #define DEPLOY_BUILD_TIMEOUT_MS (20LL * 60 * 1000)
+
+static int64_t build_timeout_ms(deployer *d)
+{
+    int64_t t = d->a->cfg.deploy_build_timeout_ms;
+    return t > 0 ? t : DEPLOY_BUILD_TIMEOUT_MS;
+}
 #define LOG_TAIL 4000
 
 extern char **environ;
@@ -211,8 +219,19 @@ static void on_build_exit(uv_process_t *p, int64_t status, int sig)
     char path[1200];
     snprintf(path, sizeof path, "%s/entry.json", d->cur_work);
     bool built = status == 0 && sig == 0 && access(path, R_OK) == 0;
+    bool timed_out = d->timed_out;
+    d->timed_out = false;
     if (d->stopping) {
         /* the deployment stays BUILDING; the next start fails it */
+    } else if (timed_out) {
+        char msg[200];
+        int64_t t = build_timeout_ms(d);
+        snprintf(msg, sizeof msg, "The build did not finish within %lld %s",
+                 (long long)(t >= 60000 ? t / 60000 : t / 1000), t >= 60000 ? "minutes" : "s");
+        json_t *err = json_pack("{s:s,s:s}", "name", "TimeoutError", "message", msg);
+        err_t e = {0};
+        engine_deploy_end(d->a->en, NULL, d->cur_fid, "TIMED_OUT", err, now, &e);
+        json_decref(err);
     } else if (built) {
         err_t e = {0};
         if (engine_deploy_finish(d->a->en, d->cur_fid, now, &e) == 0)
@@ -240,8 +259,28 @@ static void on_build_exit(uv_process_t *p, int64_t status, int sig)
 static void on_build_timeout(uv_timer_t *t)
 {
     deployer *d = t->data;
-    if (d->building)
-        uv_process_kill(&d->build_proc, SIGKILL);
+    if (d->building) {
+        d->timed_out = true;
+        uv_kill(-d->build_proc.pid, SIGKILL);
+    }
+}
+
+int deploy_build_cancel(app *a, const char *fid)
+{
+    deployer *d = a->deploy;
+    if (!d)
+        return 0;
+    for (build_job **j = &d->queue; *j; j = &(*j)->next)
+        if (strcmp((*j)->fid, fid) == 0) {
+            build_job *gone = *j;
+            *j = gone->next;
+            free(gone);
+            return 0;
+        }
+    /* its exit finds the deployment final already: nothing else changes */
+    if (d->building && strcmp(d->cur_fid, fid) == 0)
+        uv_kill(-d->build_proc.pid, SIGKILL);
+    return 0;
 }
 
 /* Sets up the work dir of job fid and spawns its build. */
@@ -329,7 +368,7 @@ static int build_spawn(deployer *d, const char *fid)
     snprintf(d->cur_env, sizeof d->cur_env, "%s", dep.env_id);
     d->building = true;
     engine_deploy_advance(a->en, fid, "BUILDING", time_now_ms());
-    uv_timer_start(&d->build_timer, on_build_timeout, DEPLOY_BUILD_TIMEOUT_MS, 0);
+    uv_timer_start(&d->build_timer, on_build_timeout, (uint64_t)build_timeout_ms(d), 0);
     store_deployment_clear(&dep);
     return 0;
 }

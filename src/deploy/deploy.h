@@ -25,6 +25,10 @@ void deploy_free(app *a);
 /* Queues the build of d (PENDING; its archive uploaded). */
 int deploy_build_start(app *a, const store_deployment *d);
 
+/* The deployment fid was canceled (engine_deploy_end): its build leaves the
+ * queue, or is killed when it runs. */
+int deploy_build_cancel(app *a, const char *fid);
+
 /* The promoted deployment of env changed: its pool starts, the old one drains. */
 void deploy_promoted(app *a, const char *env_id);
 

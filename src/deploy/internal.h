@@ -21,6 +21,7 @@ struct deployer {
     app *a;
     build_job *queue;
     bool building;
+    bool timed_out; /* the running build was killed for its time limit */
     uv_process_t build_proc;
     uv_timer_t build_timer; /* the build's time limit */
     char cur_fid[64];

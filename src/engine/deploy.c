@@ -97,6 +97,12 @@ int engine_deploy_advance(engine *en, const char *fid, const char *status, int64
 int engine_deploy_fail(engine *en, const store_env *env, const char *fid, json_t *error,
                        int64_t now, err_t *e)
 {
+    return engine_deploy_end(en, env, fid, "FAILED", error, now, e);
+}
+
+int engine_deploy_end(engine *en, const store_env *env, const char *fid, const char *status,
+                      json_t *error, int64_t now, err_t *e)
+{
     store_deployment d = {0};
     int rc = env ? store_deployment_get(en->st, env->id, fid, &d)
                  : store_deployment_by_fid(en->st, fid, &d);
@@ -108,9 +114,9 @@ int engine_deploy_fail(engine *en, const store_env *env, const char *fid, json_t
         store_deployment_clear(&d);
         return err_set(e, ERR_CONFLICT, "Deployment is already final");
     }
-    set_str(&d.status, "FAILED");
+    set_str(&d.status, status);
     free(d.error);
-    d.error = jsontext_dumps(error, JSON_COMPACT);
+    d.error = error ? jsontext_dumps(error, JSON_COMPACT) : NULL;
     d.updated_at = now;
     rc = store_deployment_update(en->st, &d);
     store_deployment_clear(&d);

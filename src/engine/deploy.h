@@ -36,6 +36,10 @@ int engine_deploy_advance(engine *en, const char *fid, const char *status, int64
  * A deployment already final stays as it is (ERR_CONFLICT). */
 int engine_deploy_fail(engine *en, const store_env *env, const char *fid, json_t *error,
                        int64_t now, err_t *e);
+/* Ends d in a final status other than DEPLOYED: FAILED, CANCELED (by the
+ * API; error NULL) or TIMED_OUT (its build ran too long), as fail does. */
+int engine_deploy_end(engine *en, const store_env *env, const char *fid, const char *status,
+                      json_t *error, int64_t now, err_t *e);
 /* Registers the deployment's background worker (BackgroundWorkerMetadata,
  * borrowed) with the deployment's version; the deployment records it. */
 int engine_deploy_register(engine *en, const store_env *env, const char *fid, json_t *metadata,

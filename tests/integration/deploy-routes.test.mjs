@@ -6,7 +6,21 @@
 // CLI's whole deploy is tests/compat/dev/deploy.test.mjs.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startTriggerd, api, expectStatus, stopServer, sleep, assertHealthy } from "./helpers.mjs";
+
+/** A project archive whose install never ends (a preinstall script that sleeps). */
+function stuckArchive() {
+  const dir = mkdtempSync(join(tmpdir(), "triggerd-stuck-"));
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "stuck", version: "1.0.0", scripts: { preinstall: "sleep 300" } }));
+  execFileSync("tar", ["-czf", join(dir, "a.tar.gz"), "-C", dir, "package.json"]);
+  const bytes = readFileSync(join(dir, "a.tar.gz"));
+  rmSync(dir, { recursive: true, force: true });
+  return bytes;
+}
 
 async function upload(url, bytes, field = "file") {
   const form = new FormData();
@@ -14,20 +28,24 @@ async function upload(url, bytes, field = "file") {
   return fetch(url, { method: "POST", body: form });
 }
 
-async function waitFinal(srv, id) {
-  for (let i = 0; i < 200; i++) {
-    const r = await api(srv, "GET", `/api/v1/deployments/${id}`, { key: srv.keys.prod });
-    if (["DEPLOYED", "FAILED"].includes(r.json?.status)) return r.json;
+async function waitStatus(srv, id, statuses, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  let r;
+  while (Date.now() < deadline) {
+    r = await api(srv, "GET", `/api/v1/deployments/${id}`, { key: srv.keys.prod });
+    if (statuses.includes(r.json?.status)) return r.json;
     await sleep(100);
   }
-  throw new Error("deployment did not end");
+  throw new Error(`deployment ${id} is ${r?.json?.status}, not ${statuses}`);
 }
+const waitFinal = (srv, id) => waitStatus(srv, id, ["DEPLOYED", "FAILED", "CANCELED", "TIMED_OUT"]);
 
 describe("deployment routes", () => {
   let srv;
   const prod = (method, path, body) => api(srv, method, path, { key: srv.keys.prod, body });
   before(async () => {
-    srv = await startTriggerd();
+    // builds get 4 s here: the stuck archive's build times out
+    srv = await startTriggerd({ env: { TRIGGERD_DEPLOY_BUILD_TIMEOUT_MS: "4000" } });
   });
   after(async () => {
     await stopServer(srv);
@@ -125,6 +143,53 @@ describe("deployment routes", () => {
       assert.equal(g.json.errorData.message, "stop");
     } else expectStatus(f, 409); // the bad archive's build was faster
     await waitFinal(srv, d.json.id);
+  });
+
+  async function deployArchive(bytes) {
+    const a = await prod("POST", "/api/v1/artifacts", { type: "deployment_context", contentLength: bytes.length });
+    assert.equal((await upload(a.json.uploadUrl, bytes)).status, 204);
+    const d = await prod("POST", "/api/v1/deployments", { contentHash: "-", isNativeBuild: true, artifactKey: a.json.artifactKey });
+    expectStatus(d, 200);
+    return d.json;
+  }
+
+  test("cancel: a queued build leaves the queue, a running one is killed; both end CANCELED, once", async () => {
+    const running = await deployArchive(stuckArchive());
+    const queued = await deployArchive(stuckArchive());
+    await waitStatus(srv, running.id, ["BUILDING"]);
+    assert.equal((await prod("GET", `/api/v1/deployments/${queued.id}`)).json.status, "PENDING");
+    expectStatus(await prod("POST", `/api/v1/deployments/${queued.id}/cancel`, { reason: "x".repeat(201) }), 400);
+    const c1 = await prod("POST", `/api/v1/deployments/${queued.id}/cancel`, { reason: "not this one" });
+    expectStatus(c1, 204);
+    // by version, and with no body at all
+    const c2 = await api(srv, "POST", `/api/v1/deployments/${running.version}/cancel`, { key: srv.keys.prod });
+    expectStatus(c2, 204);
+    assert.equal((await prod("GET", `/api/v1/deployments/${running.id}`)).json.status, "CANCELED");
+    assert.equal((await prod("GET", `/api/v1/deployments/${queued.id}`)).json.status, "CANCELED");
+    const again = await prod("POST", `/api/v1/deployments/${running.id}/cancel`, {});
+    expectStatus(again, 409);
+    assert.match(again.json.error, /final state/);
+    expectStatus(await prod("POST", `/api/v1/deployments/deployment_nope/cancel`, {}), 404);
+    // the killed build let the queue go on: the next one builds (and fails fast)
+    const next = await deployArchive("not a tgz");
+    assert.equal((await waitFinal(srv, next.id)).status, "FAILED");
+    assert.equal((await prod("GET", `/api/v1/deployments/${queued.id}`)).json.status, "CANCELED", "never built");
+    // the promoted state is as before
+    expectStatus(await prod("GET", "/api/v1/deployments/current"), 404);
+    const l = await prod("GET", "/api/v1/deployments?status=CANCELED");
+    assert.equal(l.json.data.length, 2);
+  });
+
+  test("a build that runs past its time limit is killed and ends TIMED_OUT", async () => {
+    const d = await deployArchive(stuckArchive());
+    await waitStatus(srv, d.id, ["BUILDING"]);
+    const end = await waitStatus(srv, d.id, ["TIMED_OUT", "FAILED", "DEPLOYED"]);
+    assert.equal(end.status, "TIMED_OUT", JSON.stringify(end));
+    assert.equal(end.errorData.name, "TimeoutError");
+    assert.match(end.errorData.message, /did not finish/);
+    expectStatus(await prod("POST", `/api/v1/deployments/${d.id}/cancel`, {}), 409);
+    const next = await deployArchive("not a tgz");
+    assert.equal((await waitFinal(srv, next.id)).status, "FAILED");
   });
 
   test("the workload routes and warm starts need a worker process's secret", async () => {

@@ -9,8 +9,8 @@
 // naming --native-build-server; a SIGKILLed worker's run is retried.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { cpSync, mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execSync, spawn } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -72,8 +72,9 @@ export const chain: any = task({
 export const hog = task({
   id: "deploy-hog",
   machine: "micro",
-  retry: { maxAttempts: 1 },
-  run: async () => {
+  retry: { maxAttempts: 2, minTimeoutInMs: 100, maxTimeoutInMs: 200, outOfMemory: { machine: "small-1x" } },
+  run: async (p: { always?: boolean }, { ctx }) => {
+    if (ctx.machine?.name !== "micro" && !p.always) return { machine: ctx.machine?.name, attempt: ctx.attempt.number };
     const keep: number[][] = [];
     for (;;) keep.push(new Array(1e7).fill(Math.random())); // 80 MB a step: the heap limit in a second
   },
@@ -161,14 +162,35 @@ async function waitRun(srv, id, timeout = 60_000) {
 
 let srv;
 const dirs = [];
+// The 4.8 lane gives the supervisor a plain directory as its cgroup v2 tree
+// (TRIGGERD_CGROUP): the files it writes show the limits, which a plain
+// directory does not enforce; the 4.5 lane has none, so RLIMIT_DATA.
+const cgroupDir = latest ? mkdtempSync(join(tmpdir(), "triggerd-cgroup-")) : null;
 before(async () => {
-  srv = await startTriggerd({ env: { TRIGGERD_HEARTBEAT_TIMEOUT_MS: "10000", TRIGGERD_DEPLOY_POOL: "2" } });
+  const env = { TRIGGERD_HEARTBEAT_TIMEOUT_MS: "10000", TRIGGERD_DEPLOY_POOL: "2" };
+  if (cgroupDir) env.TRIGGERD_CGROUP = cgroupDir;
+  srv = await startTriggerd({ env });
   console.log(`# trigger.dev ${CLI_VERSION} deploy against ${srv.url}`);
 });
 after(async () => {
   await srv?.stop();
   for (const d of dirs) rmSync(dirname(d), { recursive: true, force: true });
+  if (cgroupDir) rmSync(cgroupDir, { recursive: true, force: true });
 });
+
+/** triggerd's worker processes: pid -> their TRIGGER_MACHINE_MEMORY (GB). */
+function workers() {
+  const out = new Map();
+  const pids = execSync(`pgrep -P ${srv.proc.pid} || true`).toString().trim().split(/\s+/).filter(Boolean);
+  for (const pid of pids) {
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      const mem = env.find((e) => e.startsWith("TRIGGER_MACHINE_MEMORY="));
+      if (mem && env.some((e) => e.startsWith("TRIGGER_RUNNER_ID="))) out.set(Number(pid), Number(mem.split("=")[1]));
+    } catch {} // gone meanwhile
+  }
+  return out;
+}
 
 let deployed;
 
@@ -192,6 +214,40 @@ test("deploy --native-build-server builds on triggerd, ends DEPLOYED and promote
   assert.equal(cur.body.version, version);
   assert.equal(cur.body.status, "DEPLOYED");
   deployed = d;
+});
+
+test("machine presets are the worker processes' limits: a cgroup per process slot (memory.max, cpu.max) or RLIMIT_DATA", { timeout: 60_000 }, async () => {
+  assert.ok(deployed, "needs the deployment");
+  // the default pool (small-1x) and the micro pool (deploy-hog), two processes each
+  let w;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    w = workers();
+    if ([...w.values()].filter((m) => m === 0.25).length >= 2 && [...w.values()].filter((m) => m === 0.5).length >= 2) break;
+    await sleep(200);
+  }
+  assert.ok([...w.values()].filter((m) => m === 0.25).length >= 2, JSON.stringify([...w]));
+  if (cgroupDir) {
+    const slots = readdirSync(cgroupDir).filter((n) => n.startsWith(deployed.id));
+    const micro = slots.filter((n) => n.includes("-micro-"));
+    assert.equal(micro.length, 2, slots.join(" "));
+    for (const n of micro) {
+      assert.equal(readFileSync(join(cgroupDir, n, "memory.max"), "utf8"), String(0.25 * 2 ** 30));
+      assert.equal(readFileSync(join(cgroupDir, n, "cpu.max"), "utf8"), "25000 100000");
+      assert.equal(readFileSync(join(cgroupDir, n, "memory.swap.max"), "utf8"), "0");
+    }
+    const small = slots.filter((n) => n.includes("-small-1x-"));
+    assert.equal(readFileSync(join(cgroupDir, small[0], "cpu.max"), "utf8"), "50000 100000");
+    // every worker process joined its slot before it exec'd node
+    const joined = new Set(slots.map((n) => Number(readFileSync(join(cgroupDir, n, "cgroup.procs"), "utf8"))));
+    for (const pid of w.keys()) assert.ok(joined.has(pid), `${pid} in ${[...joined]}`);
+    assert.ok(existsSync(join(cgroupDir, "cgroup.subtree_control")));
+  } else {
+    for (const [pid, mem] of w) {
+      const line = readFileSync(`/proc/${pid}/limits`, "utf8").split("\n").find((l) => l.startsWith("Max data size"));
+      assert.equal(Number(line.split(/\s+/)[3]), (mem + 0.5) * 2 ** 30, line);
+    }
+  }
 });
 
 test("a prod run completes on a triggerd-supervised worker with the deployed version", { timeout: 90_000 }, async () => {
@@ -239,7 +295,6 @@ test("a worker SIGKILLed mid-run: the run is retried on a restarted worker", { t
   assert.equal(r.status, "EXECUTING");
   await sleep(500);
   // the worker process groups are triggerd's children running managed-run-controller
-  const { execSync } = await import("node:child_process");
   const pids = execSync(`pgrep -f -P ${srv.proc.pid} managed-run-controller || true`).toString().trim().split(/\s+/).filter(Boolean);
   assert.ok(pids.length >= 1, "worker processes are running");
   for (const pid of pids) try { process.kill(-Number(pid), "SIGKILL"); } catch {}
@@ -330,12 +385,19 @@ test("maxDuration ends a deployed run TIMED_OUT", { timeout: 90_000 }, async () 
   assert.equal(r.status, "TIMED_OUT", JSON.stringify(r));
 });
 
-test("a run over its machine's memory ends CRASHED (out of memory), not the server", { timeout: 90_000 }, async () => {
+test("a run over its machine's memory is retried on retry.outOfMemory.machine; out of memory there too, it ends CRASHED, not the server", { timeout: 90_000 }, async () => {
   assert.ok(deployed, "needs the deployment");
   const trig = await api(srv, "POST", "/api/v1/tasks/deploy-hog/trigger", { payload: {} });
-  const r = await waitRun(srv, trig.body.id, 60_000);
+  const up = await waitRun(srv, trig.body.id, 60_000);
+  assert.equal(up.status, "COMPLETED", JSON.stringify(up));
+  assert.deepEqual(up.output, { machine: "small-1x", attempt: 2 });
+  // on the outOfMemory machine already (given at trigger time): not retried
+  const big = await api(srv, "POST", "/api/v1/tasks/deploy-hog/trigger", { payload: { always: true }, options: { machine: "small-1x" } });
+  assert.equal(big.status, 200, JSON.stringify(big.body));
+  const r = await waitRun(srv, big.body.id, 60_000);
   assert.equal(r.status, "CRASHED", JSON.stringify(r));
   assert.match(JSON.stringify(r.error), /OOM|memory/i);
+  assert.equal(r.attemptCount, 1, JSON.stringify(r));
   const next = await api(srv, "POST", "/api/v1/tasks/deploy-hello/trigger", { payload: { name: "after-oom" } });
   assert.equal((await waitRun(srv, next.body.id)).status, "COMPLETED");
 });
