@@ -60,6 +60,7 @@ struct pool {
     machine_filter mf; /* the runs' presets it takes */
     bool draining;  /* SIGTERM sent: processes finish their run and end */
     bool lingering; /* no longer promoted; kept while runs locked to it are open */
+    int cap_logged; /* said once that it is at POOL_MAX */
     uv_timer_t linger;
     size_t n;    /* slots in use (processes, alive or being restarted) */
     size_t base; /* the warm size; extra slots come and go with load */
@@ -506,8 +507,14 @@ static void pool_grow(pool *p)
         w->p = p;
         uv_timer_init(p->d->a->loop, &w->restart);
     }
-    if (!w)
+    if (!w) {
+        /* no checkpoints: every process holds its run through its waits,
+         * so further runs of this version and preset wait in the queue */
+        if (!p->cap_logged++)
+            fprintf(stderr, "triggerd: %s's %s pool is at its %d processes; more runs wait\n",
+                p->fid, p->machine, POOL_MAX);
         return;
+    }
     w->retired = false;
     w->fails = 0;
     proc_start((wproc *)&w->restart);

@@ -39,9 +39,10 @@ export const child = task({
 export const parent = task({
   id: "deploy-parent",
   run: async (p: { n: number }) => {
+    const pid = process.pid; // no checkpoints: the waits keep this process
     await wait.for({ seconds: 1 });
     const r = await child.triggerAndWait({ n: p.n });
-    return { child: r.ok ? r.output : null };
+    return { child: r.ok ? r.output : null, samePid: process.pid === pid };
   },
 });
 export const relay = task({
@@ -262,12 +263,12 @@ test("a prod run completes on a triggerd-supervised worker with the deployed ver
   console.log(`# first prod run: ${Date.now() - t0} ms trigger to completed`);
 });
 
-test("triggerAndWait and wait.for work on deployed workers", { timeout: 90_000 }, async () => {
+test("triggerAndWait and wait.for work on deployed workers; the run resumes in the process it waited in", { timeout: 90_000 }, async () => {
   assert.ok(deployed, "needs the deployment");
   const trig = await api(srv, "POST", "/api/v1/tasks/deploy-parent/trigger", { payload: { n: 21 } });
   const run = await waitRun(srv, trig.body.id);
   assert.equal(run.status, "COMPLETED", JSON.stringify(run));
-  assert.deepEqual(run.output, { child: { doubled: 42, version: deployed.version } });
+  assert.deepEqual(run.output, { child: { doubled: 42, version: deployed.version }, samePid: true });
   // the worker processes joined socket.io /workload and were told of the wait's end
   const push = (await api(srv, "GET", "/engine/v1/dev/push")).body;
   assert.ok(push.workloadConnects >= 1, JSON.stringify(push));
@@ -435,6 +436,16 @@ test("warm latency: trigger to started and to completed on the pool", { timeout:
   }
   const p50 = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
   console.log(`# warm deployed runs: trigger->startedAt p50 ${p50(start)} ms, trigger->COMPLETED (polled) p50 ${p50(done)} ms`);
+});
+
+test("deploy --dry-run bundles locally and deploys nothing", { timeout: 300_000 }, async () => {
+  const dir = project(TASKS);
+  dirs.push(dir);
+  const before = (await api(srv, "GET", "/api/v1/deployments")).body.data.length;
+  const r = await deploy(srv, dir, ["--dry-run", "--log-level", "info"]);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /Dry run complete/, r.out);
+  assert.equal((await api(srv, "GET", "/api/v1/deployments")).body.data.length, before);
 });
 
 test("plain deploy: 4.5 is refused naming --native-build-server, 4.8 asks deploy-settings and builds natively", { timeout: 700_000 }, async () => {
