@@ -546,5 +546,10 @@ void api_warm_start(http_ctx *c)
         http_reply_error(c, 503, "Worker retired");
         return;
     }
+    /* answered after the dequeue's commit, before its fsync, as the dev
+     * attempt start and libtrigger's dequeues are: a dequeue a crash loses
+     * only hands the run out again (and the crash took this process with
+     * it). One fsync less between a trigger and its start. */
+    c->lazy_durable = true;
     api_dev_hold_one(c, r_copy.worker_id, &r_copy.machines);
 }
