@@ -80,6 +80,10 @@ export const hog = task({
     for (;;) keep.push(new Array(1e7).fill(Math.random())); // 80 MB a step: the heap limit in a second
   },
 });
+export const envTask = task({
+  id: "deploy-env",
+  run: async () => ({ greeting: process.env.DEPLOY_GREETING ?? null, envType: process.env.TRIGGER_API_URL ? "set" : "unset" }),
+});
 export const slow = task({
   id: "deploy-slow",
   retry: { maxAttempts: 3, minTimeoutInMs: 100, maxTimeoutInMs: 200 },
@@ -118,7 +122,8 @@ function deploy(srv, dir, args = ["--native-build-server"]) {
   });
   return new Promise((resolve) => {
     // the CLI resolves its own packages from the fixture's node_modules
-    const p = spawn(process.execPath, [CLI, "deploy", "--skip-update-check", "--env", "prod", ...args, dir], {
+    const envArgs = args.includes("--env") ? [] : ["--env", "prod"];
+    const p = spawn(process.execPath, [CLI, "deploy", "--skip-update-check", ...envArgs, ...args, dir], {
       cwd: dir,
       env,
       stdio: ["ignore", "pipe", "pipe"],
@@ -130,20 +135,20 @@ function deploy(srv, dir, args = ["--native-build-server"]) {
   });
 }
 
-async function api(srv, method, path, body) {
+async function api(srv, method, path, body, key = srv.keys.prod) {
   const res = await fetch(srv.url + path, {
     method,
-    headers: { authorization: `Bearer ${srv.keys.prod}`, "content-type": "application/json" },
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
     body: body ? JSON.stringify(body) : undefined,
   });
   return { status: res.status, body: await res.json().catch(() => null) };
 }
 
-async function waitDeployment(srv, id, timeout = 600_000) {
+async function waitDeployment(srv, id, timeout = 600_000, key = srv.keys.prod) {
   const deadline = Date.now() + timeout;
   let d;
   while (Date.now() < deadline) {
-    d = (await api(srv, "GET", `/api/v1/deployments/${id}`)).body;
+    d = (await api(srv, "GET", `/api/v1/deployments/${id}`, undefined, key)).body;
     if (["DEPLOYED", "FAILED", "CANCELED", "TIMED_OUT"].includes(d?.status)) return d;
     await sleep(500);
   }
@@ -172,6 +177,9 @@ before(async () => {
   if (cgroupDir) env.TRIGGERD_CGROUP = cgroupDir;
   srv = await startTriggerd({ env });
   console.log(`# trigger.dev ${CLI_VERSION} deploy against ${srv.url}`);
+  // an environment variable set through the API before the deploy reaches the deployed runs
+  const ev = await api(srv, "POST", `/api/v1/projects/${srv.projectRef}/envvars/prod`, { name: "DEPLOY_GREETING", value: "from the API" });
+  assert.equal(ev.status, 200, JSON.stringify(ev.body));
 });
 after(async () => {
   await srv?.stop();
@@ -209,7 +217,7 @@ test("deploy --native-build-server builds on triggerd, ends DEPLOYED and promote
   assert.equal(d.status, "DEPLOYED", JSON.stringify(d.errorData ?? d));
   assert.equal(d.version, version);
   assert.equal(d.shortCode, id);
-  assert.deepEqual(d.worker.tasks.map((t) => t.id).sort(), ["deploy-capped", "deploy-chain", "deploy-child", "deploy-hello", "deploy-hog", "deploy-parent", "deploy-relay", "deploy-slow"]);
+  assert.deepEqual(d.worker.tasks.map((t) => t.id).sort(), ["deploy-capped", "deploy-chain", "deploy-child", "deploy-env", "deploy-hello", "deploy-hog", "deploy-parent", "deploy-relay", "deploy-slow"]);
   const cur = await api(srv, "GET", "/api/v1/deployments/current");
   assert.equal(cur.status, 200);
   assert.equal(cur.body.version, version);
@@ -261,6 +269,14 @@ test("a prod run completes on a triggerd-supervised worker with the deployed ver
   assert.deepEqual(run.output, { greeting: "hello prod", version: deployed.version, envType: "PRODUCTION", attempt: 1 });
   assert.equal(run.version, deployed.version);
   console.log(`# first prod run: ${Date.now() - t0} ms trigger to completed`);
+});
+
+test("env vars set through the API reach deployed runs", { timeout: 60_000 }, async () => {
+  assert.ok(deployed, "needs the deployment");
+  const trig = await api(srv, "POST", "/api/v1/tasks/deploy-env/trigger", { payload: {} });
+  const run = await waitRun(srv, trig.body.id);
+  assert.equal(run.status, "COMPLETED", JSON.stringify(run));
+  assert.deepEqual(run.output, { greeting: "from the API", envType: "set" });
 });
 
 test("triggerAndWait and wait.for work on deployed workers; the run resumes in the process it waited in", { timeout: 90_000 }, async () => {
@@ -446,6 +462,29 @@ test("deploy --dry-run bundles locally and deploys nothing", { timeout: 300_000 
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /Dry run complete/, r.out);
   assert.equal((await api(srv, "GET", "/api/v1/deployments")).body.data.length, before);
+});
+
+// one lane is enough for a second environment (each deploy is a build)
+test("staging deploys too: its own version and runs with the staging key", { timeout: 700_000, skip: !latest && "the 4.8 lane deploys staging" }, async () => {
+  const dir = project(TASKS.replace('"hello "', '"staging "'));
+  dirs.push(dir);
+  const r = await deploy(srv, dir, ["--native-build-server", "--env", "staging"]);
+  assert.equal(r.code, 0, r.out);
+  const list = (await api(srv, "GET", "/api/v1/deployments", undefined, srv.keys.stg)).body;
+  assert.equal(list.data.length, 1);
+  const d = await waitDeployment(srv, list.data[0].id, undefined, srv.keys.stg);
+  assert.equal(d.status, "DEPLOYED", JSON.stringify(d.errorData ?? d));
+  assert.match(d.version, /^\d{8}\.1$/);
+  const trig = await api(srv, "POST", "/api/v1/tasks/deploy-hello/trigger", { payload: { name: "s" } }, srv.keys.stg);
+  const deadline = Date.now() + 60_000;
+  let run;
+  while (Date.now() < deadline) {
+    run = (await api(srv, "GET", `/api/v3/runs/${trig.body.id}`, undefined, srv.keys.stg)).body;
+    if (FINAL.has(run?.status)) break;
+    await sleep(200);
+  }
+  assert.equal(run.status, "COMPLETED", JSON.stringify(run));
+  assert.deepEqual([run.output.greeting, run.output.envType, run.output.version], ["staging s", "STAGING", d.version]);
 });
 
 test("plain deploy: 4.5 is refused naming --native-build-server, 4.8 asks deploy-settings and builds natively", { timeout: 700_000 }, async () => {
