@@ -42,7 +42,9 @@ export const parent = task({
     const pid = process.pid; // no checkpoints: the waits keep this process
     await wait.for({ seconds: 1 });
     const r = await child.triggerAndWait({ n: p.n });
-    return { child: r.ok ? r.output : null, samePid: process.pid === pid };
+    const b = await child.batchTriggerAndWait([{ payload: { n: 1 } }, { payload: { n: 2 } }]);
+    const batch = b.runs.map((x: any) => (x.ok ? x.output.doubled : null));
+    return { child: r.ok ? r.output : null, batch, samePid: process.pid === pid };
   },
 });
 export const relay = task({
@@ -279,12 +281,12 @@ test("env vars set through the API reach deployed runs", { timeout: 60_000 }, as
   assert.deepEqual(run.output, { greeting: "from the API", envType: "set" });
 });
 
-test("triggerAndWait and wait.for work on deployed workers; the run resumes in the process it waited in", { timeout: 90_000 }, async () => {
+test("triggerAndWait, batchTriggerAndWait and wait.for work on deployed workers; the run resumes in the process it waited in", { timeout: 90_000 }, async () => {
   assert.ok(deployed, "needs the deployment");
   const trig = await api(srv, "POST", "/api/v1/tasks/deploy-parent/trigger", { payload: { n: 21 } });
   const run = await waitRun(srv, trig.body.id);
   assert.equal(run.status, "COMPLETED", JSON.stringify(run));
-  assert.deepEqual(run.output, { child: { doubled: 42, version: deployed.version }, samePid: true });
+  assert.deepEqual(run.output, { child: { doubled: 42, version: deployed.version }, batch: [2, 4], samePid: true });
   // the worker processes joined socket.io /workload and were told of the wait's end
   const push = (await api(srv, "GET", "/engine/v1/dev/push")).body;
   assert.ok(push.workloadConnects >= 1, JSON.stringify(push));
