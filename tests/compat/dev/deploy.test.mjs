@@ -94,6 +94,14 @@ export const slow = task({
     return { attempt: ctx.attempt.number };
   },
 });
+export const flaky = task({
+  id: "deploy-flaky",
+  retry: { maxAttempts: 3, minTimeoutInMs: 100, maxTimeoutInMs: 200 },
+  run: async (_p: {}, { ctx }) => {
+    if (ctx.attempt.number < 3) throw new Error("boom on attempt " + ctx.attempt.number);
+    return { attempt: ctx.attempt.number, pid: process.pid };
+  },
+});
 `;
 
 /** A project dir: the fixture's config and package files, our tasks, no node_modules (the server installs). */
@@ -219,7 +227,7 @@ test("deploy --native-build-server builds on triggerd, ends DEPLOYED and promote
   assert.equal(d.status, "DEPLOYED", JSON.stringify(d.errorData ?? d));
   assert.equal(d.version, version);
   assert.equal(d.shortCode, id);
-  assert.deepEqual(d.worker.tasks.map((t) => t.id).sort(), ["deploy-capped", "deploy-chain", "deploy-child", "deploy-env", "deploy-hello", "deploy-hog", "deploy-parent", "deploy-relay", "deploy-slow"]);
+  assert.deepEqual(d.worker.tasks.map((t) => t.id).sort(), ["deploy-capped", "deploy-chain", "deploy-child", "deploy-env", "deploy-flaky", "deploy-hello", "deploy-hog", "deploy-parent", "deploy-relay", "deploy-slow"]);
   const cur = await api(srv, "GET", "/api/v1/deployments/current");
   assert.equal(cur.status, 200);
   assert.equal(cur.body.version, version);
@@ -271,6 +279,15 @@ test("a prod run completes on a triggerd-supervised worker with the deployed ver
   assert.deepEqual(run.output, { greeting: "hello prod", version: deployed.version, envType: "PRODUCTION", attempt: 1 });
   assert.equal(run.version, deployed.version);
   console.log(`# first prod run: ${Date.now() - t0} ms trigger to completed`);
+});
+
+test("a task that throws is retried on the deployed worker (RETRY_IMMEDIATELY: in the same process) and succeeds on attempt 3", { timeout: 90_000 }, async () => {
+  assert.ok(deployed, "needs the deployment");
+  const trig = await api(srv, "POST", "/api/v1/tasks/deploy-flaky/trigger", { payload: {} });
+  const run = await waitRun(srv, trig.body.id);
+  assert.equal(run.status, "COMPLETED", JSON.stringify(run));
+  assert.equal(run.output.attempt, 3, JSON.stringify(run.output));
+  assert.equal(run.attemptCount, 3);
 });
 
 test("env vars set through the API reach deployed runs", { timeout: 60_000 }, async () => {
