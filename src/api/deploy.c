@@ -79,7 +79,12 @@ void api_artifacts_create(http_ctx *c)
         http_reply_error(c, 400, "Invalid artifact type");
         return;
     }
-    if (json_is_integer(len) && json_integer_value(len) > ARTIFACT_MAX) {
+    /* a JSON real (1e12 with a fraction) is a length too: check any number */
+    if (len && (!json_is_number(len) || json_number_value(len) < 0)) {
+        http_reply_error(c, 400, "Invalid contentLength");
+        return;
+    }
+    if (len && json_number_value(len) > (double)ARTIFACT_MAX) {
         http_reply_error(c, 400, "Artifact too large (the limit is 200 MB)");
         return;
     }
@@ -325,6 +330,9 @@ void api_deployments_fail(http_ctx *c)
         http_reply_err(c, &e);
         return;
     }
+    /* as cancel: a build still queued or running for it would only hold
+     * the queue (its end finds the deployment final and changes nothing) */
+    deploy_build_cancel(c->app, http_param(c, 0));
     http_reply_json(c, 200, json_pack("{s:s}", "id", http_param(c, 0)));
 }
 

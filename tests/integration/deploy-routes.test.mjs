@@ -87,6 +87,11 @@ describe("deployment routes", () => {
     expectStatus(bad, 400);
     expectStatus(await prod("POST", "/api/v1/artifacts", { type: "other" }), 400);
     expectStatus(await prod("POST", "/api/v1/artifacts", { type: "deployment_context", contentLength: 1e12 }), 400);
+    // a length that is not a whole number is checked too (JSON reals), and a negative one is refused
+    for (const len of ["1000000000000.5", "-1", "\"big\""]) {
+      const r = await prod("POST", "/api/v1/artifacts", `{"type":"deployment_context","contentLength":${len}}`);
+      expectStatus(r, 400, `contentLength ${len}`);
+    }
   });
 
   test("a build of a bad archive ends FAILED with the log; fail and promote are refused after", async () => {
@@ -217,5 +222,40 @@ describe("deployment routes", () => {
     expectStatus(r, 200);
     assert.deepEqual(r.json, { build_path: "native" });
     expectStatus(await prod("GET", `/api/v1/projects/proj_other/prod/deploy-settings`), 404);
+  });
+});
+
+describe("failing a deployment while it builds", () => {
+  let srv;
+  const prod = (method, path, body) => api(srv, method, path, { key: srv.keys.prod, body });
+  before(async () => {
+    // no short time limit here: only the fail itself may end the stuck build
+    srv = await startTriggerd({ env: { TRIGGERD_DEPLOY_BUILD_TIMEOUT_MS: "600000" } });
+  });
+  after(async () => {
+    await stopServer(srv);
+  });
+
+  async function deployArchive(bytes) {
+    const a = await prod("POST", "/api/v1/artifacts", { type: "deployment_context", contentLength: bytes.length });
+    assert.equal((await upload(a.json.uploadUrl, bytes)).status, 204);
+    const d = await prod("POST", "/api/v1/deployments", { contentHash: "-", isNativeBuild: true, artifactKey: a.json.artifactKey });
+    expectStatus(d, 200);
+    return d.json;
+  }
+
+  test("POST /fail of a BUILDING deployment stops its build: the next queued build runs", async () => {
+    const stuck = await deployArchive(stuckArchive());
+    await waitStatus(srv, stuck.id, ["BUILDING"]);
+    const next = await deployArchive("not a tgz");
+    const f = await prod("POST", `/api/v1/deployments/${stuck.id}/fail`, { error: { name: "CliError", message: "gave up" } });
+    expectStatus(f, 200);
+    const end = await waitFinal(srv, next.id);
+    assert.equal(end.status, "FAILED");
+    assert.match(end.errorData.message, /The build failed/);
+    const s = (await prod("GET", `/api/v1/deployments/${stuck.id}`)).json;
+    assert.equal(s.status, "FAILED");
+    assert.equal(s.errorData.message, "gave up", "the killed build does not overwrite the reported error");
+    await assertHealthy(srv);
   });
 });
