@@ -175,7 +175,8 @@ const http_route api_routes[] = {
     {"POST", "/engine/v1/dev/runs/:runId/logs/debug", api_debug_log, S, 1024 * 1024},
     /* deployments (docs/deploy.md; spec/api.md 6.10) */
     {"POST", "/api/v1/artifacts", api_artifacts_create, S, 16 * 1024},
-    {"POST", "/objects/*", api_objects_post, ROUTE_NOAUTH, 200 * 1024 * 1024},
+    /* the 200 MB archive (api/deploy.c) and its form's part headers */
+    {"POST", "/objects/*", api_objects_post, ROUTE_NOAUTH, 201 * 1024 * 1024},
     {"POST", "/api/v1/deployments", api_deployments_create, S, 256 * 1024},
     {"GET", "/api/v1/deployments", api_deployments_list, S, 0},
     {"GET", "/api/v1/deployments/latest", api_deployments_latest, S, 0},

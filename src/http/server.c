@@ -598,7 +598,13 @@ http_server *http_server_start(app *a, const http_route *routes, size_t n)
     hs->routes = routes;
     hs->n_routes = n;
     h2o_config_init(&hs->config);
-    hs->config.max_request_entity_size = 128 * 1024 * 1024;
+    /* libh2o drops a body over this before any route sees it: the largest
+     * route limit (the deployment archive's form upload), 128 MB at least */
+    size_t max_entity = 128 * 1024 * 1024;
+    for (size_t i = 0; i < n; i++)
+        if (routes[i].max_body > max_entity)
+            max_entity = routes[i].max_body;
+    hs->config.max_request_entity_size = max_entity;
     /* a realtime stream's v1 writer sends one NDJSON body for as long as the
      * task pipes (its own timeout is 15 min); libh2o's default 10 s request
      * timeout would cut it, and the writer would resend it from chunk 0 */

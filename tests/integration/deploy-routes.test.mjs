@@ -94,6 +94,15 @@ describe("deployment routes", () => {
     }
   });
 
+  test("an archive the artifact route accepts (under 200 MB) can be uploaded: 129 MB", async () => {
+    const bytes = Buffer.alloc(129 * 1024 * 1024, 7);
+    const a = await prod("POST", "/api/v1/artifacts", { type: "deployment_context", contentLength: bytes.length });
+    expectStatus(a, 200);
+    const r = await upload(a.json.uploadUrl, bytes);
+    assert.equal(r.status, 204, await r.text());
+    await assertHealthy(srv);
+  });
+
   test("a build of a bad archive ends FAILED with the log; fail and promote are refused after", async () => {
     const a = await prod("POST", "/api/v1/artifacts", { type: "deployment_context", contentType: "application/gzip", contentLength: 9 });
     assert.equal((await upload(a.json.uploadUrl, "not a tgz")).status, 204);
