@@ -141,3 +141,35 @@ test("another session's CSRF token and a logged-out cookie are refused", async (
   const forged = await raw("GET", "/dashboard/api/keys", { headers: { cookie: `${a.cookie.split("=")[0]}=${"0".repeat(64)}` } });
   assert.equal(forged.status, 401);
 });
+
+async function bulkDone(s, q, action) {
+  const b = await raw("POST", `/dashboard/api/env/dev/bulk?${q}`, { headers: s.h, body: JSON.stringify({ action }) });
+  assert.equal(b.status, 202, b.text);
+  for (let i = 0; i < 200; i++) {
+    const g = (await raw("GET", `/dashboard/api/env/dev/bulk/${b.json().id}`, { headers: { cookie: s.cookie } })).json();
+    if (g.done) return g;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail("bulk action never finished");
+}
+
+test("a finished run stays as it was under cancel and bulk cancel; an empty filter matches nothing", async () => {
+  const s = await login();
+  const t = await raw("POST", "/dashboard/api/env/dev/api/v1/tasks/adv-finished/trigger", { headers: s.h, body: JSON.stringify({ payload: { a: 1 }, options: { tags: ["adv14"] } }) });
+  assert.equal(t.status, 200, t.text);
+  const id = t.json().id;
+  const c1 = await raw("POST", `/dashboard/api/env/dev/api/v2/runs/${id}/cancel`, { headers: s.h, body: "{}" });
+  assert.equal(c1.status, 200, c1.text);
+  const before = (await raw("GET", `/dashboard/api/env/dev/api/v3/runs/${id}`, { headers: { cookie: s.cookie } })).json();
+  assert.equal(before.status, "CANCELED");
+  await raw("POST", `/dashboard/api/env/dev/api/v2/runs/${id}/cancel`, { headers: s.h, body: "{}" });
+  const g = await bulkDone(s, "filter[tag]=adv14", "cancel");
+  assert.equal(g.succeeded, 0, JSON.stringify(g));
+  const after = (await raw("GET", `/dashboard/api/env/dev/api/v3/runs/${id}`, { headers: { cookie: s.cookie } })).json();
+  assert.equal(after.status, "CANCELED");
+  assert.equal(after.updatedAt, before.updatedAt);
+  assert.equal(after.finishedAt, before.finishedAt);
+  const empty = await bulkDone(s, "filter[taskIdentifier]=no-such-task-adv14", "replay");
+  assert.equal(empty.matched, 0);
+  assert.equal(empty.succeeded, 0);
+});
