@@ -7,6 +7,7 @@
  * run change numbers, as in the Electric feeds, so nothing is missed
  * between two polls.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,8 +75,9 @@ void dash_live(http_ctx *c)
         return;
     }
     char *end = NULL;
+    errno = 0;
     long long after = strtoll(a, &end, 10);
-    if (!end || *end || after < 0) {
+    if (!end || *end || after < 0 || errno == ERANGE) {
         http_reply_error(c, 400, "Invalid after");
         return;
     }

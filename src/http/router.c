@@ -29,8 +29,8 @@ char *router_decode(h2o_mem_pool_t *pool, const char *s, size_t len)
             if (i + 2 >= len)
                 return NULL;
             int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
-            if (h < 0 || l < 0)
-                return NULL;
+            if (h < 0 || l < 0 || (h == 0 && l == 0))
+                return NULL; /* %00: C would read the value cut short there */
             out[o++] = (char)(h * 16 + l);
             i += 2;
         } else {

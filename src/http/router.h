@@ -22,7 +22,8 @@ router_result router_match(const http_route *routes, size_t n, h2o_mem_pool_t *p
                            const http_route **out, const char **params, size_t *n_params,
                            char *allow, size_t allow_cap);
 
-/* Percent-decodes s[0..len) into pool memory ("+" stays "+"). NULL if malformed. */
+/* Percent-decodes s[0..len) into pool memory ("+" stays "+"). NULL if malformed
+ * or if it holds %00 (C would read the value cut short there). */
 char *router_decode(h2o_mem_pool_t *pool, const char *s, size_t len);
 
 #endif

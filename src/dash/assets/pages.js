@@ -295,8 +295,8 @@ async function runPage(main, r) {
       return;
     }
     const [events, trace, payload, output, waits] = await Promise.all([
-      envApi(`/api/v1/runs/${id}/events`).then((x) => x.events ?? []).catch(() => []),
-      state.features.trace ? envApi(`/api/v1/runs/${id}/trace`).catch(() => null) : null,
+      envApi(`/api/v1/runs/${encodeURIComponent(id)}/events`).then((x) => x.events ?? []).catch(() => []),
+      state.features.trace ? envApi(`/api/v1/runs/${encodeURIComponent(id)}/trace`).catch(() => null) : null,
       packet(run, "payload").catch((e) => ({ value: `(could not load: ${e.message})` })),
       packet(run, "output").catch((e) => ({ value: `(could not load: ${e.message})` })),
       api(`/dashboard/api/env/${state.env}/runs/${encodeURIComponent(id)}/waitpoints`).then((x) => x.data).catch(() => []),
