@@ -102,6 +102,14 @@ int engine_worker_register_as(engine *en, const store_env *env, json_t *metadata
     json_t *tasks = json_object_get(metadata, "tasks");
     if (!hash || !json_is_array(tasks))
         return err_set(e, ERR_INVALID, "metadata needs contentHash and tasks");
+    size_t ti;
+    json_t *tv;
+    json_array_foreach(tasks, ti, tv)
+    {
+        const char *tid = json_string_value(json_object_get(tv, "id"));
+        if (!tid || !*tid)
+            return err_set(e, ERR_INVALID, "metadata.tasks[%zu] needs an id", ti);
+    }
     store_worker w = {0};
     int rc = store_worker_latest(en->st, env->id, &w);
     if (rc == 0 && !as_version && strcmp(w.content_hash, hash) == 0)

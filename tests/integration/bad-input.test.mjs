@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  startTriggerd, api, trigger, expectStatus, assertHealthy, rawRequest, rawSocket, uid, stopServer,
+  startTriggerd, api, trigger, triggerId, expectStatus, assertHealthy, rawRequest, rawSocket, uid, stopServer,
   BINARY, freePort,
 } from "./helpers.mjs";
 
@@ -29,6 +29,24 @@ describe("bad input", () => {
   });
 
   const TRIGGER = "/api/v1/tasks/bad-input/trigger";
+
+  test("a background worker whose tasks lack an id is 400; the env keeps its worker", async () => {
+    const path = `/api/v1/projects/${srv.projectRef}/background-workers`;
+    const meta = (tasks) => ({
+      body: { localOnly: true, engine: "V2",
+        metadata: { packageVersion: "4.5.0", cliPackageVersion: "4.5.0", contentHash: uid("h"), tasks, queues: [] } },
+    });
+    const good = await api(srv, "POST", path, meta([{ id: "bad-input-ok", filePath: "t.ts", exportName: "ok" }]));
+    expectStatus(good, 200);
+    for (const tasks of [[1], [null], [{}], [{ id: "" }], [{ id: 7 }], [{ id: "fine" }, { filePath: "x.ts" }]]) {
+      const res = await api(srv, "POST", path, meta(tasks));
+      expectStatus(res, 400, `tasks ${JSON.stringify(tasks)}:`);
+      assert.equal(typeof res.json?.error, "string", `tasks ${JSON.stringify(tasks)}`);
+    }
+    // the garbage registrations changed nothing: the env's worker still has its task
+    const runId = await triggerId(srv, "bad-input-ok");
+    assert.match(runId, /^run_/);
+  });
 
   test("malformed JSON is 400 Invalid JSON", async () => {
     for (const body of ["{bad", '{"payload":', "[1,2", '{"payload":"x"} trailing', "\u0000\u0001"]) {
