@@ -257,9 +257,11 @@ function tree(pid) {
   }
   return out;
 }
-function cpu(pid) {   // seconds of the tree: live processes plus reaped children of the root
+// SERVER_PID may name several servers ("triggerd,postmaster"): their trees are summed
+const servers = (pid) => String(pid).split(",").map(Number);
+function cpu(pids) {   // seconds of the trees: live processes plus reaped children of the roots
   let s = 0;
-  for (const p of tree(pid)) {
+  for (const pid of servers(pids)) for (const p of tree(pid)) {
     try {
       const f = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
       s += Number(f[11]) + Number(f[12]) + (p === pid ? Number(f[13]) + Number(f[14]) : 0);
@@ -267,9 +269,9 @@ function cpu(pid) {   // seconds of the tree: live processes plus reaped childre
   }
   return s / TICK;
 }
-function memKB(pid) {  // PSS summed over the tree (shared pages counted once)
+function memKB(pids) {  // PSS summed over the trees (shared pages counted once)
   let kb = 0;
-  for (const p of tree(pid)) {
+  for (const pid of servers(pids)) for (const p of tree(pid)) {
     try { kb += Number(/Pss:\s+(\d+)/.exec(readFileSync(`/proc/${p}/smaps_rollup`, "utf8"))[1]); } catch {}
   }
   return kb;
@@ -286,13 +288,13 @@ async function pool(n, k, fn) {
 const pct = (s, p) => (s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : null);
 
 async function benchMain(system) {
-  const pid = Number(E.SERVER_PID);
+  const pid = E.SERVER_PID;
   const cpu0 = cpu(pid);
   let peak = 0;
   const sampler = setInterval(() => { peak = Math.max(peak, memKB(pid)); }, 250);
   const log = (...a) => console.error(`  [${E.BENCH_LABEL || system}]`, ...a);
   const P = await producer(system);
-  const res = { system, label: E.BENCH_LABEL || system, durability: E.BENCH_DURABILITY || "", durable: E.BENCH_DURABLE === "1" };
+  const res = { system, label: E.BENCH_LABEL || system, durability: E.BENCH_DURABILITY || "", durable: E.BENCH_DURABLE === "1", pg: E.BENCH_PG === "1" };
 
   // 1a. single enqueues
   let t = now();
@@ -371,7 +373,7 @@ async function benchMain(system) {
   await P.close();
   clearInterval(sampler);
   res.cpu = cpu(pid) - cpu0;
-  res.rssMB = Math.max(peak, E.BENCH_MULTIPROC ? 0 : hwmKB(pid)) / 1024;
+  res.rssMB = Math.max(peak, E.BENCH_MULTIPROC ? 0 : hwmKB(Number(pid))) / 1024;
   console.log(JSON.stringify(res));
   process.exit(0);
 }

@@ -25,14 +25,16 @@ const tds = rows.filter((r) => r.system === "triggerd");
 const peers = rows.filter((r) => r.system !== "triggerd");
 // a durable triggerd (fsync per commit) is compared with the durable peers only
 const ratio = (t, key, dir) => {
-  const vals = peers.filter((r) => !t.durable || r.durable).map((r) => r[key]).filter((v) => v != null);
+  // and triggerd on PostgreSQL with the PostgreSQL-based peers
+  const vals = peers.filter((r) => (!t.durable || r.durable) && (!t.pg || r.pg)).map((r) => r[key])
+    .filter((v) => v != null);
   if (!dir || t?.[key] == null || !vals.length) return "";
   const best = dir > 0 ? Math.max(...vals) : Math.min(...vals);
   if (!best) return "";
   const x = t[key] / best;
   return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
 };
-const head = ["", ...rows.map((r) => r.label), ...tds.map((t) => `${t.label} ÷ best ${t.durable ? "durable " : ""}peer`)];
+const head = ["", ...rows.map((r) => r.label), ...tds.map((t) => `${t.label} ÷ best ${t.pg ? "PostgreSQL " : t.durable ? "durable " : ""}peer`)];
 const lines = [head, head.map(() => "---")];
 lines.push(["durability", ...rows.map((r) => r.durability), ...tds.map(() => "")]);
 for (const [name, key, f, dir] of figures) {
