@@ -118,13 +118,15 @@ test("a subscribed run gets run:notify on each new snapshot: start, wait, resume
   const first = await n;
   assert.deepEqual(first.msg, { version: "1", run: { friendlyId: run.id } });
   // sent again 25, 100, 400 (1200, 2500) ms later (the CLI drops one that comes while it is busy);
-  // lower bounds only: on a loaded machine the timer fires late, never early
+  // lower bounds only, with slack: on a loaded machine the server's timer fires late, never
+  // early, but the first notify itself can reach this client late (it came 14 ms before a
+  // 25 ms repeat once in CI), which shortens every gap measured from it
   const again = await nextNotify(sock, run.id, 5000);
   const third = await nextNotify(sock, run.id, 5000);
   const fourth = await nextNotify(sock, run.id, 5000);
-  assert.ok(again.at - first.at >= 15 && again.at - first.at < 3000, `repeat after ${again.at - first.at} ms`);
-  assert.ok(third.at - first.at >= 80 && third.at - first.at > again.at - first.at, `second repeat after ${third.at - first.at} ms`);
-  assert.ok(fourth.at - first.at >= 350 && fourth.at - first.at > third.at - first.at, `third repeat after ${fourth.at - first.at} ms`);
+  assert.ok(again.at - first.at >= 5 && again.at - first.at < 3000, `repeat after ${again.at - first.at} ms`);
+  assert.ok(third.at - first.at >= 60 && third.at - first.at > again.at - first.at, `second repeat after ${third.at - first.at} ms`);
+  assert.ok(fourth.at - first.at >= 300 && fourth.at - first.at > third.at - first.at, `third repeat after ${fourth.at - first.at} ms`);
   await sleep(150);
 
   // a wait token: blocked, then completing it notifies within 100 ms
