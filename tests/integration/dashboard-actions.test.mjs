@@ -9,9 +9,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { request } from "node:http";
 import { join } from "node:path";
 import { startTriggerd, ROOT } from "../lib/triggerd.mjs";
+import { dashRaw, dashLogin } from "./dashboard-http.mjs";
 
 let srv;
 before(async () => {
@@ -21,25 +21,9 @@ after(async () => {
   await srv?.stop();
 });
 
-function raw(method, path, { headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = request(`${srv.url}${path}`, { method, headers }, (res) => {
-      let text = "";
-      res.on("data", (d) => (text += d));
-      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) }));
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+const raw = (...a) => dashRaw(srv, ...a);
 
-async function login() {
-  const res = await raw("POST", "/login", { headers: { "content-type": "application/x-www-form-urlencoded" }, body: `token=${srv.pat}` });
-  assert.equal(res.status, 303, res.text);
-  const cookie = res.headers["set-cookie"][0].split(";")[0];
-  const { csrf } = (await raw("GET", "/dashboard/api/session", { headers: { cookie } })).json();
-  return { cookie, csrf, h: { cookie, "x-csrf-token": csrf, "content-type": "application/json" } };
-}
+const login = () => dashLogin(srv);
 
 async function call(method, path, body, key = srv.keys.dev) {
   const res = await fetch(`${srv.url}${path}`, {

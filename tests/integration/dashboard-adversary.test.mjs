@@ -6,8 +6,8 @@
 // asset names cannot walk out of the embedded set.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { request } from "node:http";
 import { startTriggerd } from "../lib/triggerd.mjs";
+import { dashRaw, dashLogin } from "./dashboard-http.mjs";
 
 let srv;
 before(async () => {
@@ -17,25 +17,9 @@ after(async () => {
   await srv?.stop();
 });
 
-function raw(method, path, { headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = request(`${srv.url}${path}`, { method, headers }, (res) => {
-      let text = "";
-      res.on("data", (d) => (text += d));
-      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) }));
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+const raw = (...a) => dashRaw(srv, ...a);
 
-async function login() {
-  const res = await raw("POST", "/login", { headers: { "content-type": "application/x-www-form-urlencoded" }, body: `token=${srv.pat}` });
-  assert.equal(res.status, 303, res.text);
-  const cookie = res.headers["set-cookie"][0].split(";")[0];
-  const { csrf } = (await raw("GET", "/dashboard/api/session", { headers: { cookie } })).json();
-  return { cookie, csrf, h: { cookie, "x-csrf-token": csrf, "content-type": "application/json" } };
-}
+const login = () => dashLogin(srv);
 
 async function alive() {
   const res = await raw("GET", "/login");

@@ -6,8 +6,8 @@
 // input), logout, and a restart (sessions live in memory: the cookie dies).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { request } from "node:http";
 import { startTriggerd } from "../lib/triggerd.mjs";
+import { dashRaw } from "./dashboard-http.mjs";
 
 let srv;
 before(async () => {
@@ -17,18 +17,7 @@ after(async () => {
   await srv?.stop();
 });
 
-/** A raw request (any headers, no redirects followed). */
-function raw(method, path, { headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = request(`${srv.url}${path}`, { method, headers }, (res) => {
-      let text = "";
-      res.on("data", (d) => (text += d));
-      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) }));
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+const raw = (...a) => dashRaw(srv, ...a);
 
 const form = (token) => ({ headers: { "content-type": "application/x-www-form-urlencoded" }, body: `token=${token}` });
 

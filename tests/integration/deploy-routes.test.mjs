@@ -40,9 +40,22 @@ async function waitStatus(srv, id, statuses, ms = 20_000) {
 }
 const waitFinal = (srv, id) => waitStatus(srv, id, ["DEPLOYED", "FAILED", "CANCELED", "TIMED_OUT"]);
 
+/** A call with the prod secret key. */
+const prodApi = (srv, method, path, body) => api(srv, method, path, { key: srv.keys.prod, body });
+
+/** Uploads bytes as a deployment archive and creates a native-build deployment of it. */
+async function deployArchiveTo(srv, bytes) {
+  const a = await prodApi(srv, "POST", "/api/v1/artifacts", { type: "deployment_context", contentLength: bytes.length });
+  assert.equal((await upload(a.json.uploadUrl, bytes)).status, 204);
+  const d = await prodApi(srv, "POST", "/api/v1/deployments", { contentHash: "-", isNativeBuild: true, artifactKey: a.json.artifactKey });
+  expectStatus(d, 200);
+  return d.json;
+}
+
 describe("deployment routes", () => {
   let srv;
-  const prod = (method, path, body) => api(srv, method, path, { key: srv.keys.prod, body });
+  const prod = (method, path, body) => prodApi(srv, method, path, body);
+  const deployArchive = (bytes) => deployArchiveTo(srv, bytes);
   before(async () => {
     // builds get 4 s here: the stuck archive's build times out
     srv = await startTriggerd({ env: { TRIGGERD_DEPLOY_BUILD_TIMEOUT_MS: "4000" } });
@@ -159,14 +172,6 @@ describe("deployment routes", () => {
     await waitFinal(srv, d.json.id);
   });
 
-  async function deployArchive(bytes) {
-    const a = await prod("POST", "/api/v1/artifacts", { type: "deployment_context", contentLength: bytes.length });
-    assert.equal((await upload(a.json.uploadUrl, bytes)).status, 204);
-    const d = await prod("POST", "/api/v1/deployments", { contentHash: "-", isNativeBuild: true, artifactKey: a.json.artifactKey });
-    expectStatus(d, 200);
-    return d.json;
-  }
-
   test("cancel: a queued build leaves the queue, a running one is killed; both end CANCELED, once", async () => {
     const running = await deployArchive(stuckArchive());
     const queued = await deployArchive(stuckArchive());
@@ -236,7 +241,8 @@ describe("deployment routes", () => {
 
 describe("failing a deployment while it builds", () => {
   let srv;
-  const prod = (method, path, body) => api(srv, method, path, { key: srv.keys.prod, body });
+  const prod = (method, path, body) => prodApi(srv, method, path, body);
+  const deployArchive = (bytes) => deployArchiveTo(srv, bytes);
   before(async () => {
     // no short time limit here: only the fail itself may end the stuck build
     srv = await startTriggerd({ env: { TRIGGERD_DEPLOY_BUILD_TIMEOUT_MS: "600000" } });
@@ -244,14 +250,6 @@ describe("failing a deployment while it builds", () => {
   after(async () => {
     await stopServer(srv);
   });
-
-  async function deployArchive(bytes) {
-    const a = await prod("POST", "/api/v1/artifacts", { type: "deployment_context", contentLength: bytes.length });
-    assert.equal((await upload(a.json.uploadUrl, bytes)).status, 204);
-    const d = await prod("POST", "/api/v1/deployments", { contentHash: "-", isNativeBuild: true, artifactKey: a.json.artifactKey });
-    expectStatus(d, 200);
-    return d.json;
-  }
 
   test("POST /fail of a BUILDING deployment stops its build: the next queued build runs", async () => {
     const stuck = await deployArchive(stuckArchive());

@@ -6,7 +6,7 @@
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { api, triggerId, retrieve, waitFor, uid, sleep } from "./helpers.mjs";
-import { FakeWorker } from "./worker.mjs";
+import { FakeWorker, drainCounting } from "./worker.mjs";
 import { startNodes, onPg } from "../lib/nodes.mjs";
 
 const skip = !onPg && "needs TRIGGERD_STORE=pg (the pg lane of scripts/test.sh)";
@@ -92,23 +92,7 @@ test("many runs drained through two nodes by four pollers: each run handed out e
   const [wa, wb] = await workersOn(c, [{ id: task }]);
   const N = 60;
   const ids = await Promise.all(Array.from({ length: N }, (_, i) => (i % 2 ? wb : wa).trigger(task)));
-  const got = new Map();
-  const poller = async (w) => {
-    const deadline = Date.now() + 30000;
-    while ([...got.values()].reduce((a, b) => a + b, 0) < N && Date.now() < deadline) {
-      const msgs = await w.dequeue({ maxRuns: 5 });
-      for (const m of msgs) {
-        const id = m.run.friendlyId;
-        got.set(id, (got.get(id) ?? 0) + 1);
-        w.dequeued.delete(id);
-        await w.start(id, m.snapshot.friendlyId);
-        const r = await w.succeed(id);
-        assert.equal(r.status, 200, r.text);
-      }
-      if (!msgs.length) await sleep(10);
-    }
-  };
-  await Promise.all([poller(wa), poller(wb), poller(wa), poller(wb)]);
+  const got = await drainCounting([wa, wb, wa, wb], (g) => [...g.values()].reduce((a, b) => a + b, 0) >= N);
   const twice = [...got].filter(([, n]) => n !== 1);
   assert.deepEqual(twice, []);
   assert.equal(got.size, N);

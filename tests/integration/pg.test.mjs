@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { startTriggerd, api, triggerId, retrieve, waitFor, sleep, uid } from "./helpers.mjs";
-import { FakeWorker } from "./worker.mjs";
+import { FakeWorker, drainCounting } from "./worker.mjs";
 import { startCluster } from "../lib/pg.mjs";
 
 let cluster;
@@ -155,23 +155,7 @@ test("PostgreSQL restarted under load with two nodes on one database: both recov
     for (const [k, ids] of acked.entries())
       for (const id of ids) assert.equal((await retrieve(nodes[1 - k], id)).id, id);
     // drained through both nodes: each run handed out exactly once
-    const got = new Map();
-    const poller = async (w) => {
-      const deadline = Date.now() + 60000;
-      while (all.some((id) => !got.has(id)) && Date.now() < deadline) {
-        const msgs = await w.dequeue({ maxRuns: 5 });
-        for (const m of msgs) {
-          const id = m.run.friendlyId;
-          got.set(id, (got.get(id) ?? 0) + 1);
-          w.dequeued.delete(id);
-          await w.start(id, m.snapshot.friendlyId);
-          const r = await w.succeed(id);
-          assert.equal(r.status, 200, r.text);
-        }
-        if (!msgs.length) await sleep(10);
-      }
-    };
-    await Promise.all([poller(wa), poller(wb), poller(wa), poller(wb)]);
+    const got = await drainCounting([wa, wb, wa, wb], (g) => all.every((id) => g.has(id)), { timeout: 60000 });
     assert.deepEqual([...got].filter(([, n]) => n !== 1), [], "a run handed out twice");
     for (const id of all) assert.equal(got.get(id), 1, `run ${id} handed out ${got.get(id) ?? 0} times`);
     // (a trigger refused with a 5xx at the outage may still have been

@@ -334,4 +334,30 @@ export class FakeWorker {
   }
 }
 
+/**
+ * Pollers (FakeWorkers, one may appear several times: concurrent pollers of
+ * it) dequeue, start and succeed runs until done(got) is true or `timeout`
+ * ms pass; got maps each run id handed out to how many times it was. Throws
+ * when a completion is refused.
+ */
+export async function drainCounting(pollers, done, { timeout = 30000 } = {}) {
+  const got = new Map();
+  const deadline = Date.now() + timeout;
+  await Promise.all(pollers.map(async (w) => {
+    while (!done(got) && Date.now() < deadline) {
+      const msgs = await w.dequeue({ maxRuns: 5 });
+      for (const m of msgs) {
+        const id = m.run.friendlyId;
+        got.set(id, (got.get(id) ?? 0) + 1);
+        w.dequeued.delete(id);
+        await w.start(id, m.snapshot.friendlyId);
+        const r = await w.succeed(id);
+        if (r.status !== 200) throw new Error(`complete ${id}: ${r.status} ${r.text}`);
+      }
+      if (!msgs.length) await sleep(10);
+    }
+  }));
+  return got;
+}
+
 export { sleep };
